@@ -1,0 +1,1 @@
+"""Video Search Router Studio: all logic, no UI."""

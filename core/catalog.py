@@ -1,0 +1,61 @@
+"""Bedrock model ids and the teacher/student pairs that distillation supports (REFERENCE.md section 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    key: str
+    name: str
+    invoke_id: str
+    customization_id: str | None = None
+    note: str = ""
+
+
+MODELS: dict[str, CatalogModel] = {
+    m.key: m
+    for m in (
+        CatalogModel(
+            "nova-premier", "Amazon Nova Premier", "us.amazon.nova-premier-v1:0",
+            note="inference profile only",
+        ),
+        CatalogModel("nova-pro", "Amazon Nova Pro", "amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0:300k"),
+        CatalogModel("nova-lite", "Amazon Nova Lite", "amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0:300k"),
+        CatalogModel("nova-micro", "Amazon Nova Micro", "amazon.nova-micro-v1:0", "amazon.nova-micro-v1:0:128k"),
+        CatalogModel(
+            "claude-haiku-4.5", "Claude Haiku 4.5", "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            note="not available for distillation",
+        ),
+        CatalogModel(
+            "claude-3-haiku", "Claude 3 Haiku", "anthropic.claude-3-haiku-20240307-v1:0",
+            note="not available for distillation",
+        ),
+        CatalogModel(
+            "claude-sonnet-4.5", "Claude Sonnet 4.5", "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            note="the judge of the published evaluation",
+        ),
+    )
+}
+
+# Teacher -> students it can distil into, in us-east-1.
+DISTILLATION_PAIRS: dict[str, tuple[str, ...]] = {
+    "nova-premier": ("nova-micro", "nova-lite", "nova-pro"),
+    "nova-pro": ("nova-micro", "nova-lite"),
+}
+
+DEFAULT_TEACHER = "nova-premier"
+DEFAULT_STUDENT = "nova-micro"
+DEPLOYMENT_REGIONS = ("us-east-1", "us-west-2")
+
+
+def students_for(teacher_key: str) -> tuple[str, ...]:
+    return DISTILLATION_PAIRS.get(teacher_key, ())
+
+
+def model(key: str) -> CatalogModel:
+    try:
+        return MODELS[key]
+    except KeyError:
+        raise KeyError(f"unknown model {key!r}; known: {', '.join(MODELS)}") from None

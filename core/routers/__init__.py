@@ -1,0 +1,1 @@
+"""Routers: everything that turns a query into channel weights."""

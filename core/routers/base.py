@@ -1,0 +1,109 @@
+"""The shared Router base: routers only produce replies; timing, parsing, rounding, tokens and cost live here once."""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.parsing import parse_router_output, rounded_decision
+from core.pricing import PriceTable, estimate_tokens
+from core.schema import RouteResult, RoutingDecision
+
+EMPTY_QUERY_ERROR = "empty query: type what you are looking for"
+
+
+@dataclass
+class RouterReply:
+    """One raw answer from a router, before the shared post-processing.
+
+    Local routers that build the decision themselves pass it in `decision` (no parsing needed);
+    model-backed routers pass only `text`. Tokens and latency are measured when given, else estimated.
+    """
+
+    text: str
+    decision: RoutingDecision | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class Router(ABC):
+    router_id: str = "router"
+    # Catalog key of the model whose token price this router pays; None for on-box routers.
+    price_key: str | None = None
+
+    def __init__(self, prices: PriceTable | None = None, router_id: str | None = None):
+        self.prices = prices or PriceTable()
+        if router_id is not None:
+            self.router_id = router_id
+
+    @property
+    def billable(self) -> bool:
+        return self.price_key is not None
+
+    def input_text(self, query: str) -> str:
+        """The text a model would read for this query (for token estimates)."""
+        return query
+
+    @abstractmethod
+    def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
+        """One reply per query, in order. Queries arrive trimmed and non-empty."""
+
+    def route(self, query: str) -> RouteResult:
+        return self.route_batch([query])[0]
+
+    def route_batch(self, queries: Sequence[str]) -> list[RouteResult]:
+        cleaned = [q.strip() if isinstance(q, str) else "" for q in queries]
+        todo = [i for i, q in enumerate(cleaned) if q]
+        replies: list[RouterReply] = []
+        elapsed_ms = 0.0
+        if todo:
+            started = time.perf_counter()
+            replies = self.route_many([cleaned[i] for i in todo])
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+        results: list[RouteResult | None] = [None] * len(cleaned)
+        share_ms = elapsed_ms / len(todo) if todo else 0.0
+        for index, reply in zip(todo, replies, strict=True):
+            results[index] = self._finish(queries[index], cleaned[index], reply, share_ms)
+        for index, query in enumerate(queries):
+            if results[index] is None:
+                results[index] = RouteResult(
+                    query=query if isinstance(query, str) else "",
+                    router_id=self.router_id, decision=None, raw_text="", valid=False,
+                    errors=[EMPTY_QUERY_ERROR],
+                )
+        return results  # type: ignore[return-value]
+
+    def estimate_cost_usd(self, query: str, output_tokens: int = 60) -> float:
+        """What routing this query would cost before it is sent (for the confirm step)."""
+        return self.prices.cost_usd(self.price_key, estimate_tokens(self.input_text(query)), output_tokens)
+
+    def _finish(self, original: str, query: str, reply: RouterReply, share_ms: float) -> RouteResult:
+        errors: list[str] = []
+        warnings: list[str] = []
+        decision = reply.decision
+        raw_text = reply.text
+        if reply.error:
+            errors.append(reply.error)
+        elif decision is None:
+            outcome = parse_router_output(reply.text)
+            decision, errors, warnings = outcome.decision, outcome.errors, outcome.warnings
+        elif not raw_text:
+            raw_text = json.dumps(decision.to_json_dict(), ensure_ascii=False)
+        if decision is not None:
+            decision = rounded_decision(decision)
+        measured = reply.input_tokens is not None and reply.output_tokens is not None
+        input_tokens = reply.input_tokens if measured else estimate_tokens(self.input_text(query))
+        output_tokens = reply.output_tokens if measured else estimate_tokens(raw_text)
+        return RouteResult(
+            query=original, router_id=self.router_id, decision=decision, raw_text=raw_text,
+            valid=decision is not None and not reply.error, errors=errors, warnings=warnings,
+            latency_ms=reply.latency_ms if reply.latency_ms is not None else share_ms,
+            input_tokens=input_tokens, output_tokens=output_tokens,
+            token_source="measured" if measured else "estimated",
+            cost_usd=self.prices.cost_usd(self.price_key, input_tokens, output_tokens),
+        )

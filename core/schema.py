@@ -1,0 +1,85 @@
+"""The router contract: the four modalities, a routing decision and the result every router returns."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Modality(str, Enum):
+    VISUAL = "visual"
+    AUDIO = "audio"
+    TRANSCRIPTION = "transcription"
+    METADATA = "metadata"
+
+
+MODALITIES: tuple[str, ...] = tuple(m.value for m in Modality)
+
+# Two weights closer than this count as tied for the lead.
+TIE_TOLERANCE = 1e-9
+
+
+class RoutingDecision(BaseModel):
+    """Weights for the four search channels (each 0-1, summing to 1.0) and the router's reasoning."""
+
+    model_config = ConfigDict(frozen=True)
+
+    visual: float = Field(ge=0.0, le=1.0)
+    audio: float = Field(ge=0.0, le=1.0)
+    transcription: float = Field(ge=0.0, le=1.0)
+    metadata: float = Field(ge=0.0, le=1.0)
+    reasoning: str = ""
+
+    def weights(self) -> dict[str, float]:
+        return {m: getattr(self, m) for m in MODALITIES}
+
+    def dominant(self) -> str:
+        """The highest-weighted modality; ties go to the first in MODALITIES order."""
+        weights = self.weights()
+        return max(MODALITIES, key=lambda m: weights[m])
+
+    def dominant_set(self) -> frozenset[str]:
+        """Every modality tied for the highest weight."""
+        weights = self.weights()
+        top = max(weights.values())
+        return frozenset(m for m, w in weights.items() if top - w <= TIE_TOLERANCE)
+
+    def to_json_dict(self) -> dict[str, float | str]:
+        return {**self.weights(), "reasoning": self.reasoning}
+
+
+TokenSource = Literal["measured", "estimated"]
+
+
+class RouteResult(BaseModel):
+    """What any router returns for one query: the same shape for every provider."""
+
+    query: str
+    router_id: str
+    decision: RoutingDecision | None
+    raw_text: str
+    valid: bool
+    errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    latency_ms: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    token_source: TokenSource = "estimated"
+    cost_usd: float = 0.0
+
+    def to_cli_dict(self) -> dict[str, object]:
+        """The `route --json` line of DESIGN.md section 2 (weights null when invalid)."""
+        weights: dict[str, float | None] = (
+            self.decision.weights() if self.decision else dict.fromkeys(MODALITIES)
+        )
+        return {
+            "query": self.query,
+            "router": self.router_id,
+            "valid": self.valid,
+            **weights,
+            "reasoning": self.decision.reasoning if self.decision else None,
+            "errors": list(self.errors),
+            "latency_ms": round(self.latency_ms, 3),
+        }

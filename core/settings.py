@@ -1,0 +1,84 @@
+"""Studio settings: environment variables (VSRS_*) win, then the user's saved choices, then defaults.
+
+Nothing secret lives here: AWS credentials come only from the standard chain, chosen by profile name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.files import atomic_write_text
+
+SETTINGS_FILE = "settings.json"
+DEFAULT_DATA_DIR = Path.home() / ".video-search-router-studio"
+BackendKind = Literal["local", "bedrock"]
+# Fields a user may change from the Settings page (the data directory is chosen by environment only).
+USER_FIELDS = ("backend", "aws_profile", "aws_region")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VSRS_", extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    backend: BackendKind = "local"
+    aws_profile: str | None = Field(default=None, max_length=128)
+    aws_region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+    @field_validator("aws_profile")
+    @classmethod
+    def _blank_profile_is_default(cls, value: str | None) -> str | None:
+        return value.strip() or None if value else None
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "studio.db"
+
+    def pinned_by_environment(self) -> set[str]:
+        return set(self.model_fields_set)
+
+
+class SavedChoices(BaseModel):
+    backend: BackendKind | None = None
+    aws_profile: str | None = None
+    aws_region: str | None = None
+
+
+def load_settings() -> Settings:
+    from_env = Settings()
+    saved = _read_saved(from_env.data_dir)
+    overrides = {
+        name: value
+        for name, value in saved.model_dump(exclude_none=True).items()
+        if name not in from_env.model_fields_set
+    }
+    if not overrides:
+        return from_env
+    merged = Settings.model_validate({**from_env.model_dump(include=from_env.model_fields_set), **overrides})
+    # Keep the record of which fields the environment pinned.
+    object.__setattr__(merged, "__pydantic_fields_set__", set(from_env.model_fields_set))
+    return merged
+
+
+def save_settings(settings: Settings, **changes: object) -> Settings:
+    """Validate and persist the user's choices; returns the settings now in force."""
+    unknown = set(changes) - set(USER_FIELDS)
+    if unknown:
+        raise ValueError(f"not a user setting: {', '.join(sorted(unknown))}")
+    candidate = settings.model_copy(update=changes)
+    Settings.model_validate(candidate.model_dump())
+    saved = _read_saved(settings.data_dir).model_copy(update=changes)
+    atomic_write_text(settings.data_dir / SETTINGS_FILE, saved.model_dump_json(indent=2))
+    return load_settings()
+
+
+def _read_saved(data_dir: Path) -> SavedChoices:
+    path = Path(data_dir) / SETTINGS_FILE
+    try:
+        return SavedChoices.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return SavedChoices()

@@ -1,0 +1,183 @@
+"""SQLite state in the data directory: WAL mode, a schema-version table and ordered migrations.
+
+Each call opens its own short-lived connection, so threads, the app and job processes can share the
+file safely; WAL lets readers go on while a job writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT_S = 10.0
+
+# (version, description, SQL). Append only: a released migration is never edited.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "prices, datasets, jobs, job metrics, models",
+        """
+        CREATE TABLE prices (
+            model_key TEXT PRIMARY KEY,
+            input_per_million REAL NOT NULL,
+            output_per_million REAL NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE datasets (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            path TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            records INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            manifest_json TEXT NOT NULL,
+            s3_uri TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            backend TEXT NOT NULL,
+            status TEXT NOT NULL,
+            phase TEXT,
+            progress REAL NOT NULL DEFAULT 0,
+            dataset_id TEXT,
+            teacher TEXT,
+            student TEXT,
+            params_json TEXT NOT NULL DEFAULT '{}',
+            pid INTEGER,
+            stop_requested INTEGER NOT NULL DEFAULT 0,
+            failure_message TEXT,
+            model_id TEXT,
+            remote_arn TEXT,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            ended_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE job_metrics (
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,
+            epoch INTEGER,
+            name TEXT NOT NULL,
+            value REAL NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX job_metrics_by_job ON job_metrics(job_id, name, step);
+        CREATE TABLE models (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            backend TEXT NOT NULL,
+            job_id TEXT,
+            dataset_id TEXT,
+            path TEXT,
+            arn TEXT,
+            size_bytes INTEGER,
+            metrics_json TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
+
+
+class StoreError(Exception):
+    """A store problem explained for the user (locked database, full disk, unreadable file)."""
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+        self.migrate()
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(exc, self.path)) from exc
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            yield conn
+        except sqlite3.OperationalError as exc:
+            raise StoreError(_explain(exc, self.path)) from exc
+        finally:
+            conn.close()
+
+    def schema_version(self) -> int:
+        with self.connect() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            row = conn.execute("SELECT MAX(version) AS v FROM schema_version").fetchone()
+            return int(row["v"] or 0)
+
+    def migrate(self) -> int:
+        current = self.schema_version()
+        for version, description, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.connect() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # Another process may have migrated while we waited for the lock.
+                    done = conn.execute("SELECT 1 FROM schema_version WHERE version = ?", (version,)).fetchone()
+                    if not done:
+                        for statement in _statements(sql):
+                            conn.execute(statement)
+                        conn.execute(
+                            "INSERT INTO schema_version (version, description, applied_at) "
+                            "VALUES (?, ?, datetime('now'))",
+                            (version, description),
+                        )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        return self.schema_version()
+
+    def execute(self, sql: str, params: Sequence | dict = ()) -> int:
+        """Run one statement; returns the number of rows changed."""
+        with self.connect() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def query(self, sql: str, params: Sequence | dict = ()) -> list[sqlite3.Row]:
+        with self.connect() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence | dict = ()) -> sqlite3.Row | None:
+        with self.connect() as conn:
+            return conn.execute(sql, params).fetchone()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> str:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return f"The studio database is busy (another process holds a lock on {path.name}); try again in a moment."
+    if "disk" in text and ("full" in text or "i/o" in text):
+        return f"The disk holding {path.parent} is full or failing; free some space and try again."
+    if "readonly" in text or "read-only" in text:
+        return f"The studio database {path} is read-only; check the data directory's permissions."
+    return f"The studio database {path} could not be used ({exc}); check the data directory in Settings."
