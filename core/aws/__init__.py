@@ -1,0 +1,1 @@
+"""Amazon Bedrock groundwork: sessions and the one client factory, credentials, error sentences, backoff, names."""

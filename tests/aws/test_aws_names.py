@@ -1,0 +1,178 @@
+"""Names and ARNs are checked before any call, with the API's own patterns (botocore checks none of them)."""
+
+from __future__ import annotations
+
+import botocore.session
+import pytest
+
+from core.aws import names
+
+VALID_JOB_NAMES = ["a", "router-distill-2026.04.01", "A+B.c-1", "x" * 63, "9lives", "a--b"]
+INVALID_JOB_NAMES = ["", "router_distill", "-leading-dash", ".dot-first", "has space", "x" * 64, "é-accent"]
+
+VALID_CUSTOM_MODEL_NAMES = ["router-student_v1", "Student2", "a", "a_", "x" * 63]
+INVALID_CUSTOM_MODEL_NAMES = ["", "router.student", "a__b", "a_-b", "_lead", "x" * 64, "has space"]
+
+VALID_EVALUATION_JOB_NAMES = ["router-eval-1", "a", "a--b", "x" * 63]
+INVALID_EVALUATION_JOB_NAMES = ["", "Router-eval", "router_eval", "router.eval", "-eval", "eval-", "x" * 64]
+
+VALID_S3_URIS = [
+    "s3://my-bucket",
+    "s3://my-bucket/",
+    "s3://my.bucket-01/router/train.jsonl",
+    "s3://abc/a/b/c/",
+    "s3://bucket/Data_(v1)/file*!.jsonl",
+]
+INVALID_S3_URIS = [
+    "",
+    "https://my-bucket.s3.amazonaws.com/train.jsonl",
+    "my-bucket/train.jsonl",
+    "s3://My-Bucket/train.jsonl",
+    "s3://ab/train.jsonl",
+    "s3://bucket/with space.jsonl",
+    "s3://bucket//double-slash.jsonl",
+    "s3://-bucket/train.jsonl",
+    "s3://bucket/" + "k" * 1100,
+]
+
+VALID_ROLE_ARNS = [
+    "arn:aws:iam::123456789012:role/BedrockDistillation",
+    "arn:aws:iam::123456789012:role/service-role/bedrock-distill",
+    "arn:aws-us-gov:iam::123456789012:role/x",
+]
+INVALID_ROLE_ARNS = [
+    "",
+    "BedrockDistillation",
+    "arn:aws:iam::123456789012:user/alice",
+    "arn:aws:iam::12345:role/x",
+    "arn:aws:iam::123456789012:role/",
+    "arn:aws:sts::123456789012:assumed-role/x/y",
+]
+
+VALID_INVOKE_IDS = [
+    "amazon.nova-micro-v1:0",
+    "us.amazon.nova-premier-v1:0",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456",
+    "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456",
+    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-premier-v1:0",
+]
+INVALID_INVOKE_IDS = ["", "nova premier", "amazon/nova-micro", "model!", "x" * 2049]
+
+VALID_TEACHER_IDS = [
+    "us.amazon.nova-premier-v1:0",
+    "amazon.nova-pro-v1:0",
+    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-premier-v1:0",
+]
+INVALID_TEACHER_IDS = [
+    "",
+    "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456",
+    "Nova Premier",
+]
+
+VALID_BASE_MODEL_IDS = ["amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k"]
+INVALID_BASE_MODEL_IDS = ["", "amazon.nova micro", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/x.y"]
+
+VALID_CUSTOM_MODEL_ARNS = [
+    "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456",
+]
+INVALID_CUSTOM_MODEL_ARNS = [
+    "",
+    "router-student",
+    "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/ABC",
+    "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456",
+]
+
+
+def _cases(check, valid, invalid):
+    return [pytest.param(check, value, True, id=f"{check.__name__}-ok-{value[:24]}") for value in valid] + [
+        pytest.param(check, value, False, id=f"{check.__name__}-bad-{value[:24]}") for value in invalid
+    ]
+
+
+def _model_check(use):
+    def check(identifier):
+        return names.check_model_identifier(identifier, use)
+
+    check.__name__ = f"check_model_identifier_{use}"
+    return check
+
+
+CASES = (
+    _cases(names.check_job_name, VALID_JOB_NAMES, INVALID_JOB_NAMES)
+    + _cases(names.check_invocation_job_name, VALID_JOB_NAMES, INVALID_JOB_NAMES)
+    + _cases(names.check_custom_model_name, VALID_CUSTOM_MODEL_NAMES, INVALID_CUSTOM_MODEL_NAMES)
+    + _cases(names.check_deployment_name, VALID_CUSTOM_MODEL_NAMES, INVALID_CUSTOM_MODEL_NAMES)
+    + _cases(names.check_evaluation_job_name, VALID_EVALUATION_JOB_NAMES, INVALID_EVALUATION_JOB_NAMES)
+    + _cases(names.check_s3_uri, VALID_S3_URIS, INVALID_S3_URIS)
+    + _cases(names.check_role_arn, VALID_ROLE_ARNS, INVALID_ROLE_ARNS)
+    + _cases(names.check_custom_model_arn, VALID_CUSTOM_MODEL_ARNS, INVALID_CUSTOM_MODEL_ARNS)
+    + _cases(names.check_client_request_token, ["a", "a1b2-c3d4", "x" * 256], ["", "-a", "a-", "a_b", "x" * 257])
+    + _cases(_model_check("invoke"), VALID_INVOKE_IDS, INVALID_INVOKE_IDS)
+    + _cases(_model_check("teacher"), VALID_TEACHER_IDS, INVALID_TEACHER_IDS)
+    + _cases(_model_check("base-model"), VALID_BASE_MODEL_IDS, INVALID_BASE_MODEL_IDS)
+)
+
+
+@pytest.mark.parametrize(("check", "value", "valid"), CASES)
+def test_names_are_accepted_or_rejected_with_one_sentence(check, value, valid):
+    problem = check(value)
+
+    if valid:
+        assert problem is None
+    else:
+        assert isinstance(problem, str)
+        assert problem.endswith(".") and "\n" not in problem
+        assert ":" in problem, "the sentence says what is wrong, then what to use"
+
+
+@pytest.mark.parametrize("check", [names.check_job_name, names.check_s3_uri, names.check_model_identifier])
+def test_non_text_values_are_problems_not_crashes(check):
+    assert check(None) is not None
+    assert check(42) is not None
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "named"),
+    [
+        (names.check_job_name, "router_distill", "'_'"),
+        (names.check_custom_model_name, "router.student", "'.'"),
+        (names.check_evaluation_job_name, "Router-eval", "'R'"),
+        (names.check_deployment_name, "live student", "a space"),
+        (names.check_job_name, "x" * 64, "64 characters"),
+        (names.check_s3_uri, "s3://My-Bucket/x", "'My-Bucket'"),
+        (names.check_s3_uri, "bucket/key", "s3://"),
+        (names.check_role_arn, "arn:aws:iam::123456789012:user/alice", "role/NAME"),
+    ],
+)
+def test_the_problem_names_what_is_wrong(check, value, named):
+    assert named in check(value)
+
+
+def test_the_long_value_is_not_echoed_in_full():
+    problem = names.check_model_identifier("amazon." + "x" * 500 + " y")
+
+    assert problem is not None and len(problem) < 400
+
+
+BOTOCORE_PATTERNS = [
+    ("bedrock", "JobName", names.JOB_NAME_PATTERN),
+    ("bedrock", "ModelInvocationJobName", names.INVOCATION_JOB_NAME_PATTERN),
+    ("bedrock", "CustomModelName", names.CUSTOM_MODEL_NAME_PATTERN),
+    ("bedrock", "ModelDeploymentName", names.MODEL_DEPLOYMENT_NAME_PATTERN),
+    ("bedrock", "EvaluationJobName", names.EVALUATION_JOB_NAME_PATTERN),
+    ("bedrock", "S3Uri", names.S3_URI_PATTERN),
+    ("bedrock", "RoleArn", names.ROLE_ARN_PATTERN),
+    ("bedrock", "IdempotencyToken", names.IDEMPOTENCY_TOKEN_PATTERN),
+    ("bedrock", "CustomModelArn", names.CUSTOM_MODEL_ARN_PATTERN),
+    ("bedrock", "BaseModelIdentifier", names.BASE_MODEL_IDENTIFIER_PATTERN),
+    ("bedrock", "TeacherModelIdentifier", names.TEACHER_MODEL_IDENTIFIER_PATTERN),
+    ("bedrock-runtime", "ConversationalModelId", names.CONVERSATIONAL_MODEL_ID_PATTERN),
+]
+
+
+@pytest.mark.parametrize(("service", "shape", "pattern"), BOTOCORE_PATTERNS, ids=[s for _, s, _ in BOTOCORE_PATTERNS])
+def test_patterns_match_the_installed_botocore_service_model(service, shape, pattern):
+    model = botocore.session.get_session().get_service_model(service)
+
+    assert model.shape_for(shape).metadata["pattern"] == pattern
