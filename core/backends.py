@@ -112,10 +112,14 @@ class BedrockBackend(Backend):
         return model(DEFAULT_TEACHER).name
 
     def teacher(self) -> Router:
+        from core.aws.errors import StudioAwsError
         from core.catalog import DEFAULT_TEACHER
         from core.routers.bedrock import BedrockRouter
 
-        return BedrockRouter(self._session(), DEFAULT_TEACHER, self.prices(), router_id="teacher")
+        try:
+            return BedrockRouter(self._session(), DEFAULT_TEACHER, self.prices(), router_id="teacher")
+        except StudioAwsError as exc:
+            raise BackendUnavailable(str(exc)) from exc
 
 
 def make_backend(settings: Settings, store: Store) -> Backend:
