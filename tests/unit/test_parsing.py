@@ -104,7 +104,9 @@ def test_sum_off_by_more_than_a_hundredth_is_renormalised_with_a_warning():
 
 
 def test_sum_within_a_hundredth_is_not_flagged():
-    outcome = parse_router_output('{"visual": 0.6, "audio": 0.305, "transcription": 0, "metadata": 0.1, "reasoning": "x"}')
+    outcome = parse_router_output(
+        '{"visual": 0.6, "audio": 0.305, "transcription": 0, "metadata": 0.1, "reasoning": "x"}'
+    )
     assert outcome.valid
     assert not any("renormalised" in w for w in outcome.warnings)
     assert math.fsum(weights_of(outcome).values()) == pytest.approx(1.0)

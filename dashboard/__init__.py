@@ -1,0 +1,1 @@
+"""The Streamlit app: entry and frame (app.py), cached resources (state.py), shared UI and charts."""

@@ -1,0 +1,39 @@
+"""Entry point: `streamlit run dashboard/app.py` from the repository root. Only a router and the sidebar frame."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Streamlit puts dashboard/ first on sys.path; the repository root must win so `core` and `dashboard` import
+# as packages (a second import of a module would make a second cache).
+if sys.path[0] != str(ROOT):
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import components, state  # noqa: E402
+
+# (menu section, page script in pages/, title, icon). Adding a page is one line here; the first is the landing page.
+PAGES = (
+    ("Studio", "overview.py", "Overview", ":material/dashboard:"),
+    ("Setup", "settings.py", "Settings", ":material/settings:"),
+)
+
+st.set_page_config(page_title="Video Search Router Studio", page_icon=":material/alt_route:", layout="wide")
+
+menu: dict[str, list] = {}
+pages_by_file = {}
+for index, (section, script, title, icon) in enumerate(PAGES):
+    page = st.Page(state.PAGES_DIR / script, title=title, icon=icon, default=index == 0)
+    menu.setdefault(section, []).append(page)
+    pages_by_file[script] = page
+
+selected = st.navigation(menu)
+try:
+    state.studio()
+except Exception as exc:  # an unusable data directory: say so instead of failing on every page
+    components.show_error(exc)
+    st.info("The data directory is chosen with the VSRS_DATA_DIR environment variable before the app starts.")
+    st.stop()
+components.backend_sidebar(state.backend_status(), pages_by_file["settings.py"])
+selected.run()

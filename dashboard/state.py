@@ -1,0 +1,204 @@
+"""Process-wide resources (settings, store, backend, routers) and what the studio holds, for every page.
+
+Resources are cached per settings, so saving a setting rebuilds them on the next run; backend status
+(an STS call on Bedrock) is cached for a few minutes and re-checked on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from pydantic import ValidationError
+
+from core.backends import Backend, BackendStatus, BackendUnavailable, BedrockBackend, make_backend
+from core.routers.base import Router
+from core.settings import Settings, load_settings
+from core.store import Store, StoreError
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES_DIR = ROOT / "pages"
+STATUS_TTL_S = 300
+# Errors whose message is already a sentence for the user (core raises them on purpose), and file-system
+# errors, whose message names the path and the reason (e.g. permission denied).
+EXPLAINED_ERRORS: tuple[type[BaseException], ...] = (ValueError, StoreError, BackendUnavailable, OSError)
+FIELD_HINTS = {
+    "aws_region": "The AWS region must look like us-east-1.",
+    "aws_profile": "The AWS profile name must be at most 128 characters.",
+    "backend": "The backend must be local or bedrock.",
+}
+
+
+@dataclass(frozen=True)
+class Studio:
+    settings: Settings
+    store: Store
+    backend: Backend
+
+
+def studio() -> Studio:
+    """The settings in force and the store and backend built for them."""
+    settings = load_settings()
+    return _studio_for(_settings_key(settings), settings)
+
+
+def _settings_key(settings: Settings) -> str:
+    return f"{settings.model_dump_json()} pinned={sorted(settings.pinned_by_environment())}"
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _studio_for(settings_key: str, _settings: Settings) -> Studio:
+    store = Store(_settings.store_path)
+    return Studio(settings=_settings, store=store, backend=make_backend(_settings, store))
+
+
+def router(router_id: str) -> Router:
+    """A router by id (DESIGN.md section 2), rebuilt when the settings or the price table change."""
+    current = studio()
+    price_key = tuple(
+        (p.model_key, p.input_per_million, p.output_per_million) for p in current.backend.prices().all()
+    )
+    return _router_for(_settings_key(current.settings), router_id, price_key, current.backend)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _router_for(settings_key: str, router_id: str, price_key: tuple, _backend: Backend) -> Router:
+    return _backend.router(router_id)
+
+
+def backend_status(*, recheck: bool = False) -> BackendStatus:
+    """The active backend's status; never raises (a failure becomes a not-ready status with its reason)."""
+    return _status_of(studio().backend, recheck)
+
+
+def credentials_status(*, recheck: bool = False) -> BackendStatus:
+    """The AWS identity for the chosen profile and region, whichever backend is active."""
+    current = studio()
+    backend = current.backend
+    if not isinstance(backend, BedrockBackend):
+        backend = BedrockBackend(current.settings, current.store)
+    return _status_of(backend, recheck)
+
+
+def _status_of(backend: Backend, recheck: bool) -> BackendStatus:
+    settings = backend.settings
+    key = (backend.kind, settings.aws_profile, settings.aws_region, str(settings.data_dir))
+    if recheck:
+        _cached_status.clear(backend, *key)
+    try:
+        return _cached_status(backend, *key)
+    except Exception as exc:  # the frame must render even when a check fails in an unforeseen way
+        return BackendStatus(backend.kind, backend.label, ready=False, message=explain_error(exc))
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def _cached_status(_backend: Backend, kind: str, profile: str | None, region: str, data_dir: str) -> BackendStatus:
+    return _backend.status()
+
+
+def explain_error(exc: BaseException) -> str:
+    """One sentence for the user; anything core did not explain is logged with its traceback."""
+    if isinstance(exc, ValidationError):
+        return _explain_validation(exc)
+    if isinstance(exc, EXPLAINED_ERRORS) or _is_aws_error(exc):
+        logger.info("Shown to the user: %s: %s", type(exc).__name__, exc)
+        return str(exc) or type(exc).__name__
+    logger.error("Unexpected error shown to the user", exc_info=exc)
+    return f"Something unexpected went wrong ({type(exc).__name__}); the details are in the server log."
+
+
+def _is_aws_error(exc: BaseException) -> bool:
+    # A StudioAwsError can only exist once its module is loaded; looking it up here keeps botocore
+    # out of the local backend's start-up.
+    aws_errors = sys.modules.get("core.aws.errors")
+    return aws_errors is not None and isinstance(exc, aws_errors.StudioAwsError)
+
+
+def _explain_validation(exc: ValidationError) -> str:
+    sentences = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else ""
+        sentences.append(FIELD_HINTS.get(field, f"{field or 'value'}: {error['msg']}."))
+    return " ".join(dict.fromkeys(sentences))
+
+
+@dataclass(frozen=True)
+class StepState:
+    """One step of the studio's workflow as the Overview shows it."""
+
+    number: int
+    title: str
+    purpose: str
+    page_file: str
+    state: str
+
+    @property
+    def has_page(self) -> bool:
+        return (PAGES_DIR / self.page_file).is_file()
+
+
+NOT_AVAILABLE = "Not available yet."
+NOTHING_STORED = "Nothing is stored for this step."
+
+
+def studio_steps(store: Store) -> list[StepState]:
+    """The five workflow steps with what the store currently holds for each."""
+    tables = {row["name"] for row in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    steps = []
+    for number, (title, purpose, page_file, table, summary) in enumerate(_STEPS, start=1):
+        if table in tables:
+            state = summary(store)
+        elif table is None and (PAGES_DIR / page_file).is_file():
+            state = NOTHING_STORED
+        else:
+            state = NOT_AVAILABLE
+        steps.append(StepState(number, title, purpose, page_file, state))
+    return steps
+
+
+def _datasets_summary(store: Store) -> str:
+    row = store.query_one("SELECT COUNT(*) AS n, COALESCE(SUM(records), 0) AS records FROM datasets")
+    if not row["n"]:
+        return "No datasets yet."
+    return f"{_count(row['n'], 'dataset')}, {_count(row['records'], 'record')}."
+
+
+def _jobs_summary(store: Store) -> str:
+    rows = store.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
+    models = store.query_one("SELECT COUNT(*) AS n FROM models")["n"]
+    if not rows and not models:
+        return "No jobs yet."
+    jobs = ", ".join(f"{row['n']} {row['status']}" for row in rows) if rows else "none"
+    return f"Jobs: {jobs}. {_count(models, 'trained model')}."
+
+
+def _row_count(table: str, noun: str) -> Callable[[Store], str]:
+    def summary(store: Store) -> str:
+        n = store.query_one(f'SELECT COUNT(*) AS n FROM "{table}"')["n"]
+        return f"{_count(n, noun)}." if n else f"No {noun}s yet."
+
+    return summary
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+# (title, purpose, page file, table holding its state or None, summary of that table). Tables that
+# later issues add are named here so the step lights up once they exist.
+_STEPS: tuple[tuple[str, str, str, str | None, Callable[[Store], str] | None], ...] = (
+    ("Data mix", "Tune a synthetic query mix and label it with the teacher.", "data_mix.py", "datasets",
+     _datasets_summary),
+    ("Distil", "Train a small student router on the teacher's labels.", "distillation.py", "jobs", _jobs_summary),
+    ("Deploy", "Put a trained student behind an endpoint.", "deploy.py", "deployments",
+     _row_count("deployments", "deployment")),
+    ("Compare", "Route the same queries with teacher and student side by side.", "compare.py", None, None),
+    ("Evaluate", "Score routers on held-out queries and on search results.", "evaluate.py", "evaluations",
+     _row_count("evaluations", "evaluation")),
+)

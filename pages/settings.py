@@ -1,0 +1,86 @@
+"""Settings: the backend, the AWS profile and region, a credentials check, token prices and the data directory."""
+
+import streamlit as st
+
+from core.settings import save_settings
+from dashboard import components, state
+
+BACKEND_LABELS = {"local": "Local (offline, free)", "bedrock": "Amazon Bedrock"}
+CHECK_KEY = "settings_credentials_check"
+
+st.title("Settings")
+components.show_flash()
+current = state.studio()
+settings = current.settings
+pinned = settings.pinned_by_environment()
+
+
+def pinned_help(field: str, help_text: str) -> str:
+    if field in pinned:
+        return f"Pinned by the VSRS_{field.upper()} environment variable; change it there and restart the app."
+    return help_text
+
+
+st.subheader("Backend and AWS account")
+with st.form("settings_form"):
+    backend = st.radio(
+        "Backend", list(BACKEND_LABELS), index=list(BACKEND_LABELS).index(settings.backend),
+        format_func=BACKEND_LABELS.get, horizontal=True, key="settings_backend", disabled="backend" in pinned,
+        help=pinned_help("backend", "Local runs everything on this machine; Amazon Bedrock uses your AWS account."),
+    )
+    profile_column, region_column = st.columns(2)
+    profile = profile_column.text_input(
+        "AWS profile", value=settings.aws_profile or "", key="settings_aws_profile",
+        placeholder="default credential chain", disabled="aws_profile" in pinned,
+        help=pinned_help("aws_profile", "A profile from ~/.aws/config; leave empty for the default chain."),
+    )
+    region = region_column.text_input(
+        "AWS region", value=settings.aws_region, key="settings_aws_region", disabled="aws_region" in pinned,
+        help=pinned_help("aws_region", "Deployments of distilled models exist in us-east-1 and us-west-2."),
+    )
+    save = st.form_submit_button("Save settings", type="primary", icon=":material/save:", key="settings_save")
+if save:
+    chosen = {"backend": backend, "aws_profile": profile.strip(), "aws_region": region.strip()}
+    try:
+        save_settings(settings, **{field: value for field, value in chosen.items() if field not in pinned})
+    except Exception as exc:
+        components.show_error(exc)
+    else:
+        components.flash("Settings saved.")
+        st.rerun()
+
+st.subheader("AWS credentials")
+st.caption(
+    "The studio signs in through the standard AWS credential chain for the profile above. Nothing secret is "
+    "typed, shown or stored here: the check asks AWS STS only who the credentials belong to."
+)
+if st.button("Check credentials", key="settings_check_credentials", icon=":material/key:"):
+    with st.spinner("Asking AWS who these credentials belong to…"):
+        status = state.credentials_status(recheck=True)
+    st.session_state[CHECK_KEY] = (settings.aws_profile, settings.aws_region, status)
+    st.rerun()  # the sidebar was drawn before the check: draw it again with the fresh status
+# A check made for another profile or region says nothing about this one.
+checked_profile, checked_region, checked = st.session_state.get(CHECK_KEY, (None, None, None))
+if (checked_profile, checked_region) != (settings.aws_profile, settings.aws_region):
+    checked = None
+if checked is not None and checked.ready:
+    st.success("These credentials work.", icon=":material/check_circle:")
+    for name in ("account", "identity", "profile", "region"):
+        st.text(f"{name}: {checked.details.get(name, '')}")
+elif checked is not None:
+    st.warning(checked.message or "The credentials could not be checked.", icon=":material/key:")
+
+st.subheader("Token prices")
+st.caption(
+    "USD per 1 million tokens, on-demand, US regions, used by every cost estimate in the studio. The defaults "
+    "come from copies of the AWS pricing pages; batch inference costs about half. Edit a cell, then save."
+)
+components.price_editor(current.store)
+
+st.subheader("Data directory")
+st.text(str(settings.data_dir))
+st.caption(
+    "Datasets, models, jobs, prices and these settings live here. To use another directory, set VSRS_DATA_DIR "
+    "before starting the app:"
+)
+st.code("VSRS_DATA_DIR=/path/to/studio-data .venv/bin/python -m streamlit run dashboard/app.py", language="bash")

@@ -1,0 +1,69 @@
+"""Shared by the app and browser tests: an isolated studio environment and readers of AppTest elements."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from streamlit import dataframe_util
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "dashboard" / "app.py"
+# Generous: the first run in a process imports pandas, altair and the routers.
+RUN_TIMEOUT_S = 30
+AWS_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+)
+
+
+def isolated_environment(data_dir: Path, aws_dir: Path) -> dict[str, str]:
+    """The process environment for a studio with its own data and no AWS credentials anywhere.
+
+    Instance metadata is off and the credential and config files are empty, so "no credentials" is
+    certain and nothing reaches the network.
+    """
+    aws_dir.mkdir(parents=True, exist_ok=True)
+    (aws_dir / "credentials").write_text("", encoding="utf-8")
+    (aws_dir / "config").write_text("", encoding="utf-8")
+    env = {
+        name: value for name, value in os.environ.items()
+        if name not in AWS_CREDENTIAL_VARIABLES and not name.startswith("VSRS_")
+    }
+    env.update({
+        "VSRS_DATA_DIR": str(data_dir),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
+        "AWS_CONFIG_FILE": str(aws_dir / "config"),
+    })
+    return env
+
+
+def run_app() -> AppTest:
+    """The studio app after its first run (on its default page, Overview)."""
+    return AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT_S).run()
+
+
+def open_page(at: AppTest, script: str) -> AppTest:
+    """Switch to pages/<script>; AppTest paths are relative to the entry script's directory."""
+    return at.switch_page(f"../pages/{script}").run()
+
+
+def chart_rows(chart) -> list[dict]:
+    """The rows a vega-lite chart element draws (Streamlit moves inline rows out of the spec into Arrow)."""
+    proto = chart.proto
+    buffers = [proto.data.data] if proto.data.data else [dataset.data.data for dataset in proto.datasets]
+    frames = [dataframe_util.convert_arrow_bytes_to_pandas_df(buffer) for buffer in buffers]
+    return [row for frame in frames for row in frame.to_dict("records")]
+
+
+def texts(at: AppTest) -> list[str]:
+    """Everything rendered as plain text (st.text), main area and sidebar."""
+    return [element.value for element in at.text]
+
+
+def alerts(at: AppTest) -> list[str]:
+    """The bodies of every error, warning, info and success box, main area and sidebar."""
+    return [element.value for group in (at.error, at.warning, at.info, at.success) for element in group]

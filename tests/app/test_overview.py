@@ -1,0 +1,164 @@
+"""Overview: routing a query shows the four weights, the reasoning and the figures; mistakes are explained."""
+
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from core.backends import LocalBackend
+from core.routers.base import EMPTY_QUERY_ERROR, RouterReply
+from core.routers.uniform import UniformRouter
+from core.schema import MODALITIES
+from core.settings import load_settings
+from core.store import Store
+from tests.app.helpers import alerts, chart_rows, open_page, run_app, texts
+
+QUERY = "dog barking loudly"
+
+
+def route(at, query: str):
+    at.text_input(key="try_router_query").input(query)
+    return at.button(key="try_router_route").click().run()
+
+
+def weights_charts(at) -> list:
+    """The charts that draw one bar per channel."""
+    charts = at.get("vega_lite_chart")
+    return [chart for chart in charts if {row.get("channel") for row in chart_rows(chart)} == set(MODALITIES)]
+
+
+def local_teacher_result(query: str):
+    settings = load_settings()
+    return LocalBackend(settings, Store(settings.store_path)).teacher().route(query)
+
+
+def test_routing_a_query_charts_the_teachers_weights_and_shows_its_reasoning(app):
+    at = route(app, QUERY)
+
+    assert not at.exception
+    expected = local_teacher_result(QUERY)
+    [chart] = weights_charts(at)
+    rows = chart_rows(chart)
+    assert [row["channel"] for row in rows] == list(MODALITIES)
+    assert {row["channel"]: row["weight"] for row in rows} == pytest.approx(expected.decision.weights())
+    assert expected.decision.reasoning in texts(at)
+    assert any(m.label == "Valid" and m.value == "yes" for m in at.metric)
+    assert any(m.label == "Tokens in / out (estimated)" for m in at.metric)
+
+
+def test_weights_chart_keeps_channel_order_colours_and_a_zero_to_one_axis(app):
+    at = route(app, QUERY)
+
+    spec = json.dumps(json.loads(weights_charts(at)[0].proto.spec))
+    assert '"domain": [0, 1]' in spec
+    assert json.dumps(list(MODALITIES)) in spec
+    assert '"range": ["#4C78A8", "#F58518", "#54A24B", "#B279A2"]' in spec
+
+
+def test_clicking_an_example_routes_it(app):
+    at = app.button(key="try_router_example_1").click().run()
+
+    assert at.text_input(key="try_router_query").value == "Olivia talking about growing up in poverty"
+    assert "Olivia talking about growing up in poverty" in texts(at)
+    assert weights_charts(at)
+
+
+def test_empty_query_shows_the_error_and_no_chart(app):
+    at = route(app, "   ")
+
+    assert not at.exception
+    assert "No usable routing for this query." in alerts(at)
+    assert EMPTY_QUERY_ERROR in texts(at)
+    assert not weights_charts(at)
+
+
+def test_last_result_survives_leaving_and_returning(app):
+    at = route(app, QUERY)
+    at = open_page(at, "settings.py")
+    at = open_page(at, "overview.py")
+
+    assert weights_charts(at)
+    assert at.text_input(key="try_router_query").value == QUERY
+
+
+class _CountingRouter(UniformRouter):
+    calls = 0
+
+    def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
+        type(self).calls += len(queries)
+        return super().route_many(queries)
+
+
+class _BillableRouter(_CountingRouter):
+    price_key = "nova-premier"
+
+
+class _ProseRouter(_CountingRouter):
+    def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
+        return [RouterReply(text="Sure! Visual matters most here.") for _ in queries]
+
+
+@pytest.fixture
+def teacher_is(monkeypatch):
+    """Make the local backend's teacher a stand-in router; start the app after this (routers are cached)."""
+
+    def use(router_class):
+        router_class.calls = 0
+        monkeypatch.setattr(LocalBackend, "teacher", lambda backend: router_class(backend.prices(), "teacher"))
+        return router_class
+
+    return use
+
+
+def test_billable_router_shows_the_estimate_and_routes_only_after_confirmation(teacher_is):
+    router = teacher_is(_BillableRouter)
+    at = route(run_app(), QUERY)
+
+    assert router.calls == 0
+    assert any("AWS bills it: about" in text for text in alerts(at))
+    assert not weights_charts(at)
+
+    at = at.button(key="try_router_pending_confirm").click().run()
+    assert router.calls == 1
+    assert weights_charts(at)
+    assert not any("AWS bills it" in text for text in alerts(at))
+
+
+def test_cancelling_a_billable_query_sends_nothing(teacher_is):
+    router = teacher_is(_BillableRouter)
+    at = route(run_app(), QUERY)
+    at = at.button(key="try_router_pending_cancel").click().run()
+
+    assert router.calls == 0
+    assert not any("AWS bills it" in text for text in alerts(at))
+
+
+def test_a_reply_that_is_not_json_shows_its_errors_and_raw_text(teacher_is):
+    teacher_is(_ProseRouter)
+    at = route(run_app(), QUERY)
+
+    assert not at.exception
+    assert "No usable routing for this query." in alerts(at)
+    assert "Sure! Visual matters most here." in [code.value for code in at.code]
+    assert not weights_charts(at)
+
+
+def test_steps_report_what_the_store_holds(app):
+    store = Store(load_settings().store_path)
+    store.execute(
+        "INSERT INTO datasets (id, name, path, kind, records, sha256, manifest_json, created_at) "
+        "VALUES ('d1', 'mix-1', 'datasets/mix-1.jsonl', 'train', 1500, 'x', '{}', datetime('now'))"
+    )
+    at = app.run()
+
+    shown = texts(at)
+    assert "1 dataset, 1,500 records." in shown
+    assert "No jobs yet." in shown
+
+
+def test_query_text_is_shown_as_text_never_as_markdown_or_html(app):
+    query = "<img src=x onerror=alert(1)> **dog** barking"
+    at = route(app, query)
+
+    assert query in texts(at)
+    assert not any("<img" in element.value for element in at.markdown)

@@ -1,0 +1,76 @@
+"""The studio in a real browser: navigation, routing a query on Overview, and Bedrock without credentials."""
+
+from pathlib import Path
+
+import pytest
+
+from core.backends import LocalBackend
+from core.settings import Settings
+from core.store import Store
+from dashboard.components import weights_text
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+# Streamlit's first script run imports pandas and altair; later steps are quick.
+FIRST_LOAD_MS = 60_000
+STEP_MS = 20_000
+SCREENSHOT_MARGIN_PX = 120
+
+
+def test_navigate_and_route_a_query(studio, page, artifacts):
+    from playwright.sync_api import expect
+
+    page.goto(studio.url)
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="Video Search Router Studio")).to_be_visible(timeout=FIRST_LOAD_MS)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Local", exact=True)).to_be_visible(timeout=STEP_MS)
+
+    sidebar.get_by_role("link", name="Settings").click()
+    expect(main.get_by_role("heading", name="Settings")).to_be_visible(timeout=STEP_MS)
+    expect(main.get_by_text(str(studio.data_dir), exact=True)).to_be_visible(timeout=STEP_MS)
+    sidebar.get_by_role("link", name="Overview").click()
+    expect(main.get_by_role("heading", name="Try the router")).to_be_visible(timeout=STEP_MS)
+
+    query = main.get_by_label("Search query")
+    query.fill("dog barking loudly")
+    query.press("Enter")
+    chart = main.get_by_test_id("stVegaLiteChart")
+    expect(chart).to_be_visible(timeout=STEP_MS)
+    expect(main.get_by_text("Reasoning", exact=True)).to_be_visible()
+    expected = _local_teacher(studio.data_dir).route("dog barking loudly").decision
+    expect(main.get_by_text(weights_text(expected.weights()), exact=True)).to_be_visible()
+    expect(main.get_by_text(expected.reasoning, exact=True)).to_be_visible()
+    screenshot_whole_page(page, artifacts / "overview.png")
+
+
+def test_settings_on_bedrock_without_credentials(bedrock_studio, page, artifacts):
+    from playwright.sync_api import expect
+
+    page.goto(bedrock_studio.url)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("No AWS credentials found", exact=False)).to_be_visible(timeout=FIRST_LOAD_MS)
+    sidebar.get_by_role("link", name="Fix it in Settings").click()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="Settings")).to_be_visible(timeout=STEP_MS)
+    main.get_by_role("button", name="Check credentials").click()
+    expect(main.get_by_text("No AWS credentials found", exact=False)).to_be_visible(timeout=STEP_MS)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    screenshot_whole_page(page, artifacts / "settings-bedrock-no-credentials.png")
+
+
+def _local_teacher(data_dir: Path):
+    settings = Settings(data_dir=data_dir)
+    return LocalBackend(settings, Store(settings.store_path)).teacher()
+
+
+def screenshot_whole_page(page, path: Path) -> None:
+    """Streamlit scrolls inside its main area, so grow the window to the content before the screenshot."""
+    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": height + SCREENSHOT_MARGIN_PX})
+    page.screenshot(path=str(path), full_page=True)
