@@ -8,6 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+# A custom term must not bring in the strings that make Nova training data invalid.
+from core.dataset_validation import RESERVED_STRINGS
+
 FOCI: tuple[str, ...] = ("visual", "audio", "transcription", "metadata", "mixed")
 DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard", "edge")
 DOMAINS: tuple[str, ...] = (
@@ -31,8 +34,6 @@ MAX_TOTAL = 15_000
 SHARE_TOLERANCE = 1e-6
 MAX_CUSTOM_TERMS = 500
 MAX_CUSTOM_TERM_LENGTH = 80
-# Strings that make Nova training data invalid (REFERENCE.md section 4); a custom term must not bring them in.
-RESERVED_STRINGS: tuple[str, ...] = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]")
 
 # Balanced over the four modalities like the published 10,000-example set, with some two-modality queries.
 DEFAULT_FOCUS: dict[str, float] = {
