@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Modality(str, Enum):
+class Modality(StrEnum):
     VISUAL = "visual"
     AUDIO = "audio"
     TRANSCRIPTION = "transcription"

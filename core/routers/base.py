@@ -92,10 +92,10 @@ class Router(ABC):
         elif decision is None:
             outcome = parse_router_output(reply.text)
             decision, errors, warnings = outcome.decision, outcome.errors, outcome.warnings
-        elif not raw_text:
-            raw_text = json.dumps(decision.to_json_dict(), ensure_ascii=False)
         if decision is not None:
             decision = rounded_decision(decision)
+            if not raw_text:
+                raw_text = json.dumps(decision.to_json_dict(), ensure_ascii=False)
         measured = reply.input_tokens is not None and reply.output_tokens is not None
         input_tokens = reply.input_tokens if measured else estimate_tokens(self.input_text(query))
         output_tokens = reply.output_tokens if measured else estimate_tokens(raw_text)
