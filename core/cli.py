@@ -44,6 +44,31 @@ def _build_parser() -> argparse.ArgumentParser:
     route.add_argument("--file", type=Path, help="read queries from a file, one per line ('-' for stdin)")
     route.set_defaults(handler=_route)
 
+    synth = commands.add_parser("synth", help="synthesise (and label) a distillation dataset from a data mix")
+    synth.add_argument("--n", type=int, required=True, help="number of queries (total), 100 to 15,000")
+    synth.add_argument("--seed", type=int, required=True)
+    synth.add_argument("--mix", default="", help="shares, e.g. visual=.25,audio=.25,transcription=.25,metadata=.25")
+    synth.add_argument("--custom", action="append", default=[], help="a custom-domain term (repeatable)")
+    synth.add_argument("--label", choices=("teacher", "none"), default="teacher")
+    synth.add_argument("--out", type=Path, required=True, metavar="F.jsonl")
+    synth.add_argument("--yes", action="store_true", help="confirm a billable labelling run")
+    synth.set_defaults(handler=_synth)
+
+    validate = commands.add_parser("validate", help="check a bedrock-conversation-2024 JSONL file, line by line")
+    validate.add_argument("file", type=Path, metavar="F.jsonl")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    validate.set_defaults(handler=_validate)
+
+    distill = commands.add_parser("distill", help="distil a local student from a labelled dataset (foreground)")
+    distill.add_argument("--train", type=Path, required=True, metavar="F.jsonl")
+    distill.add_argument("--heldout", type=Path, metavar="F.jsonl", help="labelled held-out set to score on")
+    distill.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
+    distill.add_argument("--learning-rate", type=float)
+    distill.add_argument("--seed", type=int, default=0)
+    distill.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the model artifact goes")
+    distill.add_argument("--json", action="store_true", help="print the held-out figures as JSON")
+    distill.set_defaults(handler=_distill)
+
     bench = commands.add_parser("bench", help="measure the performance figures of DESIGN.md section 5")
     bench.add_argument("--json", action="store_true", help="print {'figures': [...]} as JSON")
     bench.add_argument("--only", action="append", default=[], help="run only figures whose name contains this")
@@ -111,6 +136,141 @@ def format_result(result: RouteResult) -> str:
     lines.append(f"  reasoning: {result.decision.reasoning}")
     lines += [f"  note: {warning}" for warning in result.warnings]
     return "\n".join(lines)
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from core.backends import BackendUnavailable
+    from core.synth import DataMix
+    from core.synthesis import synthesise, write_synthesis
+
+    if args.out.suffix != ".jsonl":
+        raise UserFacingError("--out must name a .jsonl file")
+    try:
+        mix = DataMix.from_cli(args.mix, args.n, args.seed, args.custom)
+    except ValueError as exc:
+        raise UserFacingError(_first_error_line(exc)) from exc
+    teacher, teacher_name = None, None
+    if args.label == "teacher":
+        backend = _open_backend()
+        try:
+            teacher = backend.teacher()
+        except BackendUnavailable as exc:
+            raise UserFacingError(str(exc)) from exc
+        teacher_name = backend.teacher_name
+        if teacher.billable and not args.yes:
+            estimate = teacher.estimate_cost_usd("a typical video search query") * mix.total
+            raise UserFacingError(
+                f"labelling {mix.total:,} queries with {teacher_name} bills your AWS account "
+                f"(about ${estimate:,.2f}); run again with --yes to confirm"
+            )
+    synthesis = synthesise(mix, teacher, teacher_id=teacher_name, name=args.out.stem, on_progress=_progress_bar)
+    manifest = write_synthesis(synthesis, args.out)
+    print(f"wrote {manifest.record_count:,} {manifest.kind} records to {args.out} (sha256 {manifest.sha256[:12]})")
+    if synthesis.duplicates_removed:
+        print(f"removed {synthesis.duplicates_removed:,} near-duplicate queries")
+    if synthesis.run is not None and synthesis.run.failures:
+        print(f"{synthesis.run.failed:,} queries could not be labelled and were left out; first: "
+              f"{synthesis.run.failures[0].query!r}: {'; '.join(synthesis.run.failures[0].errors)}")
+    return 0
+
+
+def _progress_bar(done: int, total: int, label: str = "labelling") -> None:
+    if not sys.stderr.isatty():
+        return
+    filled = round(BAR_WIDTH * done / total) if total else BAR_WIDTH
+    end = "\n" if done >= total else ""
+    print(f"\r{label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:,}/{total:,}", end=end, file=sys.stderr)
+
+
+def _first_error_line(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            field = ".".join(str(part) for part in first.get("loc", ()))
+            message = str(first.get("msg", exc)).removeprefix("Value error, ")
+            return f"{field}: {message}" if field and field != "__root__" else message
+        except (IndexError, TypeError, AttributeError):
+            pass
+    return str(exc).splitlines()[0]
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from core.dataset_validation import validate_file
+
+    report = validate_file(args.file)
+    if args.json:
+        print(report.model_dump_json())
+    else:
+        for line in report.lines() + [f"warning: {w}" for w in report.warning_lines()]:
+            print(line)
+        print(report.verdict)
+    return 0 if report.ok else 1
+
+
+def _load_labelled(path: Path, role: str, min_records: int):
+    from core.dataset import read_dataset
+
+    loaded = read_dataset(path, min_records=min_records)
+    if not loaded.report.ok:
+        for line in loaded.report.lines():
+            print(line, file=sys.stderr)
+        raise UserFacingError(f"the {role} file is not valid: {loaded.report.verdict}")
+    if any(decision is None for decision in loaded.decisions):
+        raise UserFacingError(
+            f"the {role} file has no labels: make it with `synth --label teacher` (or distil it on the Distillation "
+            "page, which labels prompt-only data with the teacher)"
+        )
+    return loaded
+
+
+def _distill(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from core.distill.artifact import Provenance, save_student
+    from core.distill.trainer import EpochReport, TrainingConfig, train_student
+    from core.evaluate import score_pairs
+    from core.routers.student import StudentRouter
+
+    train = _load_labelled(args.train, "training", min_records=1)
+    heldout = _load_labelled(args.heldout, "held-out", min_records=1) if args.heldout else None
+    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "seed": args.seed}
+    try:
+        config = TrainingConfig(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise UserFacingError(_first_error_line(exc)) from exc
+
+    def on_epoch(report: EpochReport) -> None:
+        _progress_bar(report.epoch, report.max_epochs, label="training")
+
+    targets = np.array([[getattr(d, m) for m in MODALITIES] for d in train.decisions])
+    provenance = Provenance(
+        dataset_sha256=train.report.sha256,
+        teacher_id=train.manifest.teacher_id if train.manifest else None,
+        prompt_version=train.manifest.prompt_version if train.manifest else None,
+    )
+    try:
+        model = train_student(train.queries, targets, config, on_epoch=on_epoch, provenance=provenance)
+    except ValueError as exc:
+        raise UserFacingError(f"training failed: {exc}") from exc
+    figures: dict[str, object] = {"train": str(args.train), "n_train": len(train.queries), "out": str(args.out),
+                                  "training": model.manifest.training_metrics}
+    if heldout is not None:
+        scores = score_pairs(StudentRouter(model).route_batch(heldout.queries), heldout.decisions)
+        figures["heldout"] = {"file": str(args.heldout), **scores}
+        model.manifest = model.manifest.model_copy(update={"heldout_metrics": scores})
+    save_student(model, args.out)
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    training = model.manifest.training_metrics
+    print(f"trained on {len(train.queries):,} examples in {training['seconds']:.1f} s "
+          f"({training['epochs_run']} epochs, best {training['best_epoch']}); saved to {args.out}")
+    if heldout is not None:
+        held = figures["heldout"]
+        print(f"held-out {held['n']:,}: dominant agreement {held['dominant_accuracy']:.1%}, "
+              f"mean absolute weight error {held['mae']:.3f}, rubric {held['rubric_mean']:.2f}/5")
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
