@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from abc import ABC, abstractmethod
@@ -57,6 +58,17 @@ class Router(ABC):
         return self.route_batch([query])[0]
 
     def route_batch(self, queries: Sequence[str]) -> list[RouteResult]:
+        # A large batch allocates many small objects that all survive; without this pause Python's
+        # collector rescans everything already alive, which cost a third of the time of a 10,000 batch.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._route_batch(queries)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _route_batch(self, queries: Sequence[str]) -> list[RouteResult]:
         cleaned = [q.strip() if isinstance(q, str) else "" for q in queries]
         todo = [i for i, q in enumerate(cleaned) if q]
         replies: list[RouterReply] = []
