@@ -1,0 +1,245 @@
+"""The student's npz/json artifact: exact round trips, atomic saves, and one clear error for any bad folder."""
+
+import hashlib
+import io
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from core.distill.artifact import (
+    FORMAT_VERSION,
+    JSON_NAME,
+    NPZ_NAME,
+    StudentArtifactError,
+    StudentManifest,
+    StudentModel,
+    load_student,
+    save_student,
+)
+from core.distill.features import FeatureConfig
+from core.routers.student import StudentRouter
+
+CONFIG = FeatureConfig(n_features=2**12)
+QUERIES = ["dog barking loudly", "sunset over mountains", "CEO discussing quarterly earnings", "season 2 trailer 4k"]
+
+
+def sparse_model(seed=0, touched=300):
+    """A model with a few hundred non-zero rows, as training leaves it (most hashed rows stay zero)."""
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((CONFIG.n_columns, 4), dtype=np.float32)
+    rows = rng.choice(CONFIG.n_columns, size=touched, replace=False)
+    weights[rows] = rng.normal(0, 2, size=(touched, 4))
+    manifest = StudentManifest(dataset_sha256="cd" * 32, teacher_id="teacher", seed=seed,
+                               training_metrics={"epochs_run": 3}, heldout_metrics={"rubric_mean": 4.2})
+    return StudentModel(weights, rng.normal(size=4), CONFIG, manifest)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = sparse_model()
+    directory = save_student(model, tmp_path / "student")
+    return model, directory
+
+
+def rewrite_npz(directory, data: bytes, **header_changes):
+    """Replace model.npz and keep model.json consistent with it (so the content checks, not the hash, must catch it)."""
+    (directory / NPZ_NAME).write_bytes(data)
+    header = json.loads((directory / JSON_NAME).read_text())
+    header["npz_sha256"] = hashlib.sha256(data).hexdigest()
+    header.update(header_changes)
+    (directory / JSON_NAME).write_text(json.dumps(header))
+
+
+def npz_bytes(**arrays):
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_round_trip_gives_identical_predictions_and_manifest(saved):
+    model, directory = saved
+    loaded = load_student(directory)
+    assert np.array_equal(loaded.predict_proba(QUERIES), model.predict_proba(QUERIES))
+    assert np.array_equal(loaded.weights, model.weights)
+    assert loaded.features == CONFIG
+    assert loaded.manifest == model.manifest
+    assert sorted(p.name for p in directory.iterdir()) == [JSON_NAME, NPZ_NAME]
+    assert [p.name for p in directory.parent.iterdir()] == ["student"], "no staging folders left behind"
+
+
+def test_only_touched_rows_are_stored(saved):
+    _, directory = saved
+    header = json.loads((directory / JSON_NAME).read_text())
+    assert header["arrays"]["rows"] == {"shape": [300], "dtype": "int32"}
+    assert header["arrays"]["weights"] == {"shape": [300, 4], "dtype": "float32"}
+    assert header["format_version"] == FORMAT_VERSION
+    assert header["labels"] == ["visual", "audio", "transcription", "metadata"]
+
+
+def test_saving_again_replaces_the_previous_model(saved):
+    _, directory = saved
+    newer = sparse_model(seed=1)
+    save_student(newer, directory)
+    assert np.array_equal(load_student(directory).weights, newer.weights)
+
+
+def test_save_refuses_a_folder_holding_other_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(StudentArtifactError, match="holds other files"):
+        save_student(sparse_model(), tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_save_refuses_a_file_in_the_way(tmp_path):
+    (tmp_path / "student").write_text("not a folder")
+    with pytest.raises(StudentArtifactError, match="a file with that name is in the way"):
+        save_student(sparse_model(), tmp_path / "student")
+
+
+def test_a_failed_write_keeps_the_previous_model_and_says_why(saved, monkeypatch):
+    model, directory = saved
+
+    def disk_full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("core.distill.artifact.atomic_write_bytes", disk_full)
+    with pytest.raises(StudentArtifactError, match="No space left on device"):
+        save_student(sparse_model(seed=1), directory)
+    assert np.array_equal(load_student(directory).weights, model.weights)
+    assert [p.name for p in directory.parent.iterdir()] == ["student"]
+
+
+def test_router_loads_from_a_directory(saved):
+    model, directory = saved
+    router = StudentRouter.from_directory(directory)
+    assert router.router_id == "student" and router.price_key is None
+    assert router.route("dog barking loudly").valid
+
+
+def corrupt_truncated_npz(directory):
+    data = (directory / NPZ_NAME).read_bytes()
+    (directory / NPZ_NAME).write_bytes(data[: len(data) // 2])
+
+
+def corrupt_truncated_npz_with_matching_hash(directory):
+    rewrite_npz(directory, (directory / NPZ_NAME).read_bytes()[:200])
+
+
+def corrupt_random_bytes(directory):
+    rewrite_npz(directory, np.random.default_rng(0).bytes(4096))
+
+
+def corrupt_pickle_in_place_of_npz(directory):
+    rewrite_npz(directory, pickle.dumps({"weights": [1, 2, 3]}))
+
+
+def corrupt_object_array(directory):
+    buffer = io.BytesIO()
+    np.savez(buffer, rows=np.array([{"a": 1}], dtype=object), weights=np.zeros((1, 4), np.float32),
+             bias=np.zeros(4, np.float32))
+    rewrite_npz(directory, buffer.getvalue())
+
+
+def corrupt_wrong_weight_shape(directory):
+    rewrite_npz(directory, npz_bytes(rows=np.arange(3, dtype=np.int32), weights=np.zeros((3, 3), np.float32),
+                                     bias=np.zeros(4, np.float32)))
+
+
+def corrupt_wrong_dtype(directory):
+    header = json.loads((directory / JSON_NAME).read_text())
+    k = header["arrays"]["rows"]["shape"][0]
+    rewrite_npz(directory, npz_bytes(rows=np.arange(k, dtype=np.int64), weights=np.zeros((k, 4), np.float32),
+                                     bias=np.zeros(4, np.float32)))
+
+
+def corrupt_foreign_npz(directory):
+    rewrite_npz(directory, npz_bytes(coef=np.zeros((10, 4)), intercept=np.zeros(4)))
+
+
+def corrupt_not_finite(directory):
+    header = json.loads((directory / JSON_NAME).read_text())
+    k = header["arrays"]["rows"]["shape"][0]
+    weights = np.zeros((k, 4), np.float32)
+    weights[0, 0] = np.nan
+    rewrite_npz(directory, npz_bytes(rows=np.arange(k, dtype=np.int32), weights=weights, bias=np.zeros(4, np.float32)))
+
+
+def corrupt_rows_out_of_range(directory):
+    header = json.loads((directory / JSON_NAME).read_text())
+    k = header["arrays"]["rows"]["shape"][0]
+    rows = np.arange(k, dtype=np.int32) + CONFIG.n_columns
+    rewrite_npz(directory, npz_bytes(rows=rows, weights=np.zeros((k, 4), np.float32), bias=np.zeros(4, np.float32)))
+
+
+def corrupt_missing_json(directory):
+    (directory / JSON_NAME).unlink()
+
+
+def corrupt_missing_npz(directory):
+    (directory / NPZ_NAME).unlink()
+
+
+def corrupt_json_not_json(directory):
+    (directory / JSON_NAME).write_text("{not json")
+
+
+def corrupt_foreign_json(directory):
+    (directory / JSON_NAME).write_text(json.dumps({"model": "something else"}))
+
+
+def corrupt_wrong_format_version(directory):
+    header = json.loads((directory / JSON_NAME).read_text())
+    header["format_version"] = FORMAT_VERSION + 1
+    (directory / JSON_NAME).write_text(json.dumps(header))
+
+
+def corrupt_bad_feature_config(directory):
+    header = json.loads((directory / JSON_NAME).read_text())
+    header["features"]["n_features"] = 3
+    (directory / JSON_NAME).write_text(json.dumps(header))
+
+
+CORRUPTIONS = {
+    "truncated npz": (corrupt_truncated_npz, "does not match"),
+    "truncated npz with a matching hash": (corrupt_truncated_npz_with_matching_hash, "not a readable numpy archive"),
+    "random bytes": (corrupt_random_bytes, "not a readable numpy archive"),
+    "pickle file": (corrupt_pickle_in_place_of_npz, "not a readable numpy archive"),
+    "pickled object array": (corrupt_object_array, "not a readable numpy archive"),
+    "wrong shapes": (corrupt_wrong_weight_shape, "has shape"),
+    "wrong dtype": (corrupt_wrong_dtype, "is int64, expected int32"),
+    "foreign npz": (corrupt_foreign_npz, "holds arrays"),
+    "not finite": (corrupt_not_finite, "not finite"),
+    "rows out of range": (corrupt_rows_out_of_range, "row indices"),
+    "missing json": (corrupt_missing_json, "model.json is missing"),
+    "missing npz": (corrupt_missing_npz, "model.npz is missing"),
+    "json not json": (corrupt_json_not_json, "not valid JSON"),
+    "foreign json": (corrupt_foreign_json, "does not describe a student model"),
+    "wrong format version": (corrupt_wrong_format_version, "format version 2"),
+    "bad feature config": (corrupt_bad_feature_config, "malformed at features.n_features"),
+}
+
+
+@pytest.mark.parametrize(("corrupt", "expected"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+def test_a_bad_artifact_raises_one_clear_error(saved, corrupt, expected):
+    _, directory = saved
+    corrupt(directory)
+    with pytest.raises(StudentArtifactError) as error:
+        StudentRouter.from_directory(directory)
+    message = str(error.value)
+    assert message.startswith(f"Cannot load the student model from {directory}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_a_pickle_file_given_as_the_model_path_is_refused(tmp_path):
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(sparse_model()))
+    with pytest.raises(StudentArtifactError, match="not a folder"):
+        load_student(path)
+
+
+def test_a_missing_folder_is_refused(tmp_path):
+    with pytest.raises(StudentArtifactError, match="not a folder"):
+        load_student(tmp_path / "nowhere")
