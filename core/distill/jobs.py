@@ -1,0 +1,439 @@
+"""Local distillation jobs: records in the store, each run by a worker in its own process.
+
+A job outlives the page that started it: the worker (`python -m core.distill.worker`) runs in a new
+session and writes its phase, progress and metrics to SQLite, and the pages only read them. Status
+words are Bedrock's, so local and remote jobs read alike. A job whose process vanished (killed, machine
+restarted) is found by `reconcile()` and marked Failed "interrupted".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.aws.names import check_custom_model_name, check_job_name
+from core.files import atomic_write_text, path_inside
+from core.store import Store
+
+if TYPE_CHECKING:
+    from core.dataset_library import DatasetInfo
+    from core.distill.trainer import TrainingConfig
+
+JOBS_FOLDER = "jobs"
+LOG_FILE = "worker.log"
+PROCESS_FILE = "process.json"
+LABEL_CHECKPOINT_FILE = "labels.checkpoint.jsonl"
+LOCAL_BACKEND = "local"
+LOCAL_TEACHER = "reference"
+STUDENT_KIND = "hashed-ngram-softmax"
+INTERRUPTED = "interrupted"
+# A job row is written just before its worker starts; give the launch this long before calling it lost.
+LAUNCH_GRACE_S = 30
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOW_SQL = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+class JobStatus(StrEnum):
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+
+class JobPhase(StrEnum):
+    VALIDATION = "Validation"
+    DATA_PROCESSING = "DataProcessing"
+    TRAINING = "Training"
+
+
+ACTIVE_STATUSES = (JobStatus.IN_PROGRESS, JobStatus.STOPPING)
+FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
+# SQL lists of the status words, for conditional updates that never overwrite a job's end.
+ACTIVE_SQL = "(" + ", ".join(f"'{status.value}'" for status in ACTIVE_STATUSES) + ")"
+FINISHED_SQL = "(" + ", ".join(f"'{status.value}'" for status in FINISHED_STATUSES) + ")"
+
+
+class JobError(Exception):
+    """A job request that cannot be done; the message says why and what to do."""
+
+
+class JobNotFoundError(JobError):
+    pass
+
+
+class DistillParams(BaseModel):
+    """What a local distillation job is asked to do; saved with the job so that a run can be repeated.
+
+    The flat form (`flat()`, and what `parse_params` accepts) mixes these job settings with the
+    trainer's own (epochs, learning_rate, batch_size, ...), which land in `training`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    heldout_ratio: float = Field(default=0.1, ge=0.0, lt=0.9)
+    seed: int = Field(default=0, ge=0)
+    teacher: str = LOCAL_TEACHER
+    student: Literal["hashed-ngram-softmax"] = STUDENT_KIND
+    # A separate labelled held-out dataset; when given, the whole training dataset is trained on.
+    heldout_dataset_id: str | None = None
+    model_name: str | None = None
+    training: dict[str, Any] = Field(default_factory=dict)
+
+    def training_config(self) -> TrainingConfig:
+        from core.distill.trainer import TrainingConfig
+
+        return TrainingConfig.model_validate({**self.training, "seed": self.seed})
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting, defaults included, so the record says exactly how the job ran."""
+        return {**self.model_dump(exclude={"training"}), **self.training_config().model_dump()}
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    name: str
+    backend: str
+    status: str
+    phase: str | None
+    progress: float
+    dataset_id: str | None
+    teacher: str | None
+    student: str | None
+    pid: int | None
+    stop_requested: bool
+    failure_message: str | None
+    model_id: str | None
+    remote_arn: str | None
+    created_at: str
+    started_at: str | None
+    ended_at: str | None
+    updated_at: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    def distill_params(self) -> DistillParams:
+        return parse_params(self.params)
+
+    def to_row(self) -> dict[str, object]:
+        """One flat row for a table of jobs."""
+        return {
+            "id": self.id, "name": self.name, "backend": self.backend, "status": self.status,
+            "phase": self.phase, "progress": self.progress, "dataset": self.dataset_id, "model": self.model_id,
+            "created": self.created_at, "ended": self.ended_at, "failure": self.failure_message,
+        }
+
+
+def load_job(store: Store, job_id: str) -> Job:
+    row = store.query_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    if row is None:
+        raise JobNotFoundError(f"There is no job {job_id!r}; it may have been deleted.")
+    return _job_from_row(row)
+
+
+def job_dir(data_dir: Path, job_id: str) -> Path:
+    return path_inside(data_dir, JOBS_FOLDER, job_id)
+
+
+def parse_params(params: Mapping[str, object] | None) -> DistillParams:
+    """Validate flat job settings; anything unknown or out of range is one sentence naming the setting."""
+    from core.distill.trainer import TrainingConfig
+
+    values = dict(params or {})
+    training = {key: values.pop(key) for key in list(values) if key in TrainingConfig.model_fields and key != "seed"}
+    try:
+        settings = DistillParams.model_validate({**values, "training": training})
+        settings.training_config()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = str(first["loc"][-1]) if first["loc"] else "params"
+        raise JobError(f"Job setting {where!r} is not valid: {first['msg']}.") from exc
+    return settings
+
+
+class JobRunner:
+    """Submit, watch, stop and clean up local distillation jobs (the pages and the CLI share this)."""
+
+    def __init__(self, store: Store, data_dir: Path):
+        self.store = store
+        self.data_dir = Path(data_dir).resolve()
+        # Workers this runner started, kept so that finished ones are reaped instead of lingering as zombies.
+        self._children: dict[str, subprocess.Popen] = {}
+
+    def job_dir(self, job_id: str) -> Path:
+        return job_dir(self.data_dir, job_id)
+
+    def log_path(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / LOG_FILE
+
+    def submit(
+        self, name: str, dataset_id: str, params: Mapping[str, object] | None = None, *, background: bool = True
+    ) -> Job:
+        """Record a job and start its worker process.
+
+        With `background=False` only the record is made: the caller runs `core.distill.worker.run_job`
+        itself (a foreground command line run, or a test that drives the phases).
+        """
+        name = (name or "").strip()
+        problem = check_job_name(name)
+        if problem:
+            raise JobError(problem)
+        settings = parse_params(params)
+        dataset, settings = self._resolve_sources(dataset_id, settings)
+        # A labelled dataset was taught by whoever labelled it; the job's teacher only labels prompt-only data.
+        teacher = settings.teacher if dataset.kind == "prompt-only" else dataset.manifest.get("teacher_id")
+        job_id = "job-" + uuid.uuid4().hex[:12]
+        try:
+            self.store.execute(
+                "INSERT INTO jobs (id, name, backend, status, phase, progress, dataset_id, teacher, student, "
+                f"params_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, {NOW_SQL}, {NOW_SQL})",
+                (
+                    job_id, name, LOCAL_BACKEND, JobStatus.IN_PROGRESS.value, JobPhase.VALIDATION.value, dataset.id,
+                    teacher, settings.student, json.dumps(settings.flat()),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise JobError(f"A job named {name!r} already exists; choose another name.") from exc
+        self.job_dir(job_id).mkdir(parents=True, exist_ok=True)
+        if background:
+            self._launch(job_id)
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Job:
+        return load_job(self.store, job_id)
+
+    def list(self) -> list[Job]:
+        self.reconcile()
+        rows = self.store.query("SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC")
+        return [_job_from_row(row) for row in rows]
+
+    def metrics(self, job_id: str) -> list[dict[str, object]]:
+        """Per-epoch metric rows (step, epoch, name, value), ready for `pandas.DataFrame(rows)`."""
+        rows = self.store.query(
+            "SELECT step, epoch, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, name, rowid",
+            (job_id,),
+        )
+        return [dict(row) for row in rows]
+
+    def log_text(self, job_id: str, max_chars: int = 20_000) -> str:
+        """The end of the worker's log (tracebacks live there, never in the failure message)."""
+        try:
+            text = self.log_path(job_id).read_bytes()[-max_chars:].decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+        return text
+
+    def stop(self, job_id: str) -> Job:
+        """Ask the worker to stop; it ends Stopped at its next check. A job with no process is Stopped at once."""
+        job = self.get(job_id)
+        if job.backend != LOCAL_BACKEND:
+            raise JobError(f"Job {job.name!r} runs on {job.backend}: stop it from the Bedrock jobs view.")
+        if job.finished:
+            raise JobError(f"Job {job.name!r} has already ended ({job.status}); there is nothing to stop.")
+        self.store.execute(
+            f"UPDATE jobs SET stop_requested = 1, status = ?, updated_at = {NOW_SQL} "
+            f"WHERE id = ? AND status IN {ACTIVE_SQL}",
+            (JobStatus.STOPPING.value, job_id),
+        )
+        self._reap()
+        if not self._worker_alive(job):
+            self.store.execute(
+                f"UPDATE jobs SET status = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} "
+                "WHERE id = ? AND status = ?",
+                (JobStatus.STOPPED.value, job_id, JobStatus.STOPPING.value),
+            )
+        return self.get(job_id)
+
+    def reconcile(self) -> list[str]:
+        """Mark Failed "interrupted" every running local job whose worker process is gone; returns their ids."""
+        self._reap()
+        rows = self.store.query(
+            f"SELECT *, created_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-{LAUNCH_GRACE_S} seconds') AS overdue "
+            f"FROM jobs WHERE backend = ? AND status IN {ACTIVE_SQL}",
+            (LOCAL_BACKEND,),
+        )
+        interrupted = []
+        for row in rows:
+            job = _job_from_row(row)
+            if job.pid is None and not row["overdue"]:
+                continue
+            if job.pid is not None and self._worker_alive(job):
+                continue
+            # Only if nothing changed meanwhile: a worker that finished just now has written its own end.
+            changed = self.store.execute(
+                f"UPDATE jobs SET status = ?, failure_message = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} "
+                f"WHERE id = ? AND status IN {ACTIVE_SQL} AND pid IS ?",
+                (JobStatus.FAILED.value, INTERRUPTED, job.id, job.pid),
+            )
+            if changed:
+                interrupted.append(job.id)
+        return interrupted
+
+    def delete(self, job_id: str) -> None:
+        """Remove a finished job, its metrics and its folder (the model it made stays registered)."""
+        job = self.get(job_id)
+        if not job.finished:
+            raise JobError(f"Job {job.name!r} is still {job.status}: stop it and wait for it to end before deleting.")
+        self.store.execute(f"DELETE FROM jobs WHERE id = ? AND status IN {FINISHED_SQL}", (job_id,))
+        self._children.pop(job_id, None)
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    def _resolve_sources(self, dataset_ref: str, settings: DistillParams) -> tuple[DatasetInfo, DistillParams]:
+        """The training dataset (found by id or name) and the settings with the held-out dataset's id resolved."""
+        from core.dataset_library import DatasetLibrary
+
+        library = DatasetLibrary(self.store, self.data_dir)
+        found = library.find(dataset_ref or "")
+        if found is None:
+            raise JobError(f"The training dataset {dataset_ref!r} is not in the library; import or generate it first.")
+        if settings.heldout_dataset_id is not None:
+            heldout = library.find(settings.heldout_dataset_id)
+            if heldout is None:
+                raise JobError(
+                    f"The held-out dataset {settings.heldout_dataset_id!r} is not in the library; "
+                    "import it or leave it empty to hold out part of the training data."
+                )
+            if heldout.kind != "labelled":
+                raise JobError(f"The held-out dataset {heldout.name!r} has no labels: label it with a teacher first.")
+            if heldout.id == found.id:
+                raise JobError("The held-out dataset cannot be the training dataset itself: pick another one.")
+            settings = settings.model_copy(update={"heldout_dataset_id": heldout.id})
+        if settings.teacher != LOCAL_TEACHER and found.kind != "labelled":
+            raise JobError(
+                f"Teacher {settings.teacher!r} cannot label on the local backend: use {LOCAL_TEACHER!r}, "
+                "or a dataset already labelled by that teacher."
+            )
+        if settings.model_name is not None:
+            self._check_model_name(settings.model_name)
+        return found, settings
+
+    def _check_model_name(self, model_name: str) -> None:
+        from core.model_registry import ModelRegistry
+
+        problem = check_custom_model_name(model_name)
+        if problem:
+            raise JobError(problem)
+        if ModelRegistry(self.store, self.data_dir).name_taken(model_name):
+            raise JobError(f"A model named {model_name!r} already exists; choose another model name.")
+
+    def _launch(self, job_id: str) -> None:
+        folder = self.job_dir(job_id)
+        command = [
+            sys.executable, "-m", "core.distill.worker", str(self.data_dir), job_id, "--store", str(self.store.path),
+        ]
+        # The worker imports `core` whatever the caller's working directory is.
+        python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": python_path}
+        try:
+            with open(folder / LOG_FILE, "ab") as log:
+                child = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=env, start_new_session=True,
+                )
+        except OSError as exc:
+            self.store.execute(
+                f"UPDATE jobs SET status = ?, failure_message = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} "
+                "WHERE id = ?",
+                (JobStatus.FAILED.value, f"The worker process could not be started ({exc.strerror or exc}).", job_id),
+            )
+            raise JobError(f"The job's worker process could not be started: {exc.strerror or exc}.") from exc
+        self._children[job_id] = child
+        record_process(self.store, folder, job_id, child.pid)
+
+    def _reap(self) -> None:
+        for job_id, child in list(self._children.items()):
+            if child.poll() is not None:
+                del self._children[job_id]
+
+    def _worker_alive(self, job: Job) -> bool:
+        return job.pid is not None and process_alive(job.pid, _recorded_start(self.job_dir(job.id), job.pid))
+
+
+def record_process(store: Store, folder: Path, job_id: str, pid: int) -> None:
+    """Note which process runs a job, with its start time so that a reused pid is not mistaken for it."""
+    atomic_write_text(folder / PROCESS_FILE, json.dumps({"pid": pid, "start_ticks": process_start_ticks(pid)}))
+    store.execute(f"UPDATE jobs SET pid = ?, updated_at = {NOW_SQL} WHERE id = ?", (pid, job_id))
+
+
+def process_alive(pid: int, start_ticks: int | None = None) -> bool:
+    """True while `pid` runs and is the same process (not a zombie, not a newer process given the same pid)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else: only the start time can tell whether it is ours
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc here: the signal check is all there is
+    state, started = stat
+    if state == "Z":
+        return False
+    return start_ticks is None or started == start_ticks
+
+
+def process_start_ticks(pid: int) -> int | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks since boot) from /proc/<pid>/stat, or None where unreadable."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: fields resume after the last ')'.
+    fields = text[text.rfind(")") + 2:].split()
+    try:
+        return fields[0], int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _recorded_start(folder: Path, pid: int) -> int | None:
+    try:
+        recorded = json.loads((folder / PROCESS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict) or recorded.get("pid") != pid:
+        return None
+    ticks = recorded.get("start_ticks")
+    return ticks if isinstance(ticks, int) else None
+
+
+def _job_from_row(row: sqlite3.Row) -> Job:
+    try:
+        params = json.loads(row["params_json"] or "{}")
+    except ValueError:
+        params = {}
+    return Job(
+        id=row["id"], name=row["name"], backend=row["backend"], status=row["status"], phase=row["phase"],
+        progress=float(row["progress"] or 0.0), dataset_id=row["dataset_id"], teacher=row["teacher"],
+        student=row["student"], pid=row["pid"], stop_requested=bool(row["stop_requested"]),
+        failure_message=row["failure_message"], model_id=row["model_id"], remote_arn=row["remote_arn"],
+        created_at=row["created_at"], started_at=row["started_at"], ended_at=row["ended_at"],
+        updated_at=row["updated_at"], params=params if isinstance(params, dict) else {},
+    )

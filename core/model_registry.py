@@ -1,0 +1,201 @@
+"""Custom models: every student a distillation job produced, with where it lives and how well it did.
+
+Rows live in the store's `models` table; a local model's files live under `<data_dir>/models/<id>/`.
+Deleting a model removes files only inside the data directory, and never while a deployment uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.files import UnsafePathError, path_inside
+from core.store import Store
+
+MODELS_FOLDER = "models"
+# Keys of metrics_json that the model list shows (written by the distillation worker).
+HELDOUT_AGREEMENT = "heldout_dominant_agreement"
+HELDOUT_RUBRIC = "heldout_rubric_mean"
+HELDOUT_MAE = "heldout_mae"
+HELDOUT_N = "heldout_n"
+
+InUseBy = Callable[[str], list[str]]
+_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+class ModelRegistryError(Exception):
+    """A registry request that cannot be done; the message says why and what to do."""
+
+
+class ModelNotFoundError(ModelRegistryError):
+    pass
+
+
+class ModelInUseError(ModelRegistryError):
+    pass
+
+
+@dataclass(frozen=True)
+class CustomModel:
+    id: str
+    name: str
+    backend: str
+    job_id: str | None
+    dataset_id: str | None
+    path: Path | None
+    arn: str | None
+    size_bytes: int
+    created_at: str
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def heldout_agreement(self) -> float | None:
+        return self.metrics.get(HELDOUT_AGREEMENT)
+
+    @property
+    def heldout_rubric(self) -> float | None:
+        return self.metrics.get(HELDOUT_RUBRIC)
+
+    def to_row(self) -> dict[str, object]:
+        """One flat row for a table: name, created, source job and dataset, size, held-out figures."""
+        return {
+            "id": self.id, "name": self.name, "backend": self.backend, "created": self.created_at,
+            "job": self.job_id, "dataset": self.dataset_id, "size_bytes": self.size_bytes,
+            "heldout_agreement": self.heldout_agreement, "heldout_rubric": self.heldout_rubric,
+        }
+
+
+def new_model_id() -> str:
+    return "model-" + uuid.uuid4().hex[:12]
+
+
+def directory_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except OSError:
+                continue
+    return total
+
+
+class ModelRegistry:
+    def __init__(self, store: Store, data_dir: Path):
+        self.store = store
+        self.data_dir = Path(data_dir)
+
+    def model_dir(self, model_id: str) -> Path:
+        """Where a local model's files go; refuses ids that would leave the data directory."""
+        return path_inside(self.data_dir, MODELS_FOLDER, model_id)
+
+    def register(
+        self,
+        name: str,
+        job_id: str | None,
+        dataset_id: str | None,
+        path: Path | None,
+        metrics: Mapping[str, object],
+        *,
+        model_id: str | None = None,
+        arn: str | None = None,
+    ) -> CustomModel:
+        """Record a trained model; a local one has files at `path`, a Bedrock one an `arn`."""
+        name = name.strip()
+        _check_model_name(name)
+        if path is None and arn is None:
+            raise ModelRegistryError("A model needs either a folder with its files or a Bedrock ARN.")
+        if path is not None and not Path(path).is_dir():
+            raise ModelRegistryError(f"The model folder {path} does not exist.")
+        model_id = model_id or new_model_id()
+        size = directory_size(Path(path)) if path is not None else 0
+        try:
+            self.store.execute(
+                "INSERT INTO models (id, name, backend, job_id, dataset_id, path, arn, size_bytes, metrics_json, "
+                f"created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_NOW})",
+                (
+                    model_id, name, "bedrock" if arn else "local", job_id, dataset_id,
+                    str(Path(path).resolve()) if path is not None else None, arn, size,
+                    json.dumps(dict(metrics), sort_keys=True),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ModelRegistryError(f"A model named {name!r} already exists; choose another name.") from exc
+        return self.get(model_id)
+
+    def name_taken(self, name: str) -> bool:
+        return self.store.query_one("SELECT 1 FROM models WHERE name = ?", (name.strip(),)) is not None
+
+    def get(self, model_id: str) -> CustomModel:
+        row = self.store.query_one("SELECT * FROM models WHERE id = ?", (model_id,))
+        if row is None:
+            raise ModelNotFoundError(f"There is no model {model_id!r}; it may have been deleted.")
+        return _from_row(row)
+
+    def list(self) -> list[CustomModel]:
+        rows = self.store.query("SELECT * FROM models ORDER BY created_at DESC, rowid DESC")
+        return [_from_row(row) for row in rows]
+
+    def delete(self, model_id: str, in_use_by: InUseBy | None = None) -> CustomModel:
+        """Remove the model's row and, when they are inside the data directory, its files."""
+        model = self.get(model_id)
+        users = in_use_by(model_id) if in_use_by is not None else []
+        if users:
+            raise ModelInUseError(
+                f"Model {model.name!r} is used by deployment(s) {', '.join(users)}: "
+                "delete those deployments or point them at another model first."
+            )
+        owned = self._owned_folder(model)
+        # Move the files aside first so a failed row delete can put them back untouched.
+        tombstone = None
+        if owned is not None and owned.is_dir():
+            tombstone = owned.with_name(f".deleting-{owned.name}")
+            os.replace(owned, tombstone)
+        try:
+            self.store.execute("DELETE FROM models WHERE id = ?", (model_id,))
+        except BaseException:
+            if tombstone is not None:
+                os.replace(tombstone, owned)
+            raise
+        if tombstone is not None:
+            shutil.rmtree(tombstone, ignore_errors=True)
+        return model
+
+    def _owned_folder(self, model: CustomModel) -> Path | None:
+        """The model's folder if it lies inside the data directory (never the data directory itself)."""
+        if model.path is None:
+            return None
+        data_dir = self.data_dir.resolve()
+        try:
+            relative = model.path.resolve().relative_to(data_dir)
+            folder = path_inside(data_dir, *relative.parts)
+        except (ValueError, UnsafePathError):
+            return None
+        return folder if folder != data_dir else None
+
+
+def _from_row(row: sqlite3.Row) -> CustomModel:
+    try:
+        metrics = json.loads(row["metrics_json"] or "{}")
+    except ValueError:
+        metrics = {}
+    return CustomModel(
+        id=row["id"], name=row["name"], backend=row["backend"], job_id=row["job_id"],
+        dataset_id=row["dataset_id"], path=Path(row["path"]) if row["path"] else None, arn=row["arn"],
+        size_bytes=int(row["size_bytes"] or 0), created_at=row["created_at"],
+        metrics=metrics if isinstance(metrics, dict) else {},
+    )
+
+
+def _check_model_name(name: str) -> None:
+    from core.aws.names import check_custom_model_name
+
+    problem = check_custom_model_name(name)
+    if problem:
+        raise ModelRegistryError(problem)
