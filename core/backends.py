@@ -59,9 +59,29 @@ class Backend(ABC):
             return self.teacher()
         if router_id == "uniform":
             return UniformRouter(self.prices())
+        if router_id.startswith("student:"):
+            return self._local_student(router_id)
         raise BackendUnavailable(
-            f"Unknown router {router_id!r}: use 'teacher' or 'uniform' (students come with distillation)."
+            f"Unknown router {router_id!r}: use 'teacher', 'uniform' or 'student:<model id or directory>'."
         )
+
+    def _local_student(self, router_id: str) -> Router:
+        """`student:<model id or directory>`: a registered custom model, or an artifact directory."""
+        from pathlib import Path
+
+        from core.distill.artifact import StudentArtifactError
+        from core.model_registry import ModelRegistry, ModelRegistryError
+        from core.routers.student import StudentRouter
+
+        reference = router_id.removeprefix("student:").strip()
+        try:
+            path = ModelRegistry(self.store, self.settings.data_dir).get(reference).path
+        except ModelRegistryError:
+            path = Path(reference)
+        try:
+            return StudentRouter.from_directory(path, prices=self.prices(), router_id=router_id)
+        except StudentArtifactError as exc:
+            raise BackendUnavailable(str(exc)) from exc
 
 
 class LocalBackend(Backend):

@@ -81,9 +81,69 @@ def _router_latency() -> list[BenchFigure]:
     ]
 
 
+def _synthesis_and_export() -> list[BenchFigure]:
+    import tempfile
+    from pathlib import Path
+
+    from core.dataset import write_dataset
+    from core.dataset_validation import validate_file
+    from core.labelling import build_dataset_rows, label_queries
+    from core.routers.reference import ReferenceTeacher
+    from core.synth import DataMix, generate
+    from core.synthesis import synthesise
+
+    teacher = ReferenceTeacher()
+    synth_and_label = best_seconds(lambda: synthesise(DataMix(total=10_000, seed=7), teacher))
+
+    queries = generate(DataMix(total=15_000, seed=7))
+    run = label_queries(teacher, [q.query for q in queries])
+
+    def export_and_validate(path: Path) -> None:
+        records, tags = build_dataset_rows(queries, run)
+        write_dataset(path, records, tags)
+        if not validate_file(path).ok:
+            raise RuntimeError("the benchmark dataset did not validate")
+
+    with tempfile.TemporaryDirectory() as folder:
+        export = best_seconds(lambda: export_and_validate(Path(folder) / "bench.jsonl"))
+    return [
+        BenchFigure("synthesise_and_label_10k", synth_and_label, "s", 5.0),
+        BenchFigure("export_and_validate_15k", export, "s", 2.0),
+    ]
+
+
+def _distillation() -> list[BenchFigure]:
+    import numpy as np
+
+    from core.distill.trainer import train_student
+    from core.labelling import label_queries
+    from core.routers.reference import ReferenceTeacher
+    from core.routers.student import StudentRouter
+    from core.schema import MODALITIES
+    from core.synth import DataMix, generate
+
+    queries = [q.query for q in generate(DataMix(total=10_000, seed=7))]
+    decisions = label_queries(ReferenceTeacher(), queries).decisions
+    kept = [(q, d) for q, d in zip(queries, decisions, strict=True) if d is not None]
+    targets = np.array([[getattr(d, m) for m in MODALITIES] for _, d in kept])
+    texts = [q for q, _ in kept]
+    models = []
+    training = best_seconds(lambda: models.append(train_student(texts, targets)), repeats=1)
+    student = StudentRouter(models[-1])
+    heldout = [q.query for q in generate(DataMix(total=10_000, seed=8))]
+    batch = best_seconds(lambda: student.route_batch(heldout))
+    return [
+        BenchFigure("distill_local_10k", training, "s", 30.0),
+        BenchFigure("student_latency_p50", median_call_ms(student.route, heldout), "ms", 2.0),
+        BenchFigure("student_batch_10k_throughput", len(heldout) / batch, "queries/s", 20_000.0, kind="min"),
+    ]
+
+
 # Each entry measures one group of figures; later components add theirs here.
 FIGURE_GROUPS: list[tuple[str, Callable[[], list[BenchFigure]]]] = [
     ("router_latency", _router_latency),
+    ("synthesis_and_export", _synthesis_and_export),
+    ("distillation", _distillation),
 ]
 
 
