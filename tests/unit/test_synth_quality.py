@@ -154,3 +154,14 @@ def test_generated_queries_cover_the_words_people_type(capsys):
         print(f"\nhandwritten-query word coverage by 10,000 generated queries: {coverage:.3f}")
         print(f"words never generated ({len(missing)}): {', '.join(missing)}")
     assert coverage >= HANDWRITTEN_COVERAGE_FLOOR
+
+
+def test_the_teacher_routes_the_handwritten_queries_as_people_expect(capsys):
+    from core.routers.reference import ReferenceTeacher
+
+    rows = _handwritten()
+    results = ReferenceTeacher().route_batch([row["query"] for row in rows])
+    right = sum(result.decision.dominant() == row["expected"] for result, row in zip(results, rows, strict=True))
+    with capsys.disabled():
+        print(f"\nteacher accuracy on {len(rows)} hand-written queries: {right / len(rows):.3f}")
+    assert right / len(rows) >= 0.9
