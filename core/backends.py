@@ -1,18 +1,23 @@
 """One Backend interface, two implementations: the offline local studio and Amazon Bedrock.
 
-Pages ask the backend for what they need (status, routers) and never branch on which one it is.
+Pages ask the backend for what they need (status, routers, an AWS session) and never branch on which one it is.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.pricing import PriceTable, load_price_table
+from core.prompts import RouterPrompt
 from core.routers.base import Router
 from core.routers.uniform import UniformRouter
 from core.settings import Settings
 from core.store import Store
+
+if TYPE_CHECKING:
+    import boto3
 
 
 class BackendUnavailable(Exception):
@@ -44,8 +49,12 @@ class Backend(ABC):
         """Whether the backend can be used, what it runs on, and what to do if it cannot."""
 
     @abstractmethod
-    def teacher(self) -> Router:
-        """The router whose labels students learn from."""
+    def teacher(self, prompt: RouterPrompt | None = None) -> Router:
+        """The router whose labels students learn from; one that reads a prompt gets `prompt` (None: the default)."""
+
+    @abstractmethod
+    def aws_session(self) -> boto3.session.Session | None:
+        """The AWS session this backend works in, or None for a backend that needs no AWS account."""
 
     @property
     @abstractmethod
@@ -98,20 +107,29 @@ class LocalBackend(Backend):
     def teacher_name(self) -> str:
         return "Local reference teacher"
 
-    def teacher(self) -> Router:
+    def teacher(self, prompt: RouterPrompt | None = None) -> Router:
         from core.routers.reference import ReferenceTeacher
 
+        # The reference teacher routes by its cue lexicons: there is no prompt for it to read.
         return ReferenceTeacher(self.prices())
+
+    def aws_session(self) -> None:
+        return None
 
 
 class BedrockBackend(Backend):
     kind = "bedrock"
     label = "Amazon Bedrock"
 
-    def _session(self):
+    def aws_session(self) -> boto3.session.Session:
+        """A session for the chosen profile and region; BackendUnavailable says what to fix when there is none."""
+        from core.aws.errors import StudioAwsError
         from core.aws.session import make_session
 
-        return make_session(self.settings.aws_profile, self.settings.aws_region)
+        try:
+            return make_session(self.settings.aws_profile, self.settings.aws_region)
+        except StudioAwsError as exc:
+            raise BackendUnavailable(str(exc)) from exc
 
     def status(self) -> BackendStatus:
         from core.aws.credentials import check_credentials
@@ -119,8 +137,8 @@ class BedrockBackend(Backend):
 
         details = {"profile": self.settings.aws_profile or "default chain", "region": self.settings.aws_region}
         try:
-            identity = check_credentials(self._session())
-        except StudioAwsError as exc:
+            identity = check_credentials(self.aws_session())
+        except (StudioAwsError, BackendUnavailable) as exc:
             return BackendStatus(self.kind, self.label, ready=False, details=details, message=str(exc))
         details.update({"account": identity.account, "identity": identity.arn})
         return BackendStatus(self.kind, self.label, ready=True, details=details)
@@ -131,13 +149,14 @@ class BedrockBackend(Backend):
 
         return model(DEFAULT_TEACHER).name
 
-    def teacher(self) -> Router:
+    def teacher(self, prompt: RouterPrompt | None = None) -> Router:
         from core.aws.errors import StudioAwsError
         from core.catalog import DEFAULT_TEACHER
         from core.routers.bedrock import BedrockRouter
 
+        session = self.aws_session()
         try:
-            return BedrockRouter(self._session(), DEFAULT_TEACHER, self.prices(), router_id="teacher")
+            return BedrockRouter(session, DEFAULT_TEACHER, self.prices(), router_id="teacher", prompt=prompt)
         except StudioAwsError as exc:
             raise BackendUnavailable(str(exc)) from exc
 
