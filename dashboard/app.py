@@ -16,6 +16,9 @@ from dashboard import components, state  # noqa: E402
 # (menu section, page script in pages/, title, icon). Adding a page is one line here; the first is the landing page.
 PAGES = (
     ("Studio", "overview.py", "Overview", ":material/dashboard:"),
+    ("Studio", "data_mix.py", "Data Mix", ":material/tune:"),
+    ("Studio", "distillation.py", "Distillation", ":material/school:"),
+    ("Studio", "models.py", "Models", ":material/deployed_code:"),
     ("Setup", "settings.py", "Settings", ":material/settings:"),
 )
 
@@ -31,6 +34,8 @@ for index, (section, script, title, icon) in enumerate(PAGES):
 selected = st.navigation(menu)
 try:
     state.studio()
+    # Created once per process: marks jobs whose worker died while the app was down as interrupted.
+    state.job_runner()
 except Exception as exc:  # an unusable data directory: say so instead of failing on every page
     components.show_error(exc)
     st.info("The data directory is chosen with the VSRS_DATA_DIR environment variable before the app starts.")

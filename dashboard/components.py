@@ -1,11 +1,13 @@
-"""UI pieces the pages share: the backend frame, errors, a route result, the router try-out box, prices.
+"""UI pieces the pages share: the backend frame, errors, links, a route result, the router try-out box, prices.
 
-Model and user text is always rendered with st.text / st.code, never as markdown or HTML.
+Model and user text is rendered with st.text / st.code, never as HTML; inside a markdown body (an alert box) it
+is escaped with plain_markdown first, so it shows exactly as written.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -35,21 +37,60 @@ PUBLISHED_LATENCY_NOTE = (
 PRICE_INPUT = "input_per_million"
 PRICE_OUTPUT = "output_per_million"
 PRICE_LABELS = {PRICE_INPUT: "Input, USD per 1M tokens", PRICE_OUTPUT: "Output, USD per 1M tokens"}
+# What markdown (CommonMark, GFM and Streamlit's own ":icon:" and ":color[...]" directives) reads inside a line:
+# backslash, code, emphasis, links, HTML and entities, strikethrough, tables, formulas; a '_' between two letters
+# or digits never makes emphasis, and a ':' followed by a space never starts a directive.
+_MARKDOWN_INLINE = re.compile(r"[\\`*\[\]<&~|$]|(?<![^\W_])_|_(?![^\W_])|:(?=\S)")
+# What it reads only at the start of a line: headings, quotes, list items, rules and setext underlines.
+_MARKDOWN_LINE_START = re.compile(r"^\s*(?:[#>+\-=]|\d+[.)](?=\s|$))")
+
+
+def plain_markdown(text: str) -> str:
+    """Text for a markdown body (st.error, st.info...) that shows exactly as written.
+
+    Names and quoted input can hold '_', '*', '$' or ':' that markdown would turn into emphasis, formulas or
+    icons. Only what markdown could read is escaped, so a plain sentence passes through unchanged.
+    """
+    lines = (_MARKDOWN_INLINE.sub(r"\\\g<0>", line) for line in text.split("\n"))
+    return "\n".join(_MARKDOWN_LINE_START.sub(_escape_last_character, line) for line in lines)
+
+
+def _escape_last_character(match: re.Match[str]) -> str:
+    return f"{match[0][:-1]}\\{match[0][-1]}"
 
 
 def show_error(exc: BaseException) -> None:
-    """An error as one sentence for the user, never a traceback."""
-    st.error(state.explain_error(exc), icon=":material/error:")
+    """An error as one sentence for the user, shown as written, never a traceback."""
+    st.error(plain_markdown(state.explain_error(exc)), icon=":material/error:")
 
 
 def flash(message: str) -> None:
-    """A success message shown on the next run (survives st.rerun)."""
+    """A success message (plain text, not markdown) shown on the next run (survives st.rerun)."""
     st.session_state.setdefault(FLASH_KEY, []).append(message)
 
 
 def show_flash() -> None:
     for message in st.session_state.pop(FLASH_KEY, []):
-        st.success(message, icon=":material/check_circle:")
+        st.success(plain_markdown(message), icon=":material/check_circle:")
+
+
+def fact(label: str, value: str) -> None:
+    """A small label over a value shown as plain text."""
+    st.caption(label)
+    st.text(value)
+
+
+def page_link_if_listed(
+    page: Path, label: str, icon: str, query_params: Mapping[str, str] | None = None,
+) -> None:
+    """A link to another page of the studio, or a caption when that page is not in the menu (yet)."""
+    if not page.is_file():
+        st.caption(f"{label}: that page is not available yet.")
+        return
+    try:
+        st.page_link(page, label=label, icon=icon, query_params=dict(query_params) if query_params else None)
+    except StreamlitAPIException:
+        st.caption(f"{label}: that page is not in the menu yet.")
 
 
 def format_usd(amount: float) -> str:

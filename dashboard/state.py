@@ -1,4 +1,4 @@
-"""Process-wide resources (settings, store, backend, routers) and what the studio holds, for every page.
+"""Process-wide resources (settings, store, backend, routers, job runner) and what the studio holds, for every page.
 
 Resources are cached per settings, so saving a setting rebuilds them on the next run; backend status
 (an STS call on Bedrock) is cached for a few minutes and re-checked on demand.
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from pydantic import ValidationError
@@ -20,14 +21,25 @@ from core.routers.base import Router
 from core.settings import Settings, load_settings
 from core.store import Store, StoreError
 
+if TYPE_CHECKING:
+    from core.distill.jobs import JobRunner
+
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES_DIR = ROOT / "pages"
 STATUS_TTL_S = 300
-# Errors whose message is already a sentence for the user (core raises them on purpose), and file-system
-# errors, whose message names the path and the reason (e.g. permission denied).
+# Errors whose message is already a sentence for the user (core raises them on purpose; DatasetLibraryError
+# is a ValueError), and file-system errors, whose message names the path and the reason (e.g. permission denied).
 EXPLAINED_ERRORS: tuple[type[BaseException], ...] = (ValueError, StoreError, BackendUnavailable, OSError)
+# More of core's user-facing errors, named by (module, class) rather than imported: such an error can only exist
+# once its module is loaded, and importing them here would pull botocore and numpy into every page's start-up.
+EXPLAINED_ERRORS_BY_NAME: tuple[tuple[str, str], ...] = (
+    ("core.aws.errors", "StudioAwsError"),
+    ("core.distill.jobs", "JobError"),
+    ("core.model_registry", "ModelRegistryError"),
+    ("core.distill.artifact", "StudentArtifactError"),
+)
 FIELD_HINTS = {
     "aws_region": "The AWS region must look like us-east-1.",
     "aws_profile": "The AWS profile name must be at most 128 characters.",
@@ -72,6 +84,25 @@ def _router_for(settings_key: str, router_id: str, price_key: tuple, _backend: B
     return _backend.router(router_id)
 
 
+def job_runner() -> JobRunner:
+    """The distillation job runner of the current store, one for the whole server, so the workers it starts
+    are reaped when they end.
+
+    Made on first use, when it marks Failed "interrupted" every job whose worker died while the app was down.
+    """
+    current = studio()
+    return _runner_for(str(current.store.path), str(current.settings.data_dir), current)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _runner_for(store_path: str, data_dir: str, _studio: Studio) -> JobRunner:
+    from core.distill.jobs import JobRunner  # only pages that show jobs load the job machinery
+
+    runner = JobRunner(_studio.store, _studio.settings.data_dir)
+    runner.reconcile()
+    return runner
+
+
 def backend_status(*, recheck: bool = False) -> BackendStatus:
     """The active backend's status; never raises (a failure becomes a not-ready status with its reason)."""
     return _status_of(studio().backend, recheck)
@@ -106,18 +137,19 @@ def explain_error(exc: BaseException) -> str:
     """One sentence for the user; anything core did not explain is logged with its traceback."""
     if isinstance(exc, ValidationError):
         return _explain_validation(exc)
-    if isinstance(exc, EXPLAINED_ERRORS) or _is_aws_error(exc):
+    if isinstance(exc, EXPLAINED_ERRORS) or _is_explained_by_name(exc):
         logger.info("Shown to the user: %s: %s", type(exc).__name__, exc)
         return str(exc) or type(exc).__name__
     logger.error("Unexpected error shown to the user", exc_info=exc)
     return f"Something unexpected went wrong ({type(exc).__name__}); the details are in the server log."
 
 
-def _is_aws_error(exc: BaseException) -> bool:
-    # A StudioAwsError can only exist once its module is loaded; looking it up here keeps botocore
-    # out of the local backend's start-up.
-    aws_errors = sys.modules.get("core.aws.errors")
-    return aws_errors is not None and isinstance(exc, aws_errors.StudioAwsError)
+def _is_explained_by_name(exc: BaseException) -> bool:
+    for module_name, class_name in EXPLAINED_ERRORS_BY_NAME:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return True
+    return False
 
 
 def _explain_validation(exc: ValidationError) -> str:

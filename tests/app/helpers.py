@@ -1,4 +1,5 @@
-"""Shared by the app and browser tests: an isolated studio environment and readers of AppTest elements."""
+"""Shared by the app and browser tests: an isolated studio environment, readers of AppTest elements, and a
+small labelled dataset and a finished distillation job to show."""
 
 from __future__ import annotations
 
@@ -8,10 +9,20 @@ from pathlib import Path
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
+from core.dataset_library import DatasetInfo, DatasetLibrary
+from core.distill import worker
+from core.distill.jobs import Job, JobRunner
+from core.routers.reference import ReferenceTeacher
+from core.store import Store
+from core.synth import DataMix
+from core.synthesis import synthesise
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
 # Generous: the first run in a process imports pandas, altair and the routers.
 RUN_TIMEOUT_S = 30
+SMALL_DATASET = 120
+FEW_EPOCHS = 3
 AWS_CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
@@ -67,3 +78,16 @@ def texts(at: AppTest) -> list[str]:
 def alerts(at: AppTest) -> list[str]:
     """The bodies of every error, warning, info and success box, main area and sidebar."""
     return [element.value for group in (at.error, at.warning, at.info, at.success) for element in group]
+
+
+def save_dataset(store: Store, data_dir: Path, name: str = "small-labelled", total: int = SMALL_DATASET) -> DatasetInfo:
+    """A small dataset synthesised and labelled by the local teacher, saved in the library."""
+    made = synthesise(DataMix(total=total, seed=3), ReferenceTeacher(), teacher_id="Local reference teacher")
+    return DatasetLibrary(store, data_dir).save(name, made.records, made.tags, made.manifest_fields)
+
+
+def finished_job(runner: JobRunner, dataset: DatasetInfo, name: str = "router-distill-done") -> Job:
+    """A job run to completion by the real worker code, in this process; it registers its model."""
+    job = runner.submit(name, dataset.id, {"epochs": FEW_EPOCHS}, background=False)
+    worker.run_job(runner.store, runner.data_dir, job.id)
+    return runner.get(job.id)

@@ -1,19 +1,27 @@
 """Overview: routing a query shows the four weights, the reasoning and the figures; mistakes are explained."""
 
 import json
+import re
 from collections.abc import Sequence
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from core.backends import LocalBackend
+from core.distill.artifact import StudentArtifactError
+from core.distill.jobs import JobError
+from core.model_registry import ModelRegistryError
 from core.routers.base import EMPTY_QUERY_ERROR, RouterReply
 from core.routers.uniform import UniformRouter
 from core.schema import MODALITIES
 from core.settings import load_settings
 from core.store import Store
+from dashboard import state
 from tests.app.helpers import alerts, chart_rows, open_page, run_app, texts
 
 QUERY = "dog barking loudly"
+# Quoted '_' and '*' pair up into emphasis in markdown unless escaped; a name like snake_case never does.
+MARKDOWN_PRONE_MESSAGE = "Use letters, digits, '-' or '.': no '_' and no '*' (job_2 is refused); costs $1 :red[x]."
 
 
 def route(at, query: str):
@@ -162,3 +170,39 @@ def test_query_text_is_shown_as_text_never_as_markdown_or_html(app):
 
     assert query in texts(at)
     assert not any("<img" in element.value for element in at.markdown)
+
+
+def _show_error(message: str) -> None:
+    from dashboard import components
+
+    components.show_error(ValueError(message))
+
+
+def _show_flash(message: str) -> None:
+    from dashboard import components
+
+    components.flash(message)
+    components.show_flash()
+
+
+def _as_displayed(markdown_body: str) -> str:
+    """What markdown shows for a body whose only markup is backslash escapes (CommonMark: any ASCII punctuation)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown_body)
+
+
+@pytest.mark.parametrize(("script", "kind"), [(_show_error, "error"), (_show_flash, "success")])
+def test_error_and_success_messages_show_markdown_characters_as_written(script, kind):
+    at = AppTest.from_function(script, args=(MARKDOWN_PRONE_MESSAGE,)).run()
+
+    assert not at.exception
+    [box] = at.get(kind)
+    assert _as_displayed(box.value) == MARKDOWN_PRONE_MESSAGE
+    assert "no '\\_' and no '\\*'" in box.value  # escaped, so they cannot pair up into emphasis
+    assert "\\$1 \\:red\\[x\\]" in box.value  # no formula, no colour directive
+
+
+@pytest.mark.parametrize("error_class", [JobError, ModelRegistryError, StudentArtifactError])
+def test_cores_user_facing_errors_are_shown_as_their_own_sentence(error_class):
+    sentence = "Model 'student-1' is used by deployment 'live': delete the deployment first."
+
+    assert state.explain_error(error_class(sentence)) == sentence

@@ -1,0 +1,493 @@
+"""The Data Mix page's mix pieces: mix controls, the teacher prompt, generation, the generated set and the save
+form (the dataset library, validation and S3 upload are in dashboard.dataset_views).
+
+State lives in plain session keys (the mix, the prompt, the generated set), so it survives reruns and leaving the
+page; widget keys are re-seeded from them before the widgets are drawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from pydantic import ValidationError
+
+from core.backends import Backend
+from core.dataset_library import DatasetLibrary
+from core.labelling import LabelFailure, checkpoint_path_for, prompt_version_of
+from core.prompts import DEFAULT_TEACHER_TEMPLATE, QUERY_PLACEHOLDER, RouterPrompt, teacher_prompt
+from core.routers.base import Router
+from core.schema import MODALITIES
+from core.synth import DataMix, generate
+from core.synth.mix import CUSTOM_DOMAIN, GROUPS, MAX_TOTAL, MIN_TOTAL, rebalance
+from core.synth.quality import deduplicate, diversity
+from core.synthesis import Synthesis, synthesise
+from dashboard import components, state
+from dashboard import data_mix_charts as charts
+from dashboard.dataset_views import notice, run_action, select_dataset, show_notice
+
+MIX_KEY = "data_mix_mix"
+MIX_ERROR_KEY = "data_mix_mix_error"
+TOTAL_KEY = "data_mix_total"
+SEED_KEY = "data_mix_seed"
+TERMS_KEY = "data_mix_terms"
+PROMPT_KEY = "data_mix_prompt_template"
+PROMPT_WIDGET_KEY = "data_mix_prompt_text"
+RESULT_KEY = "data_mix_result"
+PENDING_KEY = "data_mix_generate_pending"
+GENERATE_KEY = "data_mix_generate"
+SAVE_NAME_KEY = "data_mix_save_name"
+
+PREVIEW_ROWS = 200
+FAILURES_SHOWN = 20
+# About 1/11: the share a new custom domain starts with beside ten built-in ones, in whole percent.
+NEW_CUSTOM_SHARE = 0.09
+# The CLI's stand-in for "a typical query" in cost estimates, so both quote the same figure.
+TYPICAL_QUERY = "a typical video search query"
+GROUP_TITLES = {
+    "focus": ("Focus", "which channel should lead the query"),
+    "difficulty": ("Difficulty", "how hard the query is to route"),
+    "domain": ("Domain", "what kind of video it is about"),
+}
+SLIDERS_PER_ROW = 6
+
+
+# ---- mix controls ---------------------------------------------------------------------------------------------
+
+def current_mix() -> DataMix:
+    """The mix in force (a plain session key, so it survives leaving the page)."""
+    mix = st.session_state.get(MIX_KEY)
+    if not isinstance(mix, DataMix):
+        mix = st.session_state[MIX_KEY] = DataMix()
+    return mix
+
+
+def share_key(group: str, key: str) -> str:
+    return f"data_mix_share_{group}_{key}"
+
+
+def percent(share: float) -> int:
+    return round(share * 100)
+
+
+def parse_terms(text: str) -> list[str]:
+    """Custom vocabulary typed one term a line (commas also separate terms)."""
+    return [term.strip() for line in text.splitlines() for term in line.split(",") if term.strip()]
+
+
+def with_custom_terms(mix: DataMix, terms: list[str]) -> DataMix:
+    """The mix with new custom terms; the custom domain appears (with about 1/11) or goes, the rest rescaled."""
+    domain = dict(mix.domain)
+    if terms and CUSTOM_DOMAIN not in domain:
+        domain = rebalance({**domain, CUSTOM_DOMAIN: 0.0}, CUSTOM_DOMAIN, NEW_CUSTOM_SHARE)
+    elif not terms and CUSTOM_DOMAIN in domain:
+        domain = rebalance(domain, CUSTOM_DOMAIN, 0.0)
+        del domain[CUSTOM_DOMAIN]
+    return DataMix.model_validate({**mix.model_dump(), "custom_vocabulary": terms, "domain": domain})
+
+
+def _widget_values(mix: DataMix) -> dict[str, object]:
+    values: dict[str, object] = {
+        TOTAL_KEY: mix.total, SEED_KEY: mix.seed, TERMS_KEY: "\n".join(mix.custom_vocabulary),
+    }
+    for group, shares in mix.groups().items():
+        values.update({share_key(group, key): percent(share) for key, share in shares.items()})
+    return values
+
+
+def _seed_widgets(mix: DataMix) -> None:
+    for key, value in _widget_values(mix).items():
+        st.session_state.setdefault(key, value)
+
+
+def _set_mix(mix: DataMix) -> None:
+    """Keep the mix and write every control's value from it (called from callbacks, before widgets exist)."""
+    st.session_state[MIX_KEY] = mix
+    st.session_state.pop(MIX_ERROR_KEY, None)
+    st.session_state.update(_widget_values(mix))
+
+
+def _on_share(group: str, key: str) -> None:
+    _set_mix(current_mix().with_share(group, key, st.session_state[share_key(group, key)] / 100))
+
+
+def _on_number(field: str, widget_key: str) -> None:
+    _set_mix(current_mix().model_copy(update={field: int(st.session_state[widget_key])}))
+
+
+def _on_terms() -> None:
+    try:
+        mix = with_custom_terms(current_mix(), parse_terms(st.session_state[TERMS_KEY]))
+    except ValidationError as exc:
+        st.session_state[MIX_ERROR_KEY] = "Custom terms not applied: " + _first_reason(exc)
+        return
+    _set_mix(mix)
+
+
+def _first_reason(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    reason = error.get("ctx", {}).get("error")
+    return f"{reason or error['msg']}."
+
+
+def mix_controls() -> DataMix:
+    """Total, seed, custom vocabulary and the three share groups; moving one share rebalances its group."""
+    mix = current_mix()
+    _seed_widgets(mix)
+    total_column, seed_column, terms_column = st.columns([1, 1, 2])
+    total_column.number_input(
+        "Queries to generate", min_value=MIN_TOTAL, max_value=MAX_TOTAL, step=100, key=TOTAL_KEY,
+        on_change=_on_number, args=("total", TOTAL_KEY),
+        help=f"Bedrock distillation takes {MIN_TOTAL:,} to {MAX_TOTAL:,} examples per job.",
+    )
+    seed_column.number_input(
+        "Seed", min_value=0, max_value=2**31 - 1, step=1, key=SEED_KEY, on_change=_on_number, args=("seed", SEED_KEY),
+        help="The same mix and seed always give the same queries.",
+    )
+    terms_column.text_area(
+        "Custom vocabulary (optional, one term a line)", key=TERMS_KEY, on_change=_on_terms, height=102,
+        placeholder="Your product names, people, jargon…",
+        help="Your own terms get a 'custom' domain of their own, with queries built around them.",
+    )
+    if MIX_ERROR_KEY in st.session_state:
+        st.error(st.session_state[MIX_ERROR_KEY], icon=":material/error:")
+    counts = mix.counts()
+    for group in GROUPS:
+        _share_group(group, mix.groups()[group], counts[group], mix.total)
+    return mix
+
+
+def _share_group(group: str, shares: dict[str, float], counts: dict[str, int], total: int) -> None:
+    title, purpose = GROUP_TITLES[group]
+    with st.container(border=True):
+        st.markdown(f"**{title}** · {purpose} · {sum(percent(s) for s in shares.values())}% of {total:,} queries")
+        keys = list(shares)
+        for start in range(0, len(keys), SLIDERS_PER_ROW):
+            columns = st.columns(SLIDERS_PER_ROW)
+            for column, key in zip(columns, keys[start:start + SLIDERS_PER_ROW], strict=False):
+                with column:
+                    label = f"{key}-led" if group == "focus" and key != "mixed" else key
+                    st.slider(label, 0, 100, step=1, format="%d%%", key=share_key(group, key),
+                              on_change=_on_share, args=(group, key))
+                    st.caption(f"{counts[key]:,} queries")
+
+
+# ---- teacher prompt -------------------------------------------------------------------------------------------
+
+def _on_prompt() -> None:
+    st.session_state[PROMPT_KEY] = st.session_state[PROMPT_WIDGET_KEY]
+
+
+def _reset_prompt() -> None:
+    st.session_state[PROMPT_KEY] = st.session_state[PROMPT_WIDGET_KEY] = DEFAULT_TEACHER_TEMPLATE
+
+
+def current_prompt() -> tuple[RouterPrompt | None, str | None]:
+    """The prompt in force, or None and the sentence saying why the edited text cannot be used."""
+    template = st.session_state.setdefault(PROMPT_KEY, DEFAULT_TEACHER_TEMPLATE)
+    try:
+        return teacher_prompt(template), None
+    except ValueError:
+        return None, (f"The teacher prompt must contain {QUERY_PLACEHOLDER} where each query goes: put it back "
+                      "or reset the prompt. Generate stays off until then.")
+
+
+def prompt_editor(teacher: Router | None, teacher_name: str) -> RouterPrompt | None:
+    """The teacher prompt, viewable and editable; an edit is a new prompt version recorded in the manifest."""
+    prompt, problem = current_prompt()
+    st.session_state.setdefault(PROMPT_WIDGET_KEY, st.session_state[PROMPT_KEY])
+    with st.expander("Teacher prompt", icon=":material/edit_note:", expanded=problem is not None):
+        if teacher is not None and prompt_version_of(teacher) is None:
+            st.caption(
+                f"{teacher_name} routes by its cue lexicons and does not read this prompt. It is what a Bedrock "
+                "teacher receives for every query; its version is recorded in the dataset's manifest either way."
+            )
+        else:
+            st.caption(f"{teacher_name} receives this prompt for every query, with the query in place of "
+                       f"{QUERY_PLACEHOLDER}.")
+        st.text_area("Prompt template", key=PROMPT_WIDGET_KEY, on_change=_on_prompt, height=320)
+        st.button("Reset to the default prompt", key="data_mix_prompt_reset", on_click=_reset_prompt,
+                  icon=":material/restart_alt:", disabled=st.session_state[PROMPT_KEY] == DEFAULT_TEACHER_TEMPLATE)
+    if problem:
+        st.error(problem, icon=":material/error:")
+    else:
+        edited = " (edited)" if st.session_state[PROMPT_KEY] != DEFAULT_TEACHER_TEMPLATE else ""
+        st.caption(f"Prompt version: {prompt.version}{edited}")
+    return prompt
+
+
+# ---- generation -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GeneratedMix:
+    """A generated and labelled set with everything the page shows of it, computed once."""
+
+    key: str
+    synthesis: Synthesis
+    rows: pd.DataFrame
+    figures: dict[str, float | int]
+    weight_counts: pd.DataFrame
+    breakdowns: dict[str, pd.DataFrame]
+    length_counts: pd.DataFrame
+    teacher_name: str
+    billable: bool
+
+    @property
+    def failures(self) -> list[LabelFailure]:
+        return self.synthesis.run.failures if self.synthesis.run is not None else []
+
+    @property
+    def preview(self) -> pd.DataFrame:
+        return self.rows.head(PREVIEW_ROWS)
+
+
+def generation_key(mix: DataMix, prompt: RouterPrompt, backend: Backend) -> str:
+    """What a generated set depends on: the mix, the prompt version and who labels it."""
+    text = f"{mix.model_dump_json()}|{prompt.version}|{backend.kind}|{backend.teacher_name}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def summarise(synthesis: Synthesis, key: str, teacher_name: str, billable: bool) -> GeneratedMix:
+    decisions = synthesis.run.decisions if synthesis.run is not None else [None] * len(synthesis.queries)
+    rows = pd.DataFrame({
+        "query": [q.query for q in synthesis.queries],
+        "focus": [q.focus for q in synthesis.queries],
+        "difficulty": [q.difficulty for q in synthesis.queries],
+        "domain": [q.domain for q in synthesis.queries],
+        **{m: [getattr(d, m) if d is not None else None for d in decisions] for m in MODALITIES},
+        "reasoning": [d.reasoning if d is not None else "" for d in decisions],
+    })
+    leads = [charts.leading_channel(d.weights()) for d in decisions if d is not None]
+    counts = synthesis.mix.counts()
+    breakdowns = {}
+    for group in GROUPS:
+        series = {charts.TARGET: counts[group], charts.GENERATED: rows[group].value_counts().to_dict()}
+        if group == "focus":
+            series[charts.TEACHER_LEAD] = pd.Series(leads, dtype=str).value_counts().to_dict()
+        breakdowns[group] = charts.target_vs_actual(list(counts[group]), series)
+    figures = {**diversity(synthesis.queries), "duplicates_removed": synthesis.duplicates_removed}
+    return GeneratedMix(
+        key=key, synthesis=synthesis, rows=rows, figures=figures,
+        weight_counts=charts.weight_counts(rows[list(MODALITIES)]), breakdowns=breakdowns,
+        length_counts=charts.length_counts(rows["query"].str.split().str.len()),
+        teacher_name=teacher_name, billable=billable,
+    )
+
+
+def generated_mix() -> GeneratedMix | None:
+    return st.session_state.get(RESULT_KEY)
+
+
+def labelling_teacher(backend: Backend, prompt: RouterPrompt) -> Router:
+    """A fresh teacher for one labelling run (not the page's cached one); one that reads a prompt gets `prompt`."""
+    return backend.teacher(prompt)
+
+
+def page_teacher() -> tuple[Router | None, str | None]:
+    """The backend's teacher for what the page shows about it, or None and why it cannot be used now."""
+    status = state.backend_status()
+    if not status.ready:
+        return None, (f"{status.label} is not ready, so generating is off. Open Settings in the sidebar to fix it.")
+    try:
+        return state.router("teacher"), None
+    except Exception as exc:  # e.g. Bedrock without a usable session: shown as a sentence
+        return None, state.explain_error(exc)
+
+
+def generate_controls(current: state.Studio, mix: DataMix, prompt: RouterPrompt | None,
+                      teacher: Router | None, problem: str | None) -> None:
+    """The Generate button; a billable teacher shows its estimated cost and waits for confirmation."""
+    backend = current.backend
+    if problem:
+        st.warning(problem, icon=":material/block:")
+        return
+    if teacher.billable:
+        st.caption(f"Labelled by {backend.teacher_name} on {backend.label}: AWS bills every query, so you see an "
+                   "estimate and confirm before anything is sent.")
+    else:
+        st.caption(f"Labelled by {backend.teacher_name}, on this machine: free, offline and deterministic.")
+    clicked = st.button(
+        f"Generate and label {mix.total:,} queries", key=GENERATE_KEY, type="primary", icon=":material/auto_awesome:",
+        disabled=prompt is None,
+    )
+    if prompt is None:
+        return
+    key = generation_key(mix, prompt, backend)
+    pending = st.session_state.get(PENDING_KEY)
+    if pending is not None and pending[0] != key:  # the mix or prompt moved on: that estimate no longer holds
+        st.session_state.pop(PENDING_KEY)
+    if clicked:
+        result = generated_mix()
+        if result is not None and result.key == key:
+            st.info("This set is already generated for the mix and prompt in force: change either to make a new one.",
+                    icon=":material/info:")
+        else:
+            _start_generation(current, mix, prompt, key)
+    if PENDING_KEY in st.session_state:
+        _confirm_generation(current, mix, prompt)
+
+
+def _start_generation(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: str) -> None:
+    try:
+        teacher = labelling_teacher(current.backend, prompt)
+    except Exception as exc:
+        components.show_error(exc)
+        return
+    if teacher.billable:
+        estimate = teacher.estimate_cost_usd(TYPICAL_QUERY) * mix.total
+        st.session_state[PENDING_KEY] = (key, teacher, estimate)
+    else:
+        _generate(current, mix, prompt, key, teacher)
+
+
+def _confirm_generation(current: state.Studio, mix: DataMix, prompt: RouterPrompt) -> None:
+    key, teacher, estimate = st.session_state[PENDING_KEY]
+    box = st.empty()
+    with box.container(border=True):
+        st.warning(
+            f"Labelling {mix.total:,} queries calls {current.backend.teacher_name} once per query and AWS bills it: "
+            f"about {components.markdown_usd(estimate)} (estimated from a typical query before sending).",
+            icon=":material/payments:",
+        )
+        with st.container(horizontal=True):
+            confirmed = st.button("Confirm and generate", key="data_mix_generate_confirm", type="primary")
+            cancelled = st.button("Cancel", key="data_mix_generate_cancel")
+    if confirmed or cancelled:
+        st.session_state.pop(PENDING_KEY)
+        box.empty()
+    if confirmed:
+        _generate(current, mix, prompt, key, teacher)
+
+
+def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: str, teacher: Router) -> None:
+    bar = st.progress(0.0, text="Generating queries…")
+
+    def on_progress(done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"Labelling with the teacher: {done:,} of {total:,}")
+
+    try:
+        checkpoint = _checkpoint_path(current, mix, teacher) if teacher.billable else None
+        synthesis = synthesise(mix, teacher, teacher_id=current.backend.teacher_name, prompt=prompt,
+                               checkpoint_path=checkpoint, on_progress=on_progress)
+        result = summarise(synthesis, key, current.backend.teacher_name, teacher.billable)
+    except Exception as exc:  # a failed run leaves the last set in place
+        bar.empty()
+        components.show_error(exc)
+        return
+    bar.empty()
+    st.session_state[RESULT_KEY] = result
+    st.session_state[SAVE_NAME_KEY] = default_dataset_name(mix)
+
+
+def _checkpoint_path(current: state.Studio, mix: DataMix, teacher: Router) -> Path:
+    # A paid run checkpoints each batch, so a crash or a closed tab resumes without paying twice.
+    queries, _ = deduplicate(generate(mix))
+    return checkpoint_path_for(current.settings.data_dir, teacher, [q.query for q in queries])
+
+
+# ---- the generated set ----------------------------------------------------------------------------------------
+
+def stale_notice(result: GeneratedMix, mix: DataMix, prompt: RouterPrompt | None, backend: Backend) -> None:
+    if prompt is None or result.key != generation_key(mix, prompt, backend):
+        st.info("The mix, the prompt or the backend changed since this set was generated: press Generate to see "
+                "the new one. Below is the last set generated.", icon=":material/history:")
+
+
+def quality_figures(result: GeneratedMix) -> None:
+    figures = result.figures
+    run = result.synthesis.run
+    st.caption(f"Labelled by {result.teacher_name}.")
+    shown = [("Queries", f"{figures['queries']:,}", None)]
+    if run is not None:
+        shown += [("Labelled", f"{run.labelled:,}", None), ("Label failures", f"{run.failed:,}", None)]
+    shown += [
+        ("Distinct queries", f"{figures['distinct']:,}", "Ignoring case, punctuation and spacing."),
+        ("Distinct openings", f"{figures['distinct_openings']:,}",
+         "Different first two words: a low figure means many queries start alike."),
+        ("Length, words", f"{figures['mean_words']:.1f} ± {figures['std_words']:.1f}",
+         f"Mean and spread; in characters {figures['mean_chars']:.0f} ± {figures['std_chars']:.0f}."),
+        ("Vocabulary", f"{figures['vocabulary_size']:,} words", "Distinct words over the whole set."),
+        ("Duplicates removed", f"{figures['duplicates_removed']:,}", "Near duplicates dropped before labelling."),
+    ]
+    if result.billable and run is not None:
+        shown.append(("Teacher cost", components.format_usd(run.cost_usd), "What this labelling run cost."))
+    per_row = 4
+    for start in range(0, len(shown), per_row):
+        for column, (label, value, help_text) in zip(st.columns(per_row), shown[start:start + per_row], strict=False):
+            column.metric(label, value, help=help_text, border=True)
+
+
+def mix_charts(result: GeneratedMix) -> None:
+    st.markdown("**How the teacher weighted each channel**")
+    counts = result.weight_counts
+    y_max = int(counts["queries"].max()) if len(counts) else 1
+    for column, channel in zip(st.columns(len(MODALITIES)), MODALITIES, strict=True):
+        column.altair_chart(charts.weight_histogram(counts, channel, y_max), width="stretch")
+    st.caption("Queries per weight step (weights are rounded to 0.05). A tall bar at 0 means the channel is off "
+               "for most queries.")
+    focus_column, difficulty_column = st.columns(2)
+    focus_column.altair_chart(
+        charts.breakdown_chart(result.breakdowns["focus"], "focus: target, generated and the teacher's lead"),
+        width="stretch",
+    )
+    focus_column.caption("The teacher's leading channel is its highest weight; a tie for the lead counts as mixed.")
+    difficulty_column.altair_chart(charts.breakdown_chart(result.breakdowns["difficulty"], "difficulty"),
+                                   width="stretch")
+    difficulty_column.altair_chart(charts.length_histogram(result.length_counts), width="stretch")
+    st.altair_chart(charts.breakdown_chart(result.breakdowns["domain"], "domain"), width="stretch")
+
+
+def preview_table(result: GeneratedMix) -> None:
+    shown = len(result.preview)
+    st.markdown(f"**Sample rows** · the first {shown:,} of {len(result.rows):,}")
+    weight_column = {m: st.column_config.NumberColumn(m, format="%.2f", width="small") for m in MODALITIES}
+    st.dataframe(
+        result.preview, hide_index=True, height=320, key="data_mix_preview",
+        column_config={
+            "query": st.column_config.TextColumn("query", width="large"),
+            "reasoning": st.column_config.TextColumn("reasoning", width="large"),
+            **weight_column,
+        },
+    )
+
+
+def label_failures(result: GeneratedMix) -> None:
+    failures = result.failures
+    if not failures:
+        return
+    st.warning(f"The teacher could not label {len(failures):,} queries; they are left out of the dataset.",
+               icon=":material/warning:")
+    with st.expander(f"Label failures ({len(failures):,})"):
+        for failure in failures[:FAILURES_SHOWN]:
+            st.text(f"{components.preview(failure.query)}\n{'; '.join(failure.errors)}")
+            st.code(failure.raw_text or "(no reply)", language=None, wrap_lines=True)
+        if len(failures) > FAILURES_SHOWN:
+            st.caption(f"… and {len(failures) - FAILURES_SHOWN:,} more.")
+
+
+def default_dataset_name(mix: DataMix) -> str:
+    return f"mix-{mix.total}-seed{mix.seed}"
+
+
+def save_form(library: DatasetLibrary, result: GeneratedMix) -> None:
+    st.session_state.setdefault(SAVE_NAME_KEY, default_dataset_name(result.synthesis.mix))
+    with st.form("data_mix_save_form", border=False), st.container(horizontal=True, vertical_alignment="bottom"):
+        st.text_input("Dataset name", key=SAVE_NAME_KEY, max_chars=100,
+                      placeholder="for example router-train-v1")
+        st.form_submit_button("Save dataset", type="primary", icon=":material/save:", key="data_mix_save",
+                              on_click=_save, args=(library, result))
+    show_notice("save")
+
+
+def _save(library: DatasetLibrary, result: GeneratedMix) -> None:
+    synthesis = result.synthesis
+    name = st.session_state.get(SAVE_NAME_KEY, "")
+    saved, info = run_action("save", lambda: library.save(name, synthesis.records, synthesis.tags,
+                                                           synthesis.manifest_fields))
+    if saved:
+        select_dataset(info.id)
+        notice("save", "success", f"Saved: {info.records:,} {info.kind} records. It is selected in Saved "
+                                   "datasets below.")

@@ -1,0 +1,331 @@
+"""The Data Mix page's dataset pieces: the saved-dataset library, its notices and actions, file validation and
+import, and the S3 upload.
+
+Library changes run in button callbacks, before the script, so they may move the dataset selection; their
+outcome waits in a plain session key as a notice shown beside the section that caused it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from core.backends import Backend
+from core.dataset_library import DatasetInfo, DatasetLibrary
+from core.dataset_validation import ValidationReport, validate_file
+from core.files import safe_name
+from dashboard import components, state
+
+if TYPE_CHECKING:
+    import boto3
+
+DATASET_KEY = "data_mix_dataset"
+DATASET_PARAM = "dataset"
+CONFIRM_DELETE_KEY = "data_mix_confirm_delete"
+SPLIT_RATIO_KEY = "data_mix_split_ratio"
+SPLIT_SEED_KEY = "data_mix_split_seed"
+S3_BUCKET_KEY = "data_mix_s3_bucket"
+UPLOAD_KEY = "data_mix_upload"
+IMPORT_NAME_KEY = "data_mix_import_name"
+REPORTS_KEY = "data_mix_validation_reports"
+NOTICE_KEY = "data_mix_notice"
+S3_PREFIX_ROOT = "video-search-router/datasets"
+EMPTY_LIBRARY = "No datasets yet: generate a mix above and save it, or import a valid file below."
+
+
+# ---- notices and actions --------------------------------------------------------------------------------------
+
+def notice(section: str, kind: str, message: str) -> None:
+    """Keep a "success" or "error" message for `section`, shown once by show_notice on a later run."""
+    st.session_state.setdefault(NOTICE_KEY, {})[section] = (kind, message)
+
+
+def show_notice(section: str) -> None:
+    kind, message = st.session_state.get(NOTICE_KEY, {}).pop(section, (None, None))
+    if kind == "success":
+        st.success(message, icon=":material/check_circle:")
+    elif kind == "error":
+        st.error(message, icon=":material/error:")
+
+
+def run_action(section: str, action: Callable[[], object]) -> tuple[bool, object]:
+    """Run a library change: (True, its result), or (False, None) with the failure as the section's error."""
+    try:
+        return True, action()
+    except Exception as exc:
+        notice(section, "error", state.explain_error(exc))
+        return False, None
+
+
+def select_dataset(dataset_id: str | None) -> None:
+    """Make a dataset the selected one in Saved datasets (None: let the picker choose)."""
+    if dataset_id is None:
+        st.session_state.pop(DATASET_KEY, None)
+    else:
+        st.session_state[DATASET_KEY] = dataset_id
+
+
+# ---- saved datasets -------------------------------------------------------------------------------------------
+
+def dataset_library(current: state.Studio) -> DatasetLibrary:
+    return DatasetLibrary(current.store, current.settings.data_dir)
+
+
+def datasets_frame(datasets: list[DatasetInfo]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"name": d.name, "kind": d.kind, "records": d.records, "created": d.created_at[:19].replace("T", " "),
+          "s3 uri": d.s3_uri or ""} for d in datasets],
+        columns=["name", "kind", "records", "created", "s3 uri"],
+    )
+
+
+def library_section(library: DatasetLibrary, backend: Backend) -> None:
+    """The saved datasets, and what can be done with the selected one."""
+    show_notice("library")
+    try:
+        datasets = library.list()
+    except Exception as exc:
+        components.show_error(exc)
+        return
+    if not datasets:
+        st.info(EMPTY_LIBRARY, icon=":material/dataset:")
+        return
+    st.dataframe(datasets_frame(datasets), hide_index=True, key="data_mix_datasets",
+                 column_config={"records": st.column_config.NumberColumn("records", format="localized")})
+    selected = _dataset_picker(datasets)
+    with st.container(border=True):
+        if st.session_state.get(CONFIRM_DELETE_KEY) == selected.id:
+            _confirm_delete(library, selected)
+        download_column, rename_column, split_column = st.columns([3, 4, 4], gap="large")
+        with download_column:
+            _download_and_delete(library, selected)
+        with rename_column:
+            _rename_form(library, selected)
+        with split_column:
+            _split_form(library, selected)
+    st.markdown("**Upload to Amazon S3**")
+    s3_upload_form(library, backend, selected)
+
+
+def _dataset_picker(datasets: list[DatasetInfo]) -> DatasetInfo:
+    by_id = {d.id: d for d in datasets}
+    if st.session_state.get(DATASET_KEY) not in by_id:
+        wanted = st.query_params.get(DATASET_PARAM)
+        st.session_state[DATASET_KEY] = wanted if wanted in by_id else datasets[0].id
+    chosen = st.selectbox("Dataset", list(by_id), key=DATASET_KEY, format_func=lambda i: by_id[i].name)
+    # In the address too, so a reload comes back to the same dataset.
+    st.query_params[DATASET_PARAM] = chosen
+    return by_id[chosen]
+
+
+def _download_and_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
+    st.caption("File")
+    if info.path.is_file():
+        st.download_button(
+            "Download JSONL", data=lambda: library.download_bytes(info.id), file_name=f"{safe_name(info.name)}.jsonl",
+            mime="application/jsonl", on_click="ignore", icon=":material/download:", key="data_mix_download",
+        )
+    else:
+        st.error("The dataset's file is missing from the data directory: delete this entry and save it again.",
+                 icon=":material/error:")
+    st.button("Delete…", key="data_mix_delete", icon=":material/delete:", on_click=_ask_delete, args=(info.id,))
+
+
+def _ask_delete(dataset_id: str) -> None:
+    st.session_state[CONFIRM_DELETE_KEY] = dataset_id
+
+
+def _confirm_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
+    st.warning("Delete this dataset and its files? This cannot be undone.", icon=":material/delete_forever:")
+    st.text(info.name)
+    with st.container(horizontal=True):
+        st.button("Delete for good", key="data_mix_delete_confirm", type="primary", on_click=_delete,
+                  args=(library, info.id))
+        st.button("Keep it", key="data_mix_delete_cancel", on_click=_cancel_delete)
+
+
+def _cancel_delete() -> None:
+    st.session_state.pop(CONFIRM_DELETE_KEY, None)
+
+
+def _delete(library: DatasetLibrary, dataset_id: str) -> None:
+    st.session_state.pop(CONFIRM_DELETE_KEY, None)
+    deleted, _ = run_action("library", lambda: library.delete(dataset_id))
+    if deleted:
+        select_dataset(None)
+        notice("library", "success", "Dataset deleted.")
+
+
+def rename_key(dataset_id: str) -> str:
+    return f"data_mix_rename_{dataset_id}"
+
+
+def _rename_form(library: DatasetLibrary, info: DatasetInfo) -> None:
+    st.session_state.setdefault(rename_key(info.id), info.name)
+    with st.form(f"data_mix_rename_form_{info.id}", border=False):
+        st.text_input("New name", key=rename_key(info.id), max_chars=100)
+        st.form_submit_button("Rename", icon=":material/edit:", key="data_mix_rename", on_click=_rename,
+                              args=(library, info.id))
+
+
+def _rename(library: DatasetLibrary, dataset_id: str) -> None:
+    renamed, _ = run_action("library", lambda: library.rename(dataset_id, st.session_state[rename_key(dataset_id)]))
+    if renamed:
+        notice("library", "success", "Dataset renamed.")
+
+
+def _split_form(library: DatasetLibrary, info: DatasetInfo) -> None:
+    st.session_state.setdefault(SPLIT_RATIO_KEY, 20)
+    st.session_state.setdefault(SPLIT_SEED_KEY, 7)
+    with st.form("data_mix_split_form", border=False):
+        ratio_column, seed_column = st.columns([3, 2])
+        ratio_column.slider("Held-out share", 5, 50, step=5, format="%d%%", key=SPLIT_RATIO_KEY)
+        seed_column.number_input("Split seed", min_value=0, max_value=2**31 - 1, step=1, key=SPLIT_SEED_KEY)
+        st.form_submit_button("Split into train and held-out", icon=":material/call_split:", key="data_mix_split",
+                              on_click=_split, args=(library, info.id))
+
+
+def _split(library: DatasetLibrary, dataset_id: str) -> None:
+    ratio = st.session_state[SPLIT_RATIO_KEY] / 100
+    seed = int(st.session_state[SPLIT_SEED_KEY])
+    done, parts = run_action("library", lambda: library.split(dataset_id, ratio, seed))
+    if done:
+        train, heldout = parts
+        select_dataset(train.id)
+        notice("library", "success", f"Split into {train.records:,} training and {heldout.records:,} held-out "
+                                      "records, saved as two new datasets (the training part is selected).")
+
+
+# ---- S3 upload ------------------------------------------------------------------------------------------------
+
+def default_s3_prefix(name: str) -> str:
+    return f"{S3_PREFIX_ROOT}/{safe_name(name, fallback='dataset')}/"
+
+
+def s3_prefix_key(dataset_id: str) -> str:
+    return f"data_mix_s3_prefix_{dataset_id}"
+
+
+def s3_upload_form(library: DatasetLibrary, backend: Backend, info: DatasetInfo) -> None:
+    try:
+        session = backend.aws_session()
+    except Exception as exc:  # e.g. a profile that does not exist: shown as a sentence in place of the form
+        components.show_error(exc)
+        return
+    if session is None:
+        st.info(f"Uploading to S3 needs the Amazon Bedrock backend ({backend.label} is in use): choose it in "
+                "Settings, with AWS credentials for your account.", icon=":material/cloud_off:")
+        return
+    show_notice("s3")
+    if info.s3_uri:
+        st.caption("Uploaded to")
+        st.text(info.s3_uri)
+    st.session_state.setdefault(s3_prefix_key(info.id), default_s3_prefix(info.name))
+    with st.form(f"data_mix_s3_form_{info.id}", border=False):
+        bucket_column, prefix_column = st.columns(2)
+        bucket_column.text_input("S3 bucket", key=S3_BUCKET_KEY, placeholder="my-training-bucket")
+        prefix_column.text_input("Prefix", key=s3_prefix_key(info.id))
+        upload = st.form_submit_button("Upload to S3", icon=":material/cloud_upload:", key="data_mix_s3_upload")
+    if upload:
+        _upload_to_s3(library, session, info, st.session_state.get(S3_BUCKET_KEY, ""),
+                      st.session_state[s3_prefix_key(info.id)])
+
+
+def _upload_to_s3(
+    library: DatasetLibrary, session: boto3.session.Session, info: DatasetInfo, bucket: str, prefix: str,
+) -> None:
+    from core.aws.s3 import parse_s3_uri, upload_dataset
+
+    bucket, prefix = bucket.strip(), prefix.strip().strip("/")
+    if not bucket:
+        st.error("Give the name of an S3 bucket in your account first.", icon=":material/error:")
+        return
+    try:
+        # Checked before any call: a malformed bucket or prefix costs no request.
+        bucket, prefix = parse_s3_uri(f"s3://{bucket}/{prefix}")
+        with st.spinner("Uploading the dataset, its tags and its manifest…"):
+            uri = upload_dataset(session, info.path, bucket, prefix)
+        library.set_s3_uri(info.id, uri)
+    except Exception as exc:
+        components.show_error(exc)
+        return
+    notice("s3", "success", "Uploaded; the S3 URI is stored with the dataset.")
+    st.rerun()
+
+
+# ---- validation -----------------------------------------------------------------------------------------------
+
+def validate_upload(name: str, data: bytes) -> ValidationReport:
+    """The report for these bytes, kept per content so a rerun does not validate the same file again."""
+    key = f"{name}|{hashlib.sha256(data).hexdigest()}"
+    reports = st.session_state.setdefault(REPORTS_KEY, {})
+    if key not in reports:
+        stream = io.BytesIO(data)
+        stream.name = name
+        reports.clear()
+        reports[key] = validate_file(stream)
+    return reports[key]
+
+
+def problems_frame(report: ValidationReport, warnings: bool = False) -> pd.DataFrame:
+    found = report.warnings if warnings else report.problems
+    return pd.DataFrame(
+        [{"where": f"line {p.line}" if p.line is not None else "whole file", "problem": p.message} for p in found],
+        columns=["where", "problem"],
+    )
+
+
+def validation_report_view(report: ValidationReport) -> None:
+    """The verdict, then every problem with its line number (and the warnings, folded away)."""
+    if report.ok:
+        st.success(report.verdict, icon=":material/check_circle:")
+    else:
+        st.error(report.verdict, icon=":material/error:")
+    st.caption(f"{report.records:,} records ({report.labelled:,} labelled), {report.size_bytes:,} bytes.")
+    if report.problems:
+        st.dataframe(problems_frame(report), hide_index=True, key="data_mix_problems",
+                     column_config={"where": st.column_config.TextColumn("where", width="small"),
+                                    "problem": st.column_config.TextColumn("problem", width="large")})
+        if report.problems_not_stored:
+            st.caption(f"… and {report.problems_not_stored:,} more problems not listed.")
+    if report.warnings:
+        with st.expander(f"Warnings ({report.warning_count:,})"):
+            st.dataframe(problems_frame(report, warnings=True), hide_index=True, key="data_mix_warnings")
+
+
+def uploaded_file_check(library: DatasetLibrary, name: str, data: bytes) -> None:
+    """Validate uploaded bytes, show the report, and offer a valid file for import into the library."""
+    report = validate_upload(name, data)
+    validation_report_view(report)
+    if not report.ok:
+        return
+    st.session_state.setdefault(IMPORT_NAME_KEY, Path(name).stem)
+    with st.form("data_mix_import_form", border=False), st.container(horizontal=True, vertical_alignment="bottom"):
+        st.text_input("Import as", key=IMPORT_NAME_KEY, max_chars=100)
+        st.form_submit_button("Import into the library", icon=":material/library_add:", key="data_mix_import",
+                              on_click=_import, args=(library, name, data))
+    show_notice("import")
+
+
+def _import(library: DatasetLibrary, name: str, data: bytes) -> None:
+    stream = io.BytesIO(data)
+    stream.name = name
+    imported, info = run_action("import", lambda: library.import_file(st.session_state[IMPORT_NAME_KEY], stream))
+    if imported:
+        select_dataset(info.id)
+        notice("import", "success", f"Imported: {info.records:,} {info.kind} records, selected in Saved datasets.")
+
+
+def validate_section(library: DatasetLibrary) -> None:
+    uploaded = st.file_uploader("JSONL file (bedrock-conversation-2024)", type=["jsonl"], key=UPLOAD_KEY)
+    if uploaded is None:
+        st.caption("Upload a training file to check it against Bedrock's rules: every problem is listed with its "
+                   "line number, and a valid file can be imported into the library.")
+        return
+    uploaded_file_check(library, uploaded.name, uploaded.getvalue())

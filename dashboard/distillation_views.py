@@ -1,0 +1,474 @@
+"""The Distillation page's pieces: the launch form, the job list and a live view of one job.
+
+Jobs run in their own worker process (core.distill.worker) and write to the store; these pieces only read
+the store, and while a job is active the job list and view poll it in a fragment that stops once all have ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from core.aws.names import check_job_name
+from core.catalog import DEFAULT_TEACHER, model, students_for
+from core.dataset_library import DatasetInfo, DatasetLibrary
+from core.distill.jobs import (
+    INTERRUPTED,
+    STUDENT_KIND,
+    DistillParams,
+    Job,
+    JobPhase,
+    JobRunner,
+    JobStatus,
+)
+from core.distill.trainer import TrainingConfig
+from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC, ModelRegistry
+from dashboard import components, state
+from dashboard.distillation_charts import agreement_chart, loss_chart
+from dashboard.model_views import MODEL_PARAM, format_rubric, format_share, format_time
+
+JOB_PARAM = "job"
+POLL_INTERVAL_S = 1.0
+DEFAULT_NAME_PREFIX = "router-distill-"
+NAME_KEY = "distill_job_name"
+DATASET_KEY = "distill_dataset"
+STUDENT_KEY = "distill_student"
+EPOCHS_KEY = "distill_epochs"
+LEARNING_RATE_KEY = "distill_learning_rate"
+HELDOUT_KEY = "distill_heldout_ratio"
+SEED_KEY = "distill_seed"
+LAUNCHED_KEY = "distill_launched"
+LAUNCH_PROBLEM_KEY = "distill_launch_problem"
+PICK_KEY = "distill_pick"
+STOP_CONFIRM_KEY = "distill_stop_confirm"
+STOP_PROBLEM_KEY = "distill_stop_problem"
+STUDENT_LABELS = {STUDENT_KIND: "Local compact student (hashed n-grams)"}
+PHASES: tuple[JobPhase, ...] = (JobPhase.VALIDATION, JobPhase.DATA_PROCESSING, JobPhase.TRAINING)
+PHASE_PURPOSE = {
+    JobPhase.VALIDATION: "checks the dataset file line by line",
+    JobPhase.DATA_PROCESSING: "labels prompt-only data and splits off the held-out share",
+    JobPhase.TRAINING: "fits the student to the teacher's weights, epoch by epoch",
+}
+# Phase states use Bedrock's words (statusDetails of get_model_customization_job).
+NOT_STARTED = "NotStarted"
+PHASE_BADGES = {
+    NOT_STARTED: ("gray", ":material/radio_button_unchecked:"),
+    JobStatus.IN_PROGRESS.value: ("blue", ":material/progress_activity:"),
+    JobStatus.COMPLETED.value: ("green", ":material/check_circle:"),
+    JobStatus.STOPPING.value: ("orange", ":material/pause_circle:"),
+    JobStatus.STOPPED.value: ("orange", ":material/stop_circle:"),
+    JobStatus.FAILED.value: ("red", ":material/error:"),
+}
+INTERRUPTED_TEXT = (
+    "The job's worker process ended without finishing (interrupted): the app or the machine restarted, or the "
+    "process was killed. Start the job again."
+)
+
+
+def default_job_name(taken: set[str], now: datetime | None = None) -> str:
+    """router-distill-<yyyymmdd-hhmm>, valid on Bedrock too, with -2, -3... when that name is taken."""
+    base = DEFAULT_NAME_PREFIX + (now or datetime.now()).strftime("%Y%m%d-%H%M")
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}-{number}", number + 1
+    return name
+
+
+def job_name_problem(name: str, taken: set[str]) -> str | None:
+    """Bedrock's job name rule first (so a name that works here works there), then uniqueness."""
+    problem = check_job_name(name)
+    if problem:
+        return problem
+    if name in taken:
+        return f"A job named {name!r} already exists: choose another name (New name suggests one)."
+    return None
+
+
+def phase_states(job: Job) -> list[tuple[JobPhase, str]]:
+    """Each phase with its state, as Bedrock reports them: done before the current phase, not started after."""
+    current = PHASES.index(JobPhase(job.phase)) if job.phase in set(PHASES) else 0
+    states = []
+    for index, phase in enumerate(PHASES):
+        if job.status == JobStatus.COMPLETED or index < current:
+            states.append((phase, JobStatus.COMPLETED.value))
+        elif index == current:
+            states.append((phase, job.status))
+        else:
+            states.append((phase, NOT_STARTED))
+    return states
+
+
+def parse_time(timestamp: str | None) -> datetime | None:
+    if not timestamp:
+        return None
+    try:
+        return datetime.fromisoformat(timestamp).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def elapsed_seconds(job: Job, now: datetime | None = None) -> float | None:
+    """From submission (as Bedrock counts it, worker start-up included) to the end, or to now while it runs."""
+    start = parse_time(job.created_at)
+    end = parse_time(job.ended_at) or (now or datetime.now(UTC))
+    return None if start is None else max(0.0, (end - start).total_seconds())
+
+
+def format_elapsed(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def dataset_label(dataset: DatasetInfo) -> str:
+    kind = "labelled" if dataset.kind == "labelled" else "prompts only"
+    return f"{dataset.name} ({dataset.records:,} records, {kind})"
+
+
+def teacher_of(dataset: DatasetInfo, backend_teacher: str) -> str:
+    """Who teaches a job on this dataset: a labelled dataset keeps the labels of the teacher that made them."""
+    if dataset.kind == "labelled":
+        return str(dataset.manifest.get("teacher_id") or backend_teacher)
+    return f"{backend_teacher} (labels the prompts during DataProcessing)"
+
+
+# --- launching ---------------------------------------------------------------------------------------
+
+
+@st.fragment
+def launch_form(current: state.Studio, runner: JobRunner) -> None:
+    """Dataset, teacher, student, hyperparameters and a job name checked as it is typed; then Start.
+
+    A fragment, so checking the name while the user types reruns only the form.
+    """
+    try:
+        datasets = DatasetLibrary(current.store, current.settings.data_dir).list()
+        taken = {job.name for job in runner.list()}
+    except Exception as exc:  # e.g. a locked database: say so, the rest of the page still draws
+        components.show_error(exc)
+        return
+    if not datasets:
+        st.info("No datasets yet: make one on the Data Mix page, then come back to distil it.",
+                icon=":material/dataset:")
+        components.page_link_if_listed(state.PAGES_DIR / "data_mix.py", "Open Data Mix", ":material/tune:")
+        return
+    by_id = {dataset.id: dataset for dataset in datasets}
+    st.session_state.setdefault(NAME_KEY, default_job_name(taken))
+    defaults = TrainingConfig()
+
+    dataset_column, name_column = st.columns(2, gap="large")
+    dataset_id = dataset_column.selectbox(
+        "Dataset", list(by_id), key=DATASET_KEY, format_func=lambda key: dataset_label(by_id[key]),
+        help="Datasets of the library; a prompt-only one is labelled by the teacher inside the job.",
+    )
+    with name_column, st.container(horizontal=True, vertical_alignment="bottom"):
+        st.text_input(
+            "Job name", key=NAME_KEY, live=True,
+            help="Checked against Amazon Bedrock's job name rule, so the same name works there: 1 to 63 letters, "
+            "digits, '-', '+' or '.', starting with a letter or digit.",
+        )
+        st.button("New name", key="distill_new_name", icon=":material/refresh:", on_click=_suggest_name, args=(taken,))
+
+    teacher_column, student_column = st.columns(2, gap="large")
+    teacher_column.text_input(
+        "Teacher", value=teacher_of(by_id[dataset_id], current.backend.teacher_name), disabled=True,
+        key=f"distill_teacher_{dataset_id}",
+    )
+    student_column.selectbox("Student", list(STUDENT_LABELS), key=STUDENT_KEY, format_func=STUDENT_LABELS.get)
+    _bedrock_pairs_note(current)
+
+    epochs_column, rate_column, heldout_column, seed_column = st.columns(4)
+    epochs_column.number_input(
+        "Epochs", min_value=1, max_value=1000, value=defaults.epochs, step=1, key=EPOCHS_KEY,
+        help=f"At most this many passes; training stops early after {defaults.patience} epochs without improvement.",
+    )
+    rate_column.number_input(
+        "Learning rate", min_value=0.0001, max_value=10.0, value=defaults.learning_rate, step=0.005,
+        format="%.4f", key=LEARNING_RATE_KEY, help="Adam's step size.",
+    )
+    heldout_column.slider(
+        "Held-out share", min_value=0.0, max_value=0.5, value=DistillParams().heldout_ratio, step=0.05,
+        key=HELDOUT_KEY, format="%.2f",
+        help="Kept out of training and scored at the end: the model's held-out agreement and rubric.",
+    )
+    seed_column.number_input(
+        "Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=SEED_KEY,
+        help="The same data, settings and seed give the same model.",
+    )
+
+    name = st.session_state[NAME_KEY].strip()
+    problem = job_name_problem(name, taken)
+    launched_here = st.session_state.get(LAUNCHED_KEY, {})
+    if problem and name in launched_here:
+        st.info(components.plain_markdown(f"Started {name}. To start another job, give it a new name."),
+                icon=":material/check_circle:")
+    elif problem:
+        st.error(components.plain_markdown(problem), icon=":material/badge:")
+    start = st.button(
+        "Start distillation", key="distill_start", type="primary", icon=":material/play_arrow:",
+        disabled=problem is not None,
+    )
+    if start:
+        _launch(runner, name, dataset_id)
+    launch_problem = st.session_state.pop(LAUNCH_PROBLEM_KEY, None)
+    if launch_problem:
+        st.error(components.plain_markdown(launch_problem), icon=":material/error:")
+
+
+def _bedrock_pairs_note(current: state.Studio) -> None:
+    if current.backend.kind != "bedrock":
+        st.caption("The student is trained on this machine and costs nothing per query once deployed.")
+        return
+    students = ", ".join(model(key).name for key in students_for(DEFAULT_TEACHER))
+    st.info(
+        f"On Amazon Bedrock, {model(DEFAULT_TEACHER).name} distils into {students}. Jobs started here train the "
+        "local student from the labels of your dataset, so a Bedrock teacher's labels give an on-box router.",
+        icon=":material/info:",
+    )
+
+
+def _suggest_name(taken: set[str]) -> None:
+    st.session_state[NAME_KEY] = default_job_name(taken | set(st.session_state.get(LAUNCHED_KEY, {})))
+
+
+def _launch(runner: JobRunner, name: str, dataset_id: str) -> None:
+    params = {
+        "student": st.session_state[STUDENT_KEY],
+        "epochs": int(st.session_state[EPOCHS_KEY]),
+        "learning_rate": float(st.session_state[LEARNING_RATE_KEY]),
+        "heldout_ratio": float(st.session_state[HELDOUT_KEY]),
+        "seed": int(st.session_state[SEED_KEY]),
+    }
+    try:
+        job = runner.submit(name, dataset_id, params)
+    except Exception as exc:  # a bad setting, a taken name, a worker that cannot start: one sentence
+        st.session_state[LAUNCH_PROBLEM_KEY] = state.explain_error(exc)
+        return
+    # A second click of a double click reruns with this name taken, so the Start button is disabled by then
+    # and Streamlit discards a click on a disabled widget: one launch, whatever the user does.
+    st.session_state.setdefault(LAUNCHED_KEY, {})[name] = job.id
+    st.query_params[JOB_PARAM] = job.id
+    st.session_state.pop(STOP_CONFIRM_KEY, None)
+    st.rerun()
+
+
+# --- the job list and one job ------------------------------------------------------------------------
+
+
+def jobs_section(current: state.Studio, runner: JobRunner) -> None:
+    """The job list and the selected job; polled every second while any job is active, so both stay live."""
+    try:
+        active = any(job.active for job in runner.list())  # list() reconciles: a killed worker's job ends here
+    except Exception as exc:  # e.g. a locked database: the launch form still works
+        components.show_error(exc)
+        return
+    poll = POLL_INTERVAL_S if active else None
+    st.fragment(_jobs_panel, run_every=poll)(current, runner, active)
+
+
+def _jobs_panel(current: state.Studio, runner: JobRunner, polling: bool) -> None:
+    try:
+        jobs = runner.list()
+        dataset_names = {d.id: d.name for d in DatasetLibrary(current.store, current.settings.data_dir).list()}
+        model_names = {m.id: m.name for m in ModelRegistry(current.store, current.settings.data_dir).list()}
+    except Exception as exc:
+        components.show_error(exc)
+        return
+    if polling and not any(job.active for job in jobs):
+        st.rerun()  # every job has ended: redraw the page once more and stop polling
+    if not jobs:
+        st.info("No jobs yet: start one above.", icon=":material/school:")
+        return
+    job_table(jobs, dataset_names, model_names)
+    job = pick_job(jobs)
+    with st.container(border=True):
+        _job_header(job, dataset_names)
+        phase_timeline(job)
+        _progress(job)
+        _outcome(runner, job)
+        _curves(runner.metrics(job.id), job)
+        _stop_control(runner, job)
+        with st.expander("Settings of this job"):
+            st.json(job.params, expanded=True)
+
+
+def job_table(jobs: Sequence[Job], dataset_names: Mapping[str, str], model_names: Mapping[str, str]) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "name": job.name,
+            "status": _status_text(job),
+            "phase": job.phase or "–",
+            "progress": round(job.progress * 100),
+            "elapsed": format_elapsed(elapsed_seconds(job, now)),
+            "dataset": dataset_names.get(job.dataset_id or "", job.dataset_id or "–"),
+            "model": model_names.get(job.model_id or "", job.model_id or "–"),
+            "created": format_time(job.created_at),
+        }
+        for job in jobs
+    ]
+    st.dataframe(
+        pd.DataFrame(rows), hide_index=True, width="stretch",
+        column_config={
+            "name": st.column_config.TextColumn("Job"),
+            "status": st.column_config.TextColumn("Status"),
+            "phase": st.column_config.TextColumn("Phase"),
+            "progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=100, format="%d%%"),
+            "elapsed": st.column_config.TextColumn("Elapsed"),
+            "dataset": st.column_config.TextColumn("Dataset"),
+            "model": st.column_config.TextColumn("Resulting model"),
+            "created": st.column_config.TextColumn("Submitted"),
+        },
+    )
+
+
+def _status_text(job: Job) -> str:
+    return f"{job.status} ({job.failure_message})" if job.failure_message == INTERRUPTED else job.status
+
+
+def pick_job(jobs: Sequence[Job]) -> Job:
+    """The job named by the "job" query parameter (so a reload returns to it), else the newest."""
+    by_id = {job.id: job for job in jobs}
+    wanted = st.query_params.get(JOB_PARAM)
+    if wanted is not None and wanted not in by_id:
+        st.warning("The job in the address is gone (it may have been deleted): showing the newest one.",
+                   icon=":material/help:")
+    chosen = wanted if wanted in by_id else jobs[0].id
+    st.session_state[PICK_KEY] = chosen
+    st.selectbox(
+        "Job", list(by_id), key=PICK_KEY, on_change=_picked,
+        format_func=lambda job_id: f"{by_id[job_id].name} · {by_id[job_id].status}",
+    )
+    st.query_params[JOB_PARAM] = chosen
+    return by_id[chosen]
+
+
+def _picked() -> None:
+    st.query_params[JOB_PARAM] = st.session_state[PICK_KEY]
+    st.session_state.pop(STOP_CONFIRM_KEY, None)
+
+
+def _job_header(job: Job, dataset_names: Mapping[str, str]) -> None:
+    facts = (
+        ("Job", job.name),
+        ("Status", _status_text(job)),
+        ("Elapsed", format_elapsed(elapsed_seconds(job))),
+        ("Dataset", dataset_names.get(job.dataset_id or "", job.dataset_id or "–")),
+        ("Teacher", job.teacher or "–"),
+        ("Student", STUDENT_LABELS.get(job.student or "", job.student or "–")),
+    )
+    for column, (label, value) in zip(st.columns([3, 2, 2, 3, 3, 3]), facts, strict=True):
+        with column:
+            components.fact(label, value)
+
+
+def phase_timeline(job: Job) -> None:
+    """Validation -> DataProcessing -> Training, each with its state in Bedrock's words."""
+    states = phase_states(job)
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        for index, (phase, phase_state) in enumerate(states):
+            if index:
+                st.markdown(":material/arrow_forward:", width="content")
+            colour, icon = PHASE_BADGES.get(phase_state, PHASE_BADGES[NOT_STARTED])
+            st.badge(f"{phase.value}: {phase_state}", icon=icon, color=colour, help=PHASE_PURPOSE[phase])
+
+
+def _progress(job: Job) -> None:
+    if job.status == JobStatus.COMPLETED:
+        text = "Done"
+    elif job.active:
+        text = f"{job.phase or 'Starting'}: {job.progress:.0%}"
+    else:
+        text = f"Ended in {job.phase or 'start-up'} at {job.progress:.0%}"
+    st.progress(min(max(job.progress, 0.0), 1.0), text=text)
+
+
+def _outcome(runner: JobRunner, job: Job) -> None:
+    if job.status == JobStatus.FAILED:
+        st.error("The job failed.", icon=":material/error:")
+        st.text(INTERRUPTED_TEXT if job.failure_message == INTERRUPTED else job.failure_message or "No reason given.")
+        log = runner.log_text(job.id, max_chars=6_000)
+        if log.strip():
+            with st.expander("Worker log (the end)"):
+                st.code(log, language=None)
+    elif job.status == JobStatus.STOPPED:
+        st.info("Stopped on request: no model was saved.", icon=":material/stop_circle:")
+    elif job.status == JobStatus.STOPPING:
+        st.info("Stopping: the worker ends at its next check.", icon=":material/pause_circle:")
+    elif job.status == JobStatus.COMPLETED and job.model_id:
+        _finished_model(runner, job)
+
+
+def _finished_model(runner: JobRunner, job: Job) -> None:
+    try:
+        made = ModelRegistry(runner.store, runner.data_dir).get(job.model_id or "")
+    except Exception as exc:  # deleted since: the job's figures stay, the link goes
+        st.info(components.plain_markdown(f"The model this job made is gone: {state.explain_error(exc)}"),
+                icon=":material/help:")
+        return
+    figures = st.columns(3)
+    figures[0].metric("Held-out agreement", format_share(made.metrics.get(HELDOUT_AGREEMENT)),
+                      help="Share of held-out queries whose top channel matches the teacher's.")
+    figures[1].metric("Held-out rubric", format_rubric(made.metrics.get(HELDOUT_RUBRIC)),
+                      help="Mean weights-rubric score, 1 to 5.")
+    figures[2].metric("Epochs run", str(made.metrics.get("epochs_run") or "–"))
+    st.success("Completed: the student is registered as a custom model.", icon=":material/check_circle:")
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.text(made.name)
+        components.page_link_if_listed(
+            state.PAGES_DIR / "models.py", "Open it on the Models page", ":material/deployed_code:",
+            query_params={MODEL_PARAM: made.id},
+        )
+
+
+def _curves(metrics: list[dict[str, object]], job: Job) -> None:
+    if not metrics:
+        if job.active:
+            st.caption("Loss and agreement curves appear after the first training epoch.")
+        return
+    loss_column, agreement_column = st.columns(2, gap="large")
+    loss_column.altair_chart(loss_chart(metrics), width="stretch")
+    agreement_column.altair_chart(agreement_chart(metrics), width="stretch")
+
+
+def _stop_control(runner: JobRunner, job: Job) -> None:
+    problem = st.session_state.pop(STOP_PROBLEM_KEY, None)
+    if problem:
+        st.error(components.plain_markdown(problem), icon=":material/error:")
+    if job.status != JobStatus.IN_PROGRESS or job.stop_requested:
+        return
+    if st.session_state.get(STOP_CONFIRM_KEY) != job.id:
+        st.button("Stop job", key="distill_stop", icon=":material/stop:", on_click=_ask_stop, args=(job.id,))
+        return
+    with st.container(border=True):
+        st.warning("Stop this job? It ends at its next check and saves no model.", icon=":material/stop_circle:")
+        st.text(job.name)
+        with st.container(horizontal=True):
+            st.button("Stop the job", key="distill_stop_confirm_button", type="primary", icon=":material/stop:",
+                      on_click=_confirm_stop, args=(runner, job.id))
+            st.button("Keep it running", key="distill_stop_cancel", on_click=_cancel_stop)
+
+
+def _ask_stop(job_id: str) -> None:
+    st.session_state[STOP_CONFIRM_KEY] = job_id
+
+
+def _cancel_stop() -> None:
+    st.session_state.pop(STOP_CONFIRM_KEY, None)
+
+
+def _confirm_stop(runner: JobRunner, job_id: str) -> None:
+    st.session_state.pop(STOP_CONFIRM_KEY, None)
+    try:
+        runner.stop(job_id)
+    except Exception as exc:  # e.g. it ended meanwhile: say so
+        st.session_state[STOP_PROBLEM_KEY] = state.explain_error(exc)

@@ -1,0 +1,122 @@
+"""Data Mix in a real browser: generate a small set, see it, save and download it; validate a broken upload."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.dataset import encode_records, make_record
+from core.schema import RoutingDecision
+from tests.e2e.test_studio_browser import screenshot_whole_page
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+FIRST_LOAD_MS = 60_000
+STEP_MS = 30_000
+TOTAL = 200
+# Four weight histograms, focus, difficulty, query length and domain.
+CHART_COUNT = 8
+
+
+def open_data_mix(page, url: str):
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Data Mix").click()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="Data Mix")).to_be_visible(timeout=FIRST_LOAD_MS)
+    expect(main.get_by_text("Focus", exact=True)).to_be_visible(timeout=STEP_MS)
+    return main
+
+
+def grid_cells(main, label_text: str):
+    """The cells of the dataframe that follows a heading; Streamlit's grid keeps an accessible table in the DOM."""
+    return main.get_by_test_id("stDataFrame").filter(has_text=label_text).locator("td[role=gridcell]")
+
+
+def test_generate_see_save_and_download_a_small_mix(studio, page, artifacts):
+    from playwright.sync_api import expect
+
+    main = open_data_mix(page, studio.url)
+    expect(main.get_by_text("Nothing generated yet", exact=False)).to_be_visible()
+    expect(main.get_by_text("No datasets yet: generate a mix above and save it", exact=False)).to_be_visible()
+
+    total = main.get_by_role("spinbutton", name="Queries to generate")
+    total.fill(str(TOTAL))
+    total.press("Enter")
+    generate = main.get_by_role("button", name=f"Generate and label {TOTAL} queries")
+    expect(generate).to_be_visible(timeout=STEP_MS)
+    generate.click()
+
+    expect(main.get_by_text(f"the first {TOTAL} of {TOTAL}", exact=False)).to_be_visible(timeout=STEP_MS)
+    expect(main.get_by_test_id("stVegaLiteChart")).to_have_count(CHART_COUNT, timeout=STEP_MS)
+    expect(main.get_by_test_id("stMetric").filter(has_text="Queries").first).to_contain_text(str(TOTAL))
+    preview = main.get_by_test_id("stDataFrame").filter(has_text="difficulty")
+    expect(preview.locator("td[role=gridcell]").first).not_to_be_empty()
+
+    name = main.get_by_label("Dataset name")
+    name.fill("browser-mix")
+    main.get_by_role("button", name="Save dataset").click()
+    expect(main.get_by_text(f"Saved: {TOTAL} labelled records", exact=False)).to_be_visible(timeout=STEP_MS)
+    listed = main.get_by_test_id("stDataFrame").filter(has_text="s3 uri")
+    expect(listed.locator("td[role=gridcell]").first).to_have_text("browser-mix")
+    expect(main.get_by_text("Uploading to S3 needs the Amazon Bedrock backend", exact=False)).to_be_visible()
+
+    with page.expect_download(timeout=STEP_MS) as download_info:
+        main.get_by_role("button", name="Download JSONL").click()
+    download = download_info.value
+    assert download.suggested_filename == "browser-mix.jsonl"
+    lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == TOTAL
+    assert all(record["schemaVersion"] == "bedrock-conversation-2024" for record in records)
+    assert all(set(json.loads(record["messages"][1]["content"][0]["text"])) >= {"visual", "audio"}
+               for record in records)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    screenshot_whole_page(page, artifacts / "data-mix.png")
+
+
+def broken_file(path: Path) -> Path:
+    decision = RoutingDecision(visual=0.7, audio=0.1, transcription=0.1, metadata=0.1, reasoning="seen")
+    lines = encode_records([make_record(f"red car number {i}", decision) for i in range(120)]).decode().splitlines()
+    lines[1] = "{not json"
+    lines[6] = lines[6].replace('"messages"', '"mesages"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_broken_upload_lists_its_problems_by_line(studio, page, artifacts, tmp_path):
+    from playwright.sync_api import expect
+
+    main = open_data_mix(page, studio.url)
+    main.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(broken_file(tmp_path / "broken.jsonl"))
+
+    expect(main.get_by_text("Invalid:", exact=False)).to_be_visible(timeout=STEP_MS)
+    problems = grid_cells(main, "problem")
+    expect(problems.filter(has_text="line 2").first).to_be_attached(timeout=STEP_MS)
+    expect(problems.filter(has_text="line 7").first).to_be_attached()
+    expect(problems.filter(has_text="not valid JSON").first).to_be_attached()
+    expect(main.get_by_role("button", name="Import into the library")).to_have_count(0)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    screenshot_whole_page(page, artifacts / "data-mix-validate.png")
+
+
+def test_a_prompt_without_the_query_placeholder_shows_the_error(studio, page):
+    from playwright.sync_api import expect
+
+    main = open_data_mix(page, studio.url)
+    main.get_by_text("Teacher prompt", exact=True).click()
+    template = main.get_by_label("Prompt template")
+    template.fill("Route the query, please.")
+    template.press("Control+Enter")
+
+    expect(main.get_by_text("The teacher prompt must contain {query}", exact=False)).to_be_visible(timeout=STEP_MS)
+    expect(main.get_by_role("button", name="Generate and label", exact=False)).to_be_disabled()
+    main.get_by_role("button", name="Reset to the default prompt").click()
+    expect(main.get_by_text("Prompt version: teacher-v1", exact=True)).to_be_visible(timeout=STEP_MS)
+    expect(main.get_by_role("button", name="Generate and label", exact=False)).to_be_enabled()
