@@ -139,11 +139,30 @@ def _distillation() -> list[BenchFigure]:
     ]
 
 
+def _page_runs() -> list[BenchFigure]:
+    """Each page's script run (AppTest) with 10,000 rows loaded, measured in a child process: the UI
+    lives in dashboard/, and core never imports Streamlit."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "dashboard.page_timing"], cwd=root, capture_output=True, text=True, timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"page timing failed: {done.stderr.strip().splitlines()[-1:]}")
+    seconds = json.loads(done.stdout.strip().splitlines()[-1])
+    return [BenchFigure(f"page_run_{page}_10k", value, "s", 1.5) for page, value in seconds.items()]
+
+
 # Each entry measures one group of figures; later components add theirs here.
 FIGURE_GROUPS: list[tuple[str, Callable[[], list[BenchFigure]]]] = [
     ("router_latency", _router_latency),
     ("synthesis_and_export", _synthesis_and_export),
     ("distillation", _distillation),
+    ("page_runs", _page_runs),
 ]
 
 

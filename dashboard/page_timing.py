@@ -1,0 +1,82 @@
+"""Time each page's script run with a 10,000-row dataset loaded: `python -m dashboard.page_timing` prints JSON.
+
+`python -m core bench` runs this in a child process (core itself never imports Streamlit). The studio gets
+a private data directory holding a saved 10,000-record dataset and a finished distillation; the Data Mix
+page also holds a generated 10,000-query mix in its session. Each page is run a few times after a warm-up
+and the median is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if sys.path[0] != str(ROOT):
+    sys.path.insert(0, str(ROOT))
+
+ROWS = 10_000
+WARM_RUNS = 5
+RUN_TIMEOUT_S = 120
+PAGES = ("overview.py", "data_mix.py", "distillation.py", "models.py", "settings.py")
+
+
+def _prepare(data_dir: Path) -> None:
+    from core.dataset_library import DatasetLibrary
+    from core.distill.jobs import JobRunner
+    from core.distill.worker import run_job
+    from core.routers.reference import ReferenceTeacher
+    from core.store import Store
+    from core.synth import DataMix
+    from core.synthesis import synthesise
+
+    store = Store(data_dir / "studio.db")
+    synthesis = synthesise(DataMix(total=ROWS, seed=7), ReferenceTeacher())
+    info = DatasetLibrary(store, data_dir).save(
+        "bench-10k", synthesis.records, synthesis.tags, synthesis.manifest_fields,
+    )
+    job = JobRunner(store, data_dir).submit("bench-distill", info.id, {"epochs": 5}, background=False)
+    run_job(store, data_dir, job.id)
+
+
+def _page_run_seconds(script: str) -> float:
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import data_mix_views
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=RUN_TIMEOUT_S).run()
+    at.switch_page(f"../pages/{script}").run()
+    if script == "data_mix.py":
+        at.number_input(key=data_mix_views.TOTAL_KEY).set_value(ROWS).run()
+        at.button(key=data_mix_views.GENERATE_KEY).click().run()
+        generated = at.session_state[data_mix_views.RESULT_KEY]
+        if len(generated.synthesis.records) < ROWS * 0.99:
+            raise RuntimeError("the Data Mix page did not generate the 10,000-query mix")
+    if at.exception:
+        raise RuntimeError(f"{script} raised: {at.exception[0].value}")
+    timings = []
+    for _ in range(WARM_RUNS):
+        started = time.perf_counter()
+        at.run()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = Path(folder)
+        os.environ["VSRS_DATA_DIR"] = str(data_dir)
+        os.environ["VSRS_BACKEND"] = "local"
+        _prepare(data_dir)
+        figures = {script.removesuffix(".py"): _page_run_seconds(script) for script in PAGES}
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
