@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.backends import LocalBackend
 from tests.app.helpers import isolated_environment, run_app
 
 
@@ -34,3 +35,16 @@ def studio_env(tmp_path, monkeypatch) -> Iterator[Path]:
 def app() -> AppTest:
     """The studio app after its first run (on its default page, Overview)."""
     return run_app()
+
+
+@pytest.fixture
+def teacher_is(monkeypatch):
+    """Make the local backend's teacher a stand-in router; start the app after this (routers are cached)."""
+
+    def use(router_class):
+        router_class.calls = 0
+        monkeypatch.setattr(LocalBackend, "teacher",
+                            lambda backend, prompt=None: router_class(backend.prices(), "teacher"))
+        return router_class
+
+    return use

@@ -4,6 +4,7 @@ small labelled dataset and a finished distillation job to show."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from streamlit import dataframe_util
@@ -12,7 +13,9 @@ from streamlit.testing.v1 import AppTest
 from core.dataset_library import DatasetInfo, DatasetLibrary
 from core.distill import worker
 from core.distill.jobs import Job, JobRunner
+from core.routers.base import RouterReply
 from core.routers.reference import ReferenceTeacher
+from core.routers.uniform import UniformRouter
 from core.store import Store
 from core.synth import DataMix
 from core.synthesis import synthesise
@@ -91,3 +94,17 @@ def finished_job(runner: JobRunner, dataset: DatasetInfo, name: str = "router-di
     job = runner.submit(name, dataset.id, {"epochs": FEW_EPOCHS}, background=False)
     worker.run_job(runner.store, runner.data_dir, job.id)
     return runner.get(job.id)
+
+
+class CountingRouter(UniformRouter):
+    """A stand-in teacher that counts the queries it was sent (a billable one must get none before consent)."""
+
+    calls = 0
+
+    def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
+        type(self).calls += len(queries)
+        return super().route_many(queries)
+
+
+class BillableRouter(CountingRouter):
+    price_key = "nova-premier"

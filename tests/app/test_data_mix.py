@@ -13,14 +13,22 @@ from core.backends import LocalBackend
 from core.dataset_library import DatasetLibrary
 from core.prompts import DEFAULT_TEACHER_VERSION
 from core.routers.base import RouterReply
-from core.routers.uniform import UniformRouter
 from core.schema import MODALITIES
 from core.settings import load_settings
 from core.store import Store
 from core.synth import DIFFICULTIES, DOMAINS, FOCI
 from dashboard import data_mix_views as views
 from dashboard import dataset_views as datasets
-from tests.app.helpers import RUN_TIMEOUT_S, alerts, chart_rows, open_page, run_app, texts
+from tests.app.helpers import (
+    RUN_TIMEOUT_S,
+    BillableRouter,
+    CountingRouter,
+    alerts,
+    chart_rows,
+    open_page,
+    run_app,
+    texts,
+)
 
 PAGE = "data_mix.py"
 
@@ -362,19 +370,8 @@ def test_a_valid_upload_can_be_imported_under_a_name():
 
 # ---- teachers that bill or fail -------------------------------------------------------------------------------
 
-class _CountingRouter(UniformRouter):
-    calls = 0
 
-    def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
-        type(self).calls += len(queries)
-        return super().route_many(queries)
-
-
-class _BillableRouter(_CountingRouter):
-    price_key = "nova-premier"
-
-
-class _SometimesProseRouter(_CountingRouter):
+class _SometimesProseRouter(CountingRouter):
     """Answers every third query with prose instead of JSON."""
 
     def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
@@ -383,21 +380,9 @@ class _SometimesProseRouter(_CountingRouter):
                 for i, (query, reply) in enumerate(zip(queries, replies, strict=True))]
 
 
-@pytest.fixture
-def teacher_is(monkeypatch):
-    """Make the local backend's teacher a stand-in; start the app after this (routers are cached)."""
-
-    def use(router_class):
-        router_class.calls = 0
-        monkeypatch.setattr(LocalBackend, "teacher",
-                            lambda backend, prompt=None: router_class(backend.prices(), "teacher"))
-        return router_class
-
-    return use
-
 
 def test_a_billable_teacher_shows_the_estimate_and_labels_only_after_confirmation(teacher_is):
-    router = teacher_is(_BillableRouter)
+    router = teacher_is(BillableRouter)
     at = generate(set_total(open_data_mix(), 100))
 
     assert router.calls == 0
@@ -412,7 +397,7 @@ def test_a_billable_teacher_shows_the_estimate_and_labels_only_after_confirmatio
 
 
 def test_cancelling_a_billable_generation_sends_nothing(teacher_is):
-    router = teacher_is(_BillableRouter)
+    router = teacher_is(BillableRouter)
     at = generate(set_total(open_data_mix(), 100))
     at = at.button(key="data_mix_generate_cancel").click().run()
 

@@ -12,12 +12,11 @@ from core.distill.artifact import StudentArtifactError
 from core.distill.jobs import JobError
 from core.model_registry import ModelRegistryError
 from core.routers.base import EMPTY_QUERY_ERROR, RouterReply
-from core.routers.uniform import UniformRouter
 from core.schema import MODALITIES
 from core.settings import load_settings
 from core.store import Store
 from dashboard import state
-from tests.app.helpers import alerts, chart_rows, open_page, run_app, texts
+from tests.app.helpers import BillableRouter, CountingRouter, alerts, chart_rows, open_page, run_app, texts
 
 QUERY = "dog barking loudly"
 # Quoted '_' and '*' pair up into emphasis in markdown unless escaped; a name like snake_case never does.
@@ -89,37 +88,15 @@ def test_last_result_survives_leaving_and_returning(app):
     assert at.text_input(key="try_router_query").value == QUERY
 
 
-class _CountingRouter(UniformRouter):
-    calls = 0
 
-    def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
-        type(self).calls += len(queries)
-        return super().route_many(queries)
-
-
-class _BillableRouter(_CountingRouter):
-    price_key = "nova-premier"
-
-
-class _ProseRouter(_CountingRouter):
+class _ProseRouter(CountingRouter):
     def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
         return [RouterReply(text="Sure! Visual matters most here.") for _ in queries]
 
 
-@pytest.fixture
-def teacher_is(monkeypatch):
-    """Make the local backend's teacher a stand-in router; start the app after this (routers are cached)."""
-
-    def use(router_class):
-        router_class.calls = 0
-        monkeypatch.setattr(LocalBackend, "teacher", lambda backend: router_class(backend.prices(), "teacher"))
-        return router_class
-
-    return use
-
 
 def test_billable_router_shows_the_estimate_and_routes_only_after_confirmation(teacher_is):
-    router = teacher_is(_BillableRouter)
+    router = teacher_is(BillableRouter)
     at = route(run_app(), QUERY)
 
     assert router.calls == 0
@@ -133,7 +110,7 @@ def test_billable_router_shows_the_estimate_and_routes_only_after_confirmation(t
 
 
 def test_cancelling_a_billable_query_sends_nothing(teacher_is):
-    router = teacher_is(_BillableRouter)
+    router = teacher_is(BillableRouter)
     at = route(run_app(), QUERY)
     at = at.button(key="try_router_pending_cancel").click().run()
 

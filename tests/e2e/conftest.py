@@ -18,12 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.app.helpers import ROOT, isolated_environment
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 ARTIFACTS = ROOT / "test-artifacts"
 SERVER_START_TIMEOUT_S = 60
 HEALTH_POLL_INTERVAL_S = 0.2

@@ -3,19 +3,11 @@
 import json
 from pathlib import Path
 
-import pytest
-
 from core.dataset import encode_records, make_record
 from core.schema import RoutingDecision
-from tests.e2e.test_studio_browser import screenshot_whole_page
+from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS
 FIRST_LOAD_MS = 60_000
 STEP_MS = 30_000
 TOTAL = 200

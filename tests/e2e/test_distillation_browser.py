@@ -25,15 +25,9 @@ from core.store import Store
 from core.synth import DataMix
 from core.synthesis import synthesise
 from dashboard.components import weights_text
-from tests.e2e.test_studio_browser import screenshot_whole_page
+from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS
 FIRST_LOAD_MS = 60_000
 STEP_MS = 20_000
 # A whole job: a worker process starts, imports numpy and scipy, trains and saves.

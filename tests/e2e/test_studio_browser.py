@@ -2,24 +2,16 @@
 
 from pathlib import Path
 
-import pytest
-
 from core.backends import LocalBackend
 from core.settings import Settings
 from core.store import Store
 from dashboard.components import weights_text
+from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS
 # Streamlit's first script run imports pandas and altair; later steps are quick.
 FIRST_LOAD_MS = 60_000
 STEP_MS = 20_000
-SCREENSHOT_MARGIN_PX = 120
 
 
 def test_navigate_and_route_a_query(studio, page, artifacts):
@@ -68,9 +60,3 @@ def _local_teacher(data_dir: Path):
     settings = Settings(data_dir=data_dir)
     return LocalBackend(settings, Store(settings.store_path)).teacher()
 
-
-def screenshot_whole_page(page, path: Path) -> None:
-    """Streamlit scrolls inside its main area, so grow the window to the content before the screenshot."""
-    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": height + SCREENSHOT_MARGIN_PX})
-    page.screenshot(path=str(path), full_page=True)
