@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.labelling import BEDROCK_BATCH_SIZE
 from core.schema import MODALITIES, RouteResult
 
 BAR_WIDTH = 20
@@ -27,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 class UserFacingError(Exception):
@@ -42,6 +47,7 @@ def _build_parser() -> argparse.ArgumentParser:
     route.add_argument("--router", default="teacher", help="router id: teacher, uniform, student, student:DIR ...")
     route.add_argument("--json", action="store_true", help="one JSON object per query and line")
     route.add_argument("--file", type=Path, help="read queries from a file, one per line ('-' for stdin)")
+    route.add_argument("--yes", action="store_true", help="confirm routing through a billable model")
     route.set_defaults(handler=_route)
 
     synth = commands.add_parser("synth", help="synthesise (and label) a distillation dataset from a data mix")
@@ -71,7 +77,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure the performance figures of DESIGN.md section 5")
     bench.add_argument("--json", action="store_true", help="print {'figures': [...]} as JSON")
-    bench.add_argument("--only", action="append", default=[], help="run only figures whose name contains this")
+    bench.add_argument("--only", action="append", default=[], metavar="GROUP",
+                       help="run only the figure groups whose name contains this: router_latency, "
+                            "synthesis_and_export, distillation, page_runs (repeatable)")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -113,11 +121,17 @@ def _route(args: argparse.Namespace) -> int:
         router = backend.router(args.router)
     except BackendUnavailable as exc:
         raise UserFacingError(str(exc)) from exc
-    for result in router.route_batch(queries):
-        if args.json:
-            print(json.dumps(result.to_cli_dict(), ensure_ascii=False))
-        else:
-            print(format_result(result))
+    if router.billable and not args.yes:
+        raise UserFacingError(
+            f"routing {len(queries):,} queries through {args.router} bills your AWS account "
+            f"(about ${router.estimate_batch_cost_usd(len(queries)):,.4f}); run again with --yes to confirm"
+        )
+    # A remote router answers slowly: print each small batch as it finishes rather than all at the end.
+    step = BEDROCK_BATCH_SIZE if router.remote else len(queries)
+    for start in range(0, len(queries), step):
+        for result in router.route_batch(queries[start:start + step]):
+            print(json.dumps(result.to_cli_dict(), ensure_ascii=False) if args.json else format_result(result),
+                  flush=True)
     return 0
 
 
@@ -145,11 +159,12 @@ def _synth(args: argparse.Namespace) -> int:
 
     if args.out.suffix != ".jsonl":
         raise UserFacingError("--out must name a .jsonl file")
+    _check_writable_file(args.out)
     try:
         mix = DataMix.from_cli(args.mix, args.n, args.seed, args.custom)
     except ValueError as exc:
         raise UserFacingError(_first_error_line(exc)) from exc
-    teacher, teacher_name = None, None
+    teacher, teacher_name, checkpoint_dir = None, None, None
     if args.label == "teacher":
         backend = _open_backend()
         try:
@@ -158,12 +173,15 @@ def _synth(args: argparse.Namespace) -> int:
             raise UserFacingError(str(exc)) from exc
         teacher_name = backend.teacher_name
         if teacher.billable and not args.yes:
-            estimate = teacher.estimate_cost_usd("a typical video search query") * mix.total
             raise UserFacingError(
                 f"labelling {mix.total:,} queries with {teacher_name} bills your AWS account "
-                f"(about ${estimate:,.2f}); run again with --yes to confirm"
+                f"(about ${teacher.estimate_batch_cost_usd(mix.total):,.2f}); run again with --yes to confirm"
             )
-    synthesis = synthesise(mix, teacher, teacher_id=teacher_name, name=args.out.stem, on_progress=_progress_bar)
+        checkpoint_dir = backend.settings.data_dir
+    synthesis = synthesise(
+        mix, teacher, teacher_id=teacher_name, name=args.out.stem, on_progress=_progress_bar,
+        checkpoint_dir=checkpoint_dir,
+    )
     manifest = write_synthesis(synthesis, args.out)
     print(f"wrote {manifest.record_count:,} {manifest.kind} records to {args.out} (sha256 {manifest.sha256[:12]})")
     if synthesis.duplicates_removed:
@@ -172,6 +190,29 @@ def _synth(args: argparse.Namespace) -> int:
         print(f"{synthesis.run.failed:,} queries could not be labelled and were left out; first: "
               f"{synthesis.run.failures[0].query!r}: {'; '.join(synthesis.run.failures[0].errors)}")
     return 0
+
+
+def _check_writable_file(path: Path) -> None:
+    """Refuse an output path that cannot be written before any work (or money) is spent on it."""
+    folder = path.resolve().parent
+    if path.is_dir():
+        raise UserFacingError(f"{path} is a folder; give a file name ending in .jsonl")
+    if folder.exists() and not folder.is_dir():
+        raise UserFacingError(f"{folder} is a file, not a folder")
+    if not folder.is_dir():
+        raise UserFacingError(f"the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise UserFacingError(f"cannot write in {folder}; check its permissions")
+
+
+def _check_artifact_folder(path: Path) -> None:
+    from core.distill.artifact import ARTIFACT_FILES
+
+    if path.exists() and not path.is_dir():
+        raise UserFacingError(f"{path} is a file; --out names the folder the model goes in")
+    if path.is_dir() and any(child.name not in ARTIFACT_FILES for child in path.iterdir()):
+        raise UserFacingError(f"{path} holds other files; give an empty or new folder (or an earlier model's)")
+    _check_writable_file(path / "model.json" if path.is_dir() else path)
 
 
 def _progress_bar(done: int, total: int, label: str = "labelling") -> None:
@@ -227,11 +268,12 @@ def _load_labelled(path: Path, role: str, min_records: int):
 def _distill(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from core.distill.artifact import Provenance, save_student
+    from core.distill.artifact import Provenance, StudentArtifactError, save_student
     from core.distill.trainer import EpochReport, TrainingConfig, train_student
     from core.evaluate import score_pairs
     from core.routers.student import StudentRouter
 
+    _check_artifact_folder(args.out)
     train = _load_labelled(args.train, "training", min_records=1)
     heldout = _load_labelled(args.heldout, "held-out", min_records=1) if args.heldout else None
     overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "seed": args.seed}
@@ -259,7 +301,10 @@ def _distill(args: argparse.Namespace) -> int:
         scores = score_pairs(StudentRouter(model).route_batch(heldout.queries), heldout.decisions)
         figures["heldout"] = {"file": str(args.heldout), **scores}
         model.manifest = model.manifest.model_copy(update={"heldout_metrics": scores})
-    save_student(model, args.out)
+    try:
+        save_student(model, args.out)
+    except StudentArtifactError as exc:
+        raise UserFacingError(str(exc)) from exc
     if args.json:
         print(json.dumps(figures))
         return 0
@@ -276,7 +321,10 @@ def _distill(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from core.bench import format_figures, run_bench
 
-    figures = run_bench(only=args.only)
+    try:
+        figures = run_bench(only=args.only)
+    except ValueError as exc:
+        raise UserFacingError(str(exc)) from exc
     if args.json:
         print(json.dumps({"figures": [f.to_json_dict() for f in figures]}))
     else:

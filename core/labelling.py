@@ -125,18 +125,20 @@ def label_queries(
     queries: Sequence[str],
     *,
     checkpoint_path: Path | None = None,
-    batch_size: int = LOCAL_BATCH_SIZE,
+    batch_size: int | None = None,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     retry_failed: bool = False,
 ) -> LabelRun:
-    """Label every query with `router`, `batch_size` at a time.
+    """Label every query with `router`, `batch_size` at a time (by default small for a remote, paid teacher, so
+    a crash loses little and progress moves often, and large for an on-box one).
 
     With a checkpoint, indices already labelled (or already failed, unless `retry_failed`) by a run with
     the same fingerprint are skipped; a checkpoint for another router or query list is replaced.
     `should_stop` is asked between batches; a stopped run returns what it has and resumes later.
     An exception from the router itself (no credentials, say) propagates; the checkpoint keeps what was done.
     """
+    batch_size = batch_size or (BEDROCK_BATCH_SIZE if router.remote else LOCAL_BATCH_SIZE)
     if batch_size < 1:
         raise ValueError("batch size must be at least 1")
     queries = list(queries)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.dataset import DatasetManifest, DatasetTags, ManifestFields, write_dataset
-from core.labelling import LabelRun, build_dataset_rows, label_queries
+from core.labelling import LabelRun, build_dataset_rows, checkpoint_path_for, label_queries
 from core.prompts import DEFAULT_TEACHER_PROMPT, RouterPrompt
 from core.routers.base import Router
 from core.synth import GENERATOR_VERSION, DataMix, SynthQuery, generate
@@ -41,16 +41,23 @@ def synthesise(
     teacher_id: str | None = None,
     prompt: RouterPrompt = DEFAULT_TEACHER_PROMPT,
     name: str | None = None,
-    checkpoint_path: Path | None = None,
+    checkpoint_dir: Path | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> Synthesis:
-    """Generate the mix's queries and, with a teacher, label them (failures kept, not fatal)."""
+    """Generate the mix's queries and, with a teacher, label them (failures kept, not fatal).
+
+    A billable teacher's labels are checkpointed under `checkpoint_dir` batch by batch, so a crash or a
+    closed tab resumes the same run without paying twice; an on-box teacher is quicker to rerun than to
+    checkpoint.
+    """
     queries, removed = deduplicate(generate(mix))
     run = None
     if teacher is not None:
-        run = label_queries(
-            teacher, [q.query for q in queries], checkpoint_path=checkpoint_path, on_progress=on_progress,
+        texts = [q.query for q in queries]
+        checkpoint = (
+            checkpoint_path_for(checkpoint_dir, teacher, texts) if checkpoint_dir and teacher.billable else None
         )
+        run = label_queries(teacher, texts, checkpoint_path=checkpoint, on_progress=on_progress)
     records, tags = build_dataset_rows(queries, run)
     labelling = run.manifest_fields(teacher_id) if run is not None else {}
     if run is not None and labelling.get("prompt_version") is None:

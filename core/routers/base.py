@@ -14,6 +14,8 @@ from core.pricing import PriceTable, estimate_tokens
 from core.schema import RouteResult, RoutingDecision
 
 EMPTY_QUERY_ERROR = "empty query: type what you are looking for"
+# Stands in for queries not generated yet when quoting a cost.
+TYPICAL_QUERY = "a typical video search query"
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Router(ABC):
     router_id: str = "router"
     # Catalog key of the model whose token price this router pays; None for on-box routers.
     price_key: str | None = None
+    # True when every reply is a network call (batches are then slow, and small batches lose less).
+    remote: bool = False
 
     def __init__(self, prices: PriceTable | None = None, router_id: str | None = None):
         self.prices = prices or PriceTable()
@@ -58,7 +62,9 @@ class Router(ABC):
         return self.route_batch([query])[0]
 
     def route_batch(self, queries: Sequence[str]) -> list[RouteResult]:
-        # A large batch allocates many small objects that all survive; without this pause Python's
+        if self.remote:
+            return self._route_batch(queries)
+        # A large on-box batch allocates many small objects that all survive; without this pause Python's
         # collector rescans everything already alive, which cost a third of the time of a 10,000 batch.
         collecting = gc.isenabled()
         gc.disable()
@@ -93,6 +99,10 @@ class Router(ABC):
     def estimate_cost_usd(self, query: str, output_tokens: int = 60) -> float:
         """What routing this query would cost before it is sent (for the confirm step)."""
         return self.prices.cost_usd(self.price_key, estimate_tokens(self.input_text(query)), output_tokens)
+
+    def estimate_batch_cost_usd(self, n_queries: int) -> float:
+        """What labelling n queries not yet written would cost, quoted the same way by the CLI and the pages."""
+        return self.estimate_cost_usd(TYPICAL_QUERY) * n_queries
 
     def _finish(self, original: str, query: str, reply: RouterReply, share_ms: float) -> RouteResult:
         errors: list[str] = []

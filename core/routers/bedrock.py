@@ -48,6 +48,8 @@ class BedrockRouter(Router):
     """Routes with Converse. Teacher mode sends the rendered router prompt; student mode sends the one-line
     system text and the bare query, exactly as the distilled student saw them in training."""
 
+    remote = True
+
     def __init__(
         self,
         session,

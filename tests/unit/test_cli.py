@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
+from core.backends import LocalBackend
 from core.cli import main
+from core.routers.uniform import UniformRouter
 from core.schema import MODALITIES
 
 
@@ -87,3 +89,61 @@ def test_bench_json_has_the_contract_shape(capsys):
         assert set(figure) == {"name", "value", "unit", "budget", "ok"}
         assert figure["value"] > 0 and isinstance(figure["ok"], bool)
     assert code == (0 if all(f["ok"] for f in figures) else 1)
+
+
+class _PaidRouter(UniformRouter):
+    price_key = "nova-premier"
+    calls = 0
+
+    def route_many(self, queries):
+        type(self).calls += len(queries)
+        return super().route_many(queries)
+
+
+def test_route_through_a_billable_router_asks_for_confirmation_first(capsys, monkeypatch):
+    _PaidRouter.calls = 0
+    monkeypatch.setattr(LocalBackend, "router", lambda backend, router_id: _PaidRouter(backend.prices(), router_id))
+    code, out, err = run_cli(capsys, "route", "--json", "--router", "bedrock:x", "dog", "cat")
+    assert code == 2 and out == ""
+    assert "bills your AWS account" in err and "--yes" in err
+    assert _PaidRouter.calls == 0
+    code, out, _ = run_cli(capsys, "route", "--json", "--yes", "--router", "bedrock:x", "dog", "cat")
+    assert code == 0 and len(out.splitlines()) == 2 and _PaidRouter.calls == 2
+
+
+def test_synth_refuses_an_output_it_could_not_write_before_doing_any_work(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "synth", "--n", "100", "--seed", "1", "--out", str(blocker / "x.jsonl"))
+    assert code == 2 and "not a folder" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "synth", "--n", "100", "--seed", "1", "--out", str(tmp_path / "x.txt"))
+    assert code == 2 and ".jsonl" in err
+
+
+def test_distill_refuses_an_unusable_output_folder_before_training(capsys, tmp_path):
+    train = tmp_path / "train.jsonl"
+    assert run_cli(capsys, "synth", "--n", "100", "--seed", "1", "--out", str(train))[0] == 0
+    code, _, err = run_cli(capsys, "distill", "--train", str(train), "--out", str(train))
+    assert code == 2 and "is a file" in err
+    code, _, err = run_cli(capsys, "distill", "--train", str(train), "--out", str(tmp_path))
+    assert code == 2 and "holds other files" in err
+
+
+def test_synth_then_validate_then_distill_then_route_the_student(capsys, tmp_path):
+    train, heldout, model = tmp_path / "train.jsonl", tmp_path / "heldout.jsonl", tmp_path / "model"
+    assert run_cli(capsys, "synth", "--n", "600", "--seed", "7", "--out", str(train))[0] == 0
+    assert run_cli(capsys, "synth", "--n", "200", "--seed", "8", "--out", str(heldout))[0] == 0
+    code, out, _ = run_cli(capsys, "validate", str(train))
+    assert code == 0 and out.strip().endswith("ready for Bedrock distillation.")
+    code, out, _ = run_cli(capsys, "distill", "--train", str(train), "--heldout", str(heldout), "--out", str(model),
+                           "--json")
+    figures = json.loads(out)
+    assert code == 0 and figures["heldout"]["n"] == 200 and 0 <= figures["heldout"]["dominant_accuracy"] <= 1
+    code, out, _ = run_cli(capsys, "route", "--json", "--router", f"student:{model}", "crowd cheering loudly")
+    line = json.loads(out)
+    assert code == 0 and line["valid"] and line["router"] == f"student:{model}"
+
+
+def test_bench_with_an_unknown_group_says_which_groups_exist(capsys):
+    code, out, err = run_cli(capsys, "bench", "--json", "--only", "no_such_figure")
+    assert code == 2 and out == "" and "router_latency" in err

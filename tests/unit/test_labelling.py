@@ -206,3 +206,25 @@ def test_generated_queries_labelled_by_the_reference_teacher_make_a_valid_datase
     assert report.ok, report.lines()
     assert report.records == run.labelled == manifest.record_count
     assert report.labelled == run.labelled
+
+
+def test_a_remote_teacher_is_labelled_in_small_batches_and_an_on_box_one_in_large_ones():
+    from core.labelling import BEDROCK_BATCH_SIZE, LOCAL_BATCH_SIZE
+    from core.routers.uniform import UniformRouter
+
+    class _Batches(UniformRouter):
+        sizes: list[int] = []
+
+        def route_many(self, queries):
+            self.sizes.append(len(queries))
+            return super().route_many(queries)
+
+    class _RemoteBatches(_Batches):
+        remote = True
+        sizes: list[int] = []
+
+    queries = [f"query {i}" for i in range(300)]
+    label_queries(_Batches(), queries)
+    label_queries(_RemoteBatches(), queries)
+    assert max(_Batches.sizes) == LOCAL_BATCH_SIZE
+    assert max(_RemoteBatches.sizes) == BEDROCK_BATCH_SIZE
