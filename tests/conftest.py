@@ -1,9 +1,18 @@
-"""Every test runs offline: no AWS instance-metadata lookups, no real credentials, a private data dir."""
+"""Every test runs offline: no AWS credentials or instance-metadata lookups, no VSRS_* settings from the
+developer's shell, and a private data directory."""
+
+import os
 
 import pytest
 
+from tests.isolation import isolated_environment
+
 
 @pytest.fixture(autouse=True)
-def _offline_aws_and_private_data_dir(monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("VSRS_DATA_DIR", str(tmp_path_factory.mktemp("studio-data")))
+def _isolated_studio_environment(monkeypatch, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("studio")
+    env = isolated_environment(folder / "data", folder / "aws")
+    for name in set(os.environ) - set(env):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)

@@ -3,7 +3,6 @@ small labelled dataset and a finished distillation job to show."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,35 +25,6 @@ APP = ROOT / "dashboard" / "app.py"
 RUN_TIMEOUT_S = 30
 SMALL_DATASET = 120
 FEW_EPOCHS = 3
-AWS_CREDENTIAL_VARIABLES = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
-)
-
-
-def isolated_environment(data_dir: Path, aws_dir: Path) -> dict[str, str]:
-    """The process environment for a studio with its own data and no AWS credentials anywhere.
-
-    Instance metadata is off and the credential and config files are empty, so "no credentials" is
-    certain and nothing reaches the network.
-    """
-    aws_dir.mkdir(parents=True, exist_ok=True)
-    (aws_dir / "credentials").write_text("", encoding="utf-8")
-    (aws_dir / "config").write_text("", encoding="utf-8")
-    env = {
-        name: value for name, value in os.environ.items()
-        if name not in AWS_CREDENTIAL_VARIABLES and not name.startswith("VSRS_")
-    }
-    env.update({
-        "VSRS_DATA_DIR": str(data_dir),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
-        "AWS_CONFIG_FILE": str(aws_dir / "config"),
-    })
-    return env
-
-
 def run_app() -> AppTest:
     """The studio app after its first run (on its default page, Overview)."""
     return AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT_S).run()
