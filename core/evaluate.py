@@ -63,6 +63,8 @@ def score_pairs(candidates: Sequence[RouteResult], references: Sequence[RoutingD
 
     validity, rubric_mean and dominant_accuracy count every row (an invalid reply scores 1 and is
     never right); mae averages the valid rows only; latency percentiles cover every routed row.
+    The dominant modality agrees, as in the rubric, when the two sets of top-weighted modalities meet:
+    after rounding to 0.05 a tie is common, and a tie that includes the teacher's lead is not a miss.
     """
     _check_lengths(candidates, references)
     n = len(candidates)
@@ -71,7 +73,7 @@ def score_pairs(candidates: Sequence[RouteResult], references: Sequence[RoutingD
     usable = [_usable(c) for c in candidates]
     errors = [weight_errors(d, r) for d, r in zip(usable, references, strict=True) if d is not None]
     dominant_hits = sum(
-        1 for d, r in zip(usable, references, strict=True) if d is not None and d.dominant() in r.dominant_set()
+        1 for d, r in zip(usable, references, strict=True) if d is not None and d.dominant_set() & r.dominant_set()
     )
     latencies = np.array([c.latency_ms for c in candidates], dtype=np.float64)
     return {

@@ -91,3 +91,19 @@ def test_score_pairs_of_nothing_is_empty_not_an_error():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="2 router results but 1 references"):
         score_pairs([result("a", (0.5, 0.3, 0.1, 0.1)), result("b", None)], [REFERENCE])
+
+
+def test_a_tie_that_includes_the_teachers_lead_agrees_as_in_the_rubric():
+    from core.routers.base import RouterReply
+    from core.routers.uniform import UniformRouter
+
+    tie = RoutingDecision(visual=0.4, audio=0.4, transcription=0.0, metadata=0.2)
+    reference = RoutingDecision(visual=0.35, audio=0.45, transcription=0.0, metadata=0.2)
+
+    class _Tie(UniformRouter):
+        def route_many(self, queries):
+            return [RouterReply(text="", decision=tie) for _ in queries]
+
+    scores = score_pairs(_Tie().route_batch(["q"]), [reference])
+    assert rubric_score(tie, reference) == 5
+    assert scores["dominant_accuracy"] == 1.0
