@@ -6,6 +6,7 @@ Nothing secret lives here: AWS credentials come only from the standard chain, ch
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,8 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.files import atomic_write_text
+
+logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.json"
 DEFAULT_DATA_DIR = Path.home() / ".video-search-router-studio"
@@ -51,14 +54,17 @@ class SavedChoices(BaseModel):
 def load_settings() -> Settings:
     from_env = Settings()
     saved = _read_saved(from_env.data_dir)
+    base = from_env.model_dump(include=from_env.model_fields_set)
+    # A hand-edited or outdated choice that no longer validates is dropped, so the app still opens and the
+    # Settings page can save a good one.
     overrides = {
         name: value
         for name, value in saved.model_dump(exclude_none=True).items()
-        if name not in from_env.model_fields_set
+        if name not in from_env.model_fields_set and _valid_choice(base, name, value)
     }
     if not overrides:
         return from_env
-    merged = Settings.model_validate({**from_env.model_dump(include=from_env.model_fields_set), **overrides})
+    merged = Settings.model_validate({**base, **overrides})
     # Keep the record of which fields the environment pinned.
     object.__setattr__(merged, "__pydantic_fields_set__", set(from_env.model_fields_set))
     return merged
@@ -74,6 +80,15 @@ def save_settings(settings: Settings, **changes: object) -> Settings:
     saved = _read_saved(settings.data_dir).model_copy(update=changes)
     atomic_write_text(settings.data_dir / SETTINGS_FILE, saved.model_dump_json(indent=2))
     return load_settings()
+
+
+def _valid_choice(base: dict, name: str, value: object) -> bool:
+    try:
+        Settings.model_validate({**base, name: value})
+    except ValueError:
+        logger.warning("ignoring the saved setting %s=%r: it is not valid", name, value)
+        return False
+    return True
 
 
 def _read_saved(data_dir: Path) -> SavedChoices:

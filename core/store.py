@@ -105,7 +105,9 @@ class Store:
         conn.execute("PRAGMA foreign_keys=ON")
         try:
             yield conn
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise
             raise StoreError(_explain(exc, self.path)) from exc
         finally:
             conn.close()
@@ -178,6 +180,9 @@ def _explain(exc: sqlite3.Error, path: Path) -> str:
         return f"The studio database is busy (another process holds a lock on {path.name}); try again in a moment."
     if "disk" in text and ("full" in text or "i/o" in text):
         return f"The disk holding {path.parent} is full or failing; free some space and try again."
+    if "not a database" in text or "malformed" in text:
+        return (f"The studio database {path} is damaged or is not a SQLite file; move it aside (the studio makes "
+                "a new one) or point VSRS_DATA_DIR at another folder.")
     if "readonly" in text or "read-only" in text:
         return f"The studio database {path} is read-only; check the data directory's permissions."
     return f"The studio database {path} could not be used ({exc}); check the data directory in Settings."

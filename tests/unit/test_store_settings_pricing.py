@@ -104,3 +104,18 @@ def test_atomic_write_replaces_whole_file_and_leaves_no_temp_files(tmp_path):
     atomic_write_text(target, "second")
     assert target.read_text() == "second"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_damaged_database_file_gives_a_sentence_not_a_traceback(tmp_path):
+    from core.store import StoreError
+
+    (tmp_path / "studio.db").write_text("this is not a database, just text " * 20)
+    with pytest.raises(StoreError, match="damaged or is not a SQLite file"):
+        Store(tmp_path / "studio.db")
+
+
+def test_an_invalid_saved_choice_is_ignored_and_the_rest_kept(monkeypatch, tmp_path):
+    monkeypatch.setenv("VSRS_DATA_DIR", str(tmp_path))
+    (tmp_path / "settings.json").write_text(json.dumps({"aws_region": "not a region", "backend": "bedrock"}))
+    settings = load_settings()
+    assert (settings.backend, settings.aws_region) == ("bedrock", "us-east-1")
