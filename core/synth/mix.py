@@ -82,7 +82,8 @@ class DataMix(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     total: int = Field(default=1_000, ge=MIN_TOTAL, le=MAX_TOTAL)
-    seed: int = 7
+    # Non-negative: random.Random(-n) is the same stream as Random(n), so -1 would silently repeat seed 1.
+    seed: int = Field(default=7, ge=0)
     # Before the share groups, so the domain check can see it.
     custom_vocabulary: list[str] = Field(default_factory=list)
     focus: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_FOCUS))

@@ -231,3 +231,8 @@ class TestAllocate:
     def test_impossible_allocations_are_rejected(self, shares, n):
         with pytest.raises(ValueError):
             allocate(shares, n)
+
+
+def test_a_negative_seed_is_refused_because_it_would_repeat_the_positive_one():
+    with pytest.raises(ValueError, match="seed"):
+        DataMix(total=100, seed=-1)
