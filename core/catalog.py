@@ -46,8 +46,6 @@ DISTILLATION_PAIRS: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULT_TEACHER = "nova-premier"
-DEFAULT_STUDENT = "nova-micro"
-DEPLOYMENT_REGIONS = ("us-east-1", "us-west-2")
 
 
 def students_for(teacher_key: str) -> tuple[str, ...]:

@@ -266,38 +266,6 @@ def split_dataset(
             [records[i] for i in held_idx], [tags[i] for i in held_idx])
 
 
-def split_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """`<stem>.train.jsonl` and `<stem>.heldout.jsonl` beside `<stem>.jsonl`."""
-    data = dataset_paths(path).data
-    stem = data.name[: -len(DATA_SUFFIX)] if data.name.endswith(DATA_SUFFIX) else data.stem
-    return data.with_name(f"{stem}.train{DATA_SUFFIX}"), data.with_name(f"{stem}.heldout{DATA_SUFFIX}")
-
-
-def write_split(
-    path: str | os.PathLike[str],
-    records: Sequence[dict],
-    tags: Sequence[DatasetTags],
-    *,
-    heldout_ratio: float,
-    seed: int,
-    manifest_fields: ManifestFields | Mapping[str, Any] | None = None,
-) -> tuple[DatasetManifest, DatasetManifest]:
-    """Split and write the two parts as datasets of their own, each manifest naming its role and parent."""
-    train_records, train_tags, held_records, held_tags = split_dataset(records, tags, heldout_ratio, seed)
-    fields = ManifestFields.model_validate(manifest_fields or {})
-    parent = fields.name or dataset_paths(path).data.name[: -len(DATA_SUFFIX)]
-    train_path, heldout_path = split_paths(path)
-    written = []
-    for role, part_path, part_records, part_tags in (
-        ("train", train_path, train_records, train_tags),
-        ("heldout", heldout_path, held_records, held_tags),
-    ):
-        split = SplitInfo(role=role, heldout_ratio=heldout_ratio, seed=seed, parent=parent)
-        part_fields = fields.model_copy(update={"name": f"{parent}.{role}", "split": split})
-        written.append(write_dataset(part_path, part_records, part_tags, part_fields))
-    return written[0], written[1]
-
-
 def _turn_text(record: Mapping[str, Any], index: int, role: str) -> str | None:
     messages = record.get("messages")
     if not isinstance(messages, list) or len(messages) <= index:

@@ -18,7 +18,6 @@ DEFAULT_PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
 
 # Rough size of a token in characters for English text; used only where no model reported usage.
 CHARS_PER_TOKEN = 4.0
-BATCH_DISCOUNT = 0.5
 
 
 @dataclass(frozen=True)

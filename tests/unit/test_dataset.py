@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 
 from core.dataset import (
-    DatasetManifest,
     DatasetTags,
     LoadedDataset,
     dataset_paths,
@@ -22,7 +21,6 @@ from core.dataset import (
     router_json,
     split_dataset,
     write_dataset,
-    write_split,
 )
 from core.dataset_validation import SCHEMA_VERSION
 from core.parsing import parse_router_output
@@ -271,14 +269,3 @@ def test_split_refuses_a_ratio_outside_zero_and_one(records, tags, ratio):
         split_dataset(records, tags, ratio, seed=1)
 
 
-def test_write_split_writes_two_datasets_whose_manifests_name_role_and_parent(tmp_path, records, tags):
-    train, heldout = write_split(tmp_path / "base.jsonl", records, tags, heldout_ratio=0.25, seed=2,
-                                 manifest_fields={"teacher_id": "teacher", "created_at": PINNED})
-    assert (train.data_file, heldout.data_file) == ("base.train.jsonl", "base.heldout.jsonl")
-    assert (train.record_count, heldout.record_count) == (90, 30)
-    assert (train.split.role, heldout.split.role) == ("train", "heldout")
-    assert train.split.parent == heldout.split.parent == "base"
-    assert (heldout.split.seed, heldout.split.heldout_ratio, heldout.teacher_id) == (2, 0.25, "teacher")
-    reread = read_dataset(tmp_path / "base.heldout.jsonl", min_records=30)
-    assert reread.ok and reread.manifest == heldout
-    assert isinstance(reread.manifest, DatasetManifest)
