@@ -11,7 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.backends import LocalBackend
-from tests.app.helpers import isolated_environment, run_app
+from tests.app.helpers import run_app
+from tests.isolation import isolated_environment
 
 
 @pytest.fixture(autouse=True)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.helpers import ROOT, isolated_environment
+from tests.app.helpers import ROOT
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.isolation import isolated_environment
 
 ARTIFACTS = ROOT / "test-artifacts"
 SERVER_START_TIMEOUT_S = 60
