@@ -1,7 +1,9 @@
 """Custom models: every student a distillation job produced, with where it lives and how well it did.
 
 Rows live in the store's `models` table; a local model's files live under `<data_dir>/models/<id>/`.
-Deleting a model removes files only inside the data directory, and never while a deployment uses it.
+A folder inside the data directory is recorded relative to it, as datasets are, so the directory can be
+moved (rows written before that, with absolute paths inside it, are still read). Deleting a model removes
+files only inside the data directory, and never while a deployment uses it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.distill.jobs import NOW_SQL
 from core.files import UnsafePathError, path_inside
 from core.store import Store
 
@@ -26,7 +29,6 @@ HELDOUT_MAE = "heldout_mae"
 HELDOUT_N = "heldout_n"
 
 InUseBy = Callable[[str], list[str]]
-_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
 
 class ModelRegistryError(Exception):
@@ -118,10 +120,10 @@ class ModelRegistry:
         try:
             self.store.execute(
                 "INSERT INTO models (id, name, backend, job_id, dataset_id, path, arn, size_bytes, metrics_json, "
-                f"created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_NOW})",
+                f"created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {NOW_SQL})",
                 (
                     model_id, name, "bedrock" if arn else "local", job_id, dataset_id,
-                    str(Path(path).resolve()) if path is not None else None, arn, size,
+                    self._stored_path(Path(path)) if path is not None else None, arn, size,
                     json.dumps(dict(metrics), sort_keys=True),
                 ),
             )
@@ -136,11 +138,11 @@ class ModelRegistry:
         row = self.store.query_one("SELECT * FROM models WHERE id = ?", (model_id,))
         if row is None:
             raise ModelNotFoundError(f"There is no model {model_id!r}; it may have been deleted.")
-        return _from_row(row)
+        return self._from_row(row)
 
     def list(self) -> list[CustomModel]:
         rows = self.store.query("SELECT * FROM models ORDER BY created_at DESC, rowid DESC")
-        return [_from_row(row) for row in rows]
+        return [self._from_row(row) for row in rows]
 
     def delete(self, model_id: str, in_use_by: InUseBy | None = None) -> CustomModel:
         """Remove the model's row and, when they are inside the data directory, its files."""
@@ -179,18 +181,27 @@ class ModelRegistry:
             return None
         return folder if folder != data_dir else None
 
+    def _stored_path(self, path: Path) -> str:
+        """Relative to the data directory when inside it; a folder elsewhere keeps its absolute path."""
+        resolved = path.resolve()
+        try:
+            return resolved.relative_to(self.data_dir.resolve()).as_posix()
+        except ValueError:
+            return str(resolved)
 
-def _from_row(row: sqlite3.Row) -> CustomModel:
-    try:
-        metrics = json.loads(row["metrics_json"] or "{}")
-    except ValueError:
-        metrics = {}
-    return CustomModel(
-        id=row["id"], name=row["name"], backend=row["backend"], job_id=row["job_id"],
-        dataset_id=row["dataset_id"], path=Path(row["path"]) if row["path"] else None, arn=row["arn"],
-        size_bytes=int(row["size_bytes"] or 0), created_at=row["created_at"],
-        metrics=metrics if isinstance(metrics, dict) else {},
-    )
+    def _from_row(self, row: sqlite3.Row) -> CustomModel:
+        try:
+            metrics = json.loads(row["metrics_json"] or "{}")
+        except ValueError:
+            metrics = {}
+        # Joining an absolute path keeps it as it is: older rows and folders outside the data directory.
+        path = self.data_dir.resolve() / row["path"] if row["path"] else None
+        return CustomModel(
+            id=row["id"], name=row["name"], backend=row["backend"], job_id=row["job_id"],
+            dataset_id=row["dataset_id"], path=path, arn=row["arn"],
+            size_bytes=int(row["size_bytes"] or 0), created_at=row["created_at"],
+            metrics=metrics if isinstance(metrics, dict) else {},
+        )
 
 
 def _check_model_name(name: str) -> None:

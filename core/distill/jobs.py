@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -178,7 +179,9 @@ class JobRunner:
         self.store = store
         self.data_dir = Path(data_dir).resolve()
         # Workers this runner started, kept so that finished ones are reaped instead of lingering as zombies.
+        # The app shares one runner between sessions, whose polling fragments reap from several threads.
         self._children: dict[str, subprocess.Popen] = {}
+        self._children_lock = threading.Lock()
 
     def job_dir(self, job_id: str) -> Path:
         return job_dir(self.data_dir, job_id)
@@ -204,14 +207,23 @@ class JobRunner:
         teacher = settings.teacher if dataset.kind == "prompt-only" else dataset.manifest.get("teacher_id")
         job_id = "job-" + uuid.uuid4().hex[:12]
         try:
-            self.store.execute(
-                "INSERT INTO jobs (id, name, backend, status, phase, progress, dataset_id, teacher, student, "
-                f"params_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, {NOW_SQL}, {NOW_SQL})",
-                (
-                    job_id, name, LOCAL_BACKEND, JobStatus.IN_PROGRESS.value, JobPhase.VALIDATION.value, dataset.id,
-                    teacher, settings.student, json.dumps(settings.flat()),
-                ),
-            )
+            # One transaction, so two submits at once cannot both claim the same model name.
+            with self.store.transaction() as conn:
+                if settings.model_name is not None:
+                    maker = job_making_model(conn, settings.model_name)
+                    if maker is not None:
+                        raise JobError(
+                            f"Job {maker!r} is already making a model named {settings.model_name!r}; "
+                            "choose another model name."
+                        )
+                conn.execute(
+                    "INSERT INTO jobs (id, name, backend, status, phase, progress, dataset_id, teacher, student, "
+                    f"params_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, {NOW_SQL}, {NOW_SQL})",
+                    (
+                        job_id, name, LOCAL_BACKEND, JobStatus.IN_PROGRESS.value, JobPhase.VALIDATION.value,
+                        dataset.id, teacher, settings.student, json.dumps(settings.flat()),
+                    ),
+                )
         except sqlite3.IntegrityError as exc:
             raise JobError(f"A job named {name!r} already exists; choose another name.") from exc
         self.job_dir(job_id).mkdir(parents=True, exist_ok=True)
@@ -295,7 +307,8 @@ class JobRunner:
         if not job.finished:
             raise JobError(f"Job {job.name!r} is still {job.status}: stop it and wait for it to end before deleting.")
         self.store.execute(f"DELETE FROM jobs WHERE id = ? AND status IN {FINISHED_SQL}", (job_id,))
-        self._children.pop(job_id, None)
+        with self._children_lock:
+            self._children.pop(job_id, None)
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
     def _resolve_sources(self, dataset_ref: str, settings: DistillParams) -> tuple[DatasetInfo, DistillParams]:
@@ -357,16 +370,31 @@ class JobRunner:
                 (JobStatus.FAILED.value, f"The worker process could not be started ({exc.strerror or exc}).", job_id),
             )
             raise JobError(f"The job's worker process could not be started: {exc.strerror or exc}.") from exc
-        self._children[job_id] = child
+        with self._children_lock:
+            self._children[job_id] = child
         record_process(self.store, folder, job_id, child.pid)
 
     def _reap(self) -> None:
-        for job_id, child in list(self._children.items()):
+        with self._children_lock:
+            children = list(self._children.items())
+        for job_id, child in children:
+            # Another thread may have reaped this child since the copy was taken: forget it only once.
             if child.poll() is not None:
-                del self._children[job_id]
+                with self._children_lock:
+                    self._children.pop(job_id, None)
 
     def _worker_alive(self, job: Job) -> bool:
         return job.pid is not None and process_alive(job.pid, _recorded_start(self.job_dir(job.id), job.pid))
+
+
+def job_making_model(conn: sqlite3.Connection, model_name: str, *, other_than: str | None = None) -> str | None:
+    """The name of a running job that asked for a model called `model_name`, if there is one."""
+    row = conn.execute(
+        f"SELECT name FROM jobs WHERE status IN {ACTIVE_SQL} AND id IS NOT ? AND json_valid(params_json) "
+        "AND json_extract(params_json, '$.model_name') = ? ORDER BY created_at LIMIT 1",
+        (other_than, model_name),
+    ).fetchone()
+    return row["name"] if row else None
 
 
 def record_process(store: Store, folder: Path, job_id: str, pid: int) -> None:

@@ -1,11 +1,12 @@
 """Run one local distillation job: `python -m core.distill.worker <data_dir> <job_id> [--store PATH]`.
 
 Phases as on Bedrock: Validation (the dataset file, line by line), DataProcessing (the local teacher
-labels a prompt-only dataset, checkpointed in the job folder so a rerun resumes), Training (per-epoch
-metrics to the store), then a held-out evaluation through the served student router, the artifact under
-`<data_dir>/models/<model-id>/` and a registered custom model. The store is the only channel to the
-app: phase, throttled progress and metrics go in, the stop request comes out. Any error ends the job
-Failed with one sentence; the traceback goes to the job's log only.
+labels a prompt-only dataset; its answers, failures included, go batch by batch to a checkpoint file in
+the job folder, kept there for inspection: a job runs only once, so a new job labels afresh), Training
+(per-epoch metrics to the store), then a held-out evaluation through the served student router, the
+artifact under `<data_dir>/models/<model-id>/` and a registered custom model. The store is the only
+channel to the app: phase, throttled progress and metrics go in, the stop request comes out. Any error
+ends the job Failed with one sentence; the traceback goes to the job's log only.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from core.distill.jobs import (
     JobPhase,
     JobStatus,
     job_dir,
+    job_making_model,
     load_job,
     record_process,
 )
@@ -282,8 +284,6 @@ class _Pipeline:
         )
         if run.stopped:
             raise StopRequested
-        if run.resumed:
-            log.info("labelling resumed from the checkpoint with %d of %d done", run.resumed, run.total)
         if run.failures:
             log.warning("the teacher could not label %d of %d queries; they are left out", run.failed, run.total)
         if not run.labelled:
@@ -370,14 +370,19 @@ class _Pipeline:
         return model_id
 
     def _model_name(self, registry: ModelRegistry) -> str:
+        """The requested name (the registry refuses it if taken meanwhile), else one made from the job's name."""
         if self.params.model_name:
             return self.params.model_name
         # Job names may hold '.' and '+', which model names may not.
         base = re.sub(r"[^0-9A-Za-z]+", "-", self.job.name).strip("-")[:56] or "student"
         name, number = base, 2
-        while registry.name_taken(name):
+        while registry.name_taken(name) or self._requested_by_another_job(name):
             name, number = f"{base}-{number}", number + 1
         return name
+
+    def _requested_by_another_job(self, model_name: str) -> bool:
+        with self.store.connect() as conn:
+            return job_making_model(conn, model_name, other_than=self.job.id) is not None
 
 
 def _subset(queries: Sequence[str], decisions: Sequence[RoutingDecision | None], picked: Sequence[int]) -> LabelledSet:

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -370,6 +371,43 @@ def test_submit_refuses_an_unknown_dataset_and_a_duplicate_name(runner, library)
         runner.submit("first", dataset.id, background=False)
 
 
+def test_submit_refuses_a_model_name_an_active_job_will_make(runner, library):
+    dataset = save_dataset(library)
+    first = runner.submit("first-maker", dataset.id, {"model_name": "shared-student"}, background=False)
+
+    with pytest.raises(JobError, match="'first-maker' is already making a model named 'shared-student'"):
+        runner.submit("second-maker", dataset.id, {"model_name": "shared-student"}, background=False)
+    assert [job.name for job in runner.list()] == ["first-maker"]
+
+    runner.stop(first.id)  # an ended job made nothing, so its model name is free again
+    assert runner.submit("second-maker", dataset.id, {"model_name": "shared-student"}, background=False).active
+
+
+def test_a_model_name_requested_by_a_running_job_is_not_taken_by_another_jobs_default(runner, library, store, data_dir):
+    dataset = save_dataset(library)
+    asking = runner.submit("asks-for-a-name", dataset.id, {"model_name": "clash", "epochs": 3}, background=False)
+    defaulted = runner.submit("clash", dataset.id, {"epochs": 3}, background=False)
+
+    assert worker.run_job(store, data_dir, defaulted.id) == "Completed"
+    assert worker.run_job(store, data_dir, asking.id) == "Completed"
+
+    registry = ModelRegistry(store, data_dir)
+    assert registry.get(runner.get(asking.id).model_id).name == "clash"
+    assert registry.get(runner.get(defaulted.id).model_id).name == "clash-2"
+
+
+def test_a_model_name_taken_after_submit_fails_the_job_at_save_with_a_sentence(runner, library, store, data_dir):
+    job = runner.submit("late-clash", save_dataset(library).id, {"model_name": "late", "epochs": 3}, background=False)
+    elsewhere = data_dir / "models" / "made-elsewhere"
+    elsewhere.mkdir(parents=True)
+    ModelRegistry(store, data_dir).register("late", None, None, elsewhere, {})
+
+    assert worker.run_job(store, data_dir, job.id) == "Failed"
+
+    assert runner.get(job.id).failure_message == "A model named 'late' already exists; choose another name."
+    assert sorted(path.name for path in (data_dir / "models").iterdir()) == ["made-elsewhere"]
+
+
 def test_submit_refuses_a_bedrock_teacher_for_a_prompt_only_dataset(runner, library):
     prompts = save_dataset(library, labelled=False)
     with pytest.raises(JobError, match="cannot label on the local backend"):
@@ -417,6 +455,40 @@ def test_reconcile_fails_a_job_whose_pid_now_belongs_to_another_process(runner, 
 
     assert runner.reconcile() == [job.id]
     assert runner.get(job.id).failure_message == INTERRUPTED
+
+
+class _EndedWorker:
+    """A finished worker whose first poll lets another session reap it, as a second browser tab's fragment would."""
+
+    def __init__(self, other_session):
+        self.other_session = other_session
+        self.polls = 0
+
+    def poll(self):
+        self.polls += 1
+        if self.polls == 1:
+            other = threading.Thread(target=self.other_session)
+            other.start()
+            other.join(DEADLINE_S)
+            assert not other.is_alive(), "the other session's reap never finished"
+        return 0
+
+
+def test_two_sessions_reaping_the_same_ended_worker_both_succeed(runner):
+    failures = []
+
+    def other_session_lists_jobs():
+        try:
+            runner.list()
+        except Exception as exc:  # noqa: BLE001 - handed to the test thread, which asserts there were none
+            failures.append(exc)
+
+    runner._children["job-ended"] = _EndedWorker(other_session_lists_jobs)
+
+    assert runner.reconcile() == []
+
+    assert failures == []
+    assert runner._children == {}
 
 
 def test_a_job_whose_worker_never_started_is_failed_only_after_a_grace_period(runner, library, store):

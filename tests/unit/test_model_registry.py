@@ -1,5 +1,7 @@
 """The custom model registry: register, list, get, and delete that respects deployments and the data dir."""
 
+import shutil
+
 import pytest
 
 from core.model_registry import (
@@ -105,6 +107,34 @@ def test_delete_keeps_files_outside_the_data_dir(registry, tmp_path):
 
     assert registry.list() == []
     assert (outside / "model.npz").is_file()
+
+
+def test_models_still_load_and_delete_after_the_data_dir_is_moved(registry, data_dir, tmp_path):
+    folder = model_files(registry.model_dir("model-moved"))
+    registry.register("moved-student", None, None, folder, METRICS, model_id="model-moved")
+    moved_dir = tmp_path / "moved" / "studio"
+    shutil.copytree(data_dir, moved_dir)
+    shutil.rmtree(data_dir)
+
+    moved = ModelRegistry(Store(moved_dir / "studio.db"), moved_dir)
+    model = moved.get("model-moved")
+
+    assert model.path == moved_dir / "models" / "model-moved"
+    assert (model.path / "model.npz").is_file()
+    moved.delete("model-moved")
+    assert not model.path.exists() and moved.list() == []
+
+
+def test_a_model_recorded_with_an_absolute_path_inside_the_data_dir_still_loads_and_deletes(registry, data_dir):
+    folder = model_files(registry.model_dir("model-old-row"))
+    registry.store.execute(
+        "INSERT INTO models (id, name, backend, path, size_bytes, created_at) VALUES (?, ?, 'local', ?, 0, '2025')",
+        ("model-old-row", "old-row-student", str(folder)),
+    )
+
+    assert registry.get("model-old-row").path == folder
+    registry.delete("model-old-row")
+    assert not folder.exists()
 
 
 def test_model_ids_cannot_leave_the_data_dir(registry):
