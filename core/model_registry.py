@@ -17,9 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.distill.jobs import NOW_SQL
 from core.files import UnsafePathError, path_inside
-from core.store import Store
+from core.store import NOW_SQL, Store
 
 MODELS_FOLDER = "models"
 # Keys of metrics_json that the model list shows (written by the distillation worker).

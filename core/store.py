@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BUSY_TIMEOUT_S = 10.0
+NOW_SQL = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
 # (version, description, SQL). Append only: a released migration is never edited.
 MIGRATIONS: list[tuple[int, str, str]] = [

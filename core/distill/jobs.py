@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.aws.names import check_custom_model_name, check_job_name
 from core.files import atomic_write_text, path_inside
-from core.store import Store
+from core.store import NOW_SQL, Store
 
 if TYPE_CHECKING:
     from core.dataset_library import DatasetInfo
@@ -43,7 +43,6 @@ INTERRUPTED = "interrupted"
 # A job row is written just before its worker starts; give the launch this long before calling it lost.
 LAUNCH_GRACE_S = 30
 REPO_ROOT = Path(__file__).resolve().parents[2]
-NOW_SQL = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
 
 class JobStatus(StrEnum):

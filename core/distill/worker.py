@@ -32,7 +32,6 @@ from core.distill.artifact import Provenance, StudentArtifactError, StudentModel
 from core.distill.jobs import (
     ACTIVE_SQL,
     LABEL_CHECKPOINT_FILE,
-    NOW_SQL,
     DistillParams,
     Job,
     JobError,
@@ -61,7 +60,7 @@ from core.routers.reference import ReferenceTeacher
 from core.routers.student import StudentRouter
 from core.schema import MODALITIES, RoutingDecision
 from core.settings import Settings
-from core.store import Store, StoreError
+from core.store import NOW_SQL, Store, StoreError
 
 log = logging.getLogger("core.distill.worker")
 
