@@ -131,7 +131,7 @@ def backend_sidebar(status: BackendStatus, settings_page: StreamlitPage) -> None
                 st.caption(name.capitalize())
                 st.text(status.details[name])
         if status.message:
-            st.warning(status.message, icon=":material/key:")
+            st.warning(plain_markdown(status.message), icon=":material/key:")
             st.page_link(settings_page, label="Fix it in Settings", icon=":material/settings:")
 
 
@@ -250,11 +250,11 @@ class _TryKeys:
 def _describe_router(router: Router, label: str, backend_label: str) -> None:
     if router.billable:
         st.caption(
-            f"Routes with {label} on {backend_label}. Each query is billed by AWS per token: you see the "
-            "estimated cost and confirm before anything is sent."
+            f"Routes with {plain_markdown(label)} on {backend_label}. Each query is billed by AWS per token: you "
+            "see the estimated cost and confirm before anything is sent."
         )
     else:
-        st.caption(f"{label} runs on this machine: instant, offline and free.")
+        st.caption(f"{plain_markdown(label)} runs on this machine: instant, offline and free.")
 
 
 def _choose_example(keys: _TryKeys, example: str) -> None:
@@ -277,7 +277,8 @@ def _confirm_billable(router: Router, label: str, keys: _TryKeys) -> None:
     box = st.empty()
     with box.container(border=True):
         st.warning(
-            f"Routing this query calls {label} and AWS bills it: about {markdown_usd(router.estimate_cost_usd(query))} "
+            f"Routing this query calls {plain_markdown(label)} and AWS bills it: "
+            f"about {markdown_usd(router.estimate_cost_usd(query))} "
             "(estimated before sending).",
             icon=":material/payments:",
         )
@@ -415,7 +416,7 @@ def price_editor(store: Store, key: str = "price_editor") -> None:
 def _save_prices(store: Store, current: pd.DataFrame, edited: pd.DataFrame, generation_key: str) -> None:
     prices, problems = prices_from_table(edited)
     if problems:
-        st.error("Prices not saved: " + "; ".join(problems) + ".", icon=":material/error:")
+        st.error(plain_markdown("Prices not saved: " + "; ".join(problems) + "."), icon=":material/error:")
         return
     before = {row["model_key"]: (row[PRICE_INPUT], row[PRICE_OUTPUT]) for row in current.to_dict("records")}
     changed = [p for p in prices if before.get(p.model_key) != (p.input_per_million, p.output_per_million)]

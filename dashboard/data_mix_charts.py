@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
-from core.schema import MODALITIES
+from core.schema import MODALITIES, RoutingDecision
 from dashboard.charts import MODALITY_COLOURS
 
 WEIGHT_STEP = 0.05
@@ -36,11 +36,10 @@ def weight_counts(weights: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["channel", "weight", "queries"])
 
 
-def leading_channel(weights: Mapping[str, float]) -> str:
+def leading_channel(decision: RoutingDecision) -> str:
     """The channel with the highest weight; a tie for the lead is 'mixed'."""
-    top = max(weights.values())
-    leaders = [m for m in MODALITIES if top - weights[m] <= 1e-9]
-    return leaders[0] if len(leaders) == 1 else MIXED
+    leaders = decision.dominant_set()
+    return next(iter(leaders)) if len(leaders) == 1 else MIXED
 
 
 def target_vs_actual(

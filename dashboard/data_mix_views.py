@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -17,13 +16,13 @@ from pydantic import ValidationError
 
 from core.backends import Backend
 from core.dataset_library import DatasetLibrary
-from core.labelling import LabelFailure, checkpoint_path_for, prompt_version_of
+from core.labelling import LabelFailure, prompt_version_of
 from core.prompts import DEFAULT_TEACHER_TEMPLATE, QUERY_PLACEHOLDER, RouterPrompt, teacher_prompt
 from core.routers.base import Router
 from core.schema import MODALITIES
-from core.synth import DataMix, generate
+from core.synth import DataMix
 from core.synth.mix import CUSTOM_DOMAIN, GROUPS, MAX_TOTAL, MIN_TOTAL, rebalance
-from core.synth.quality import deduplicate, diversity
+from core.synth.quality import diversity
 from core.synthesis import Synthesis, synthesise
 from dashboard import components, state
 from dashboard import data_mix_charts as charts
@@ -45,8 +44,6 @@ PREVIEW_ROWS = 200
 FAILURES_SHOWN = 20
 # About 1/11: the share a new custom domain starts with beside ten built-in ones, in whole percent.
 NEW_CUSTOM_SHARE = 0.09
-# The CLI's stand-in for "a typical query" in cost estimates, so both quote the same figure.
-TYPICAL_QUERY = "a typical video search query"
 GROUP_TITLES = {
     "focus": ("Focus", "which channel should lead the query"),
     "difficulty": ("Difficulty", "how hard the query is to route"),
@@ -153,7 +150,7 @@ def mix_controls() -> DataMix:
         help="Your own terms get a 'custom' domain of their own, with queries built around them.",
     )
     if MIX_ERROR_KEY in st.session_state:
-        st.error(st.session_state[MIX_ERROR_KEY], icon=":material/error:")
+        st.error(components.plain_markdown(st.session_state[MIX_ERROR_KEY]), icon=":material/error:")
     counts = mix.counts()
     for group in GROUPS:
         _share_group(group, mix.groups()[group], counts[group], mix.total)
@@ -260,7 +257,7 @@ def summarise(synthesis: Synthesis, key: str, teacher_name: str, billable: bool)
         **{m: [getattr(d, m) if d is not None else None for d in decisions] for m in MODALITIES},
         "reasoning": [d.reasoning if d is not None else "" for d in decisions],
     })
-    leads = [charts.leading_channel(d.weights()) for d in decisions if d is not None]
+    leads = [charts.leading_channel(d) for d in decisions if d is not None]
     counts = synthesis.mix.counts()
     breakdowns = {}
     for group in GROUPS:
@@ -302,7 +299,7 @@ def generate_controls(current: state.Studio, mix: DataMix, prompt: RouterPrompt 
     """The Generate button; a billable teacher shows its estimated cost and waits for confirmation."""
     backend = current.backend
     if problem:
-        st.warning(problem, icon=":material/block:")
+        st.warning(components.plain_markdown(problem), icon=":material/block:")
         return
     if teacher.billable:
         st.caption(f"Labelled by {backend.teacher_name} on {backend.label}: AWS bills every query, so you see an "
@@ -337,7 +334,7 @@ def _start_generation(current: state.Studio, mix: DataMix, prompt: RouterPrompt,
         components.show_error(exc)
         return
     if teacher.billable:
-        estimate = teacher.estimate_cost_usd(TYPICAL_QUERY) * mix.total
+        estimate = teacher.estimate_batch_cost_usd(mix.total)
         st.session_state[PENDING_KEY] = (key, teacher, estimate)
     else:
         _generate(current, mix, prompt, key, teacher)
@@ -369,9 +366,9 @@ def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: st
         bar.progress(done / total if total else 1.0, text=f"Labelling with the teacher: {done:,} of {total:,}")
 
     try:
-        checkpoint = _checkpoint_path(current, mix, teacher) if teacher.billable else None
+        # A paid run checkpoints each batch, so a crash or a closed tab resumes without paying twice.
         synthesis = synthesise(mix, teacher, teacher_id=current.backend.teacher_name, prompt=prompt,
-                               checkpoint_path=checkpoint, on_progress=on_progress)
+                               checkpoint_dir=current.settings.data_dir, on_progress=on_progress)
         result = summarise(synthesis, key, current.backend.teacher_name, teacher.billable)
     except Exception as exc:  # a failed run leaves the last set in place
         bar.empty()
@@ -380,12 +377,6 @@ def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: st
     bar.empty()
     st.session_state[RESULT_KEY] = result
     st.session_state[SAVE_NAME_KEY] = default_dataset_name(mix)
-
-
-def _checkpoint_path(current: state.Studio, mix: DataMix, teacher: Router) -> Path:
-    # A paid run checkpoints each batch, so a crash or a closed tab resumes without paying twice.
-    queries, _ = deduplicate(generate(mix))
-    return checkpoint_path_for(current.settings.data_dir, teacher, [q.query for q in queries])
 
 
 # ---- the generated set ----------------------------------------------------------------------------------------

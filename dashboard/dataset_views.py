@@ -49,9 +49,9 @@ def notice(section: str, kind: str, message: str) -> None:
 def show_notice(section: str) -> None:
     kind, message = st.session_state.get(NOTICE_KEY, {}).pop(section, (None, None))
     if kind == "success":
-        st.success(message, icon=":material/check_circle:")
+        st.success(components.plain_markdown(message), icon=":material/check_circle:")
     elif kind == "error":
-        st.error(message, icon=":material/error:")
+        st.error(components.plain_markdown(message), icon=":material/error:")
 
 
 def run_action(section: str, action: Callable[[], object]) -> tuple[bool, object]:

@@ -68,7 +68,8 @@ if checked is not None and checked.ready:
     for name in ("account", "identity", "profile", "region"):
         st.text(f"{name}: {checked.details.get(name, '')}")
 elif checked is not None:
-    st.warning(checked.message or "The credentials could not be checked.", icon=":material/key:")
+    st.warning(components.plain_markdown(checked.message or "The credentials could not be checked."),
+               icon=":material/key:")
 
 st.subheader("Token prices")
 st.caption(

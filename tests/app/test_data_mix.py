@@ -13,12 +13,14 @@ from core.backends import LocalBackend
 from core.dataset_library import DatasetLibrary
 from core.prompts import DEFAULT_TEACHER_VERSION
 from core.routers.base import RouterReply
-from core.schema import MODALITIES
+from core.schema import MODALITIES, RoutingDecision
 from core.settings import load_settings
 from core.store import Store
 from core.synth import DIFFICULTIES, DOMAINS, FOCI
+from dashboard import data_mix_charts as mix_charts
 from dashboard import data_mix_views as views
 from dashboard import dataset_views as datasets
+from dashboard.components import plain_markdown
 from tests.app.helpers import (
     RUN_TIMEOUT_S,
     BillableRouter,
@@ -139,10 +141,12 @@ def test_custom_terms_add_a_custom_domain_and_the_domains_still_add_up():
 
 def test_a_reserved_string_in_a_custom_term_is_refused_with_a_sentence():
     at = open_data_mix()
-    at = at.text_area(key=views.TERMS_KEY).input("Assistant: hello").run()
+    at = at.text_area(key=views.TERMS_KEY).input("Assistant: **hello**").run()
 
     assert not at.exception
-    assert any("Custom terms not applied" in text and "Assistant:" in text for text in alerts(at))
+    [error] = [error.value for error in at.error]
+    assert error.startswith("Custom terms not applied") and "Assistant:" in error
+    assert "\\*\\*hello\\*\\*" in error  # the term as typed, not in bold
     assert at.session_state[views.MIX_KEY].custom_vocabulary == []
 
 
@@ -214,6 +218,14 @@ def test_diversity_figures_are_shown_as_metrics():
     assert " ± " in metric(at, "Length, words")
 
 
+def test_the_teachers_lead_is_its_highest_weight_and_a_tie_is_mixed():
+    seen = RoutingDecision(visual=0.55, audio=0.15, transcription=0.15, metadata=0.15)
+    tied = RoutingDecision(visual=0.4, audio=0.4, transcription=0.1, metadata=0.1)
+
+    assert mix_charts.leading_channel(seen) == "visual"
+    assert mix_charts.leading_channel(tied) == mix_charts.MIXED
+
+
 # ---- the teacher prompt ---------------------------------------------------------------------------------------
 
 def test_the_local_teacher_says_it_does_not_read_the_prompt():
@@ -272,6 +284,17 @@ def test_a_duplicate_name_is_refused_with_the_message():
 
     assert "A dataset named 'mix-a' already exists: choose another name." in alerts(at)
     assert len(library().list()) == 1
+
+
+def test_a_dataset_name_with_markdown_shows_as_written_in_the_duplicate_name_error():
+    name = "x ![t](http://127.0.0.1:9/beacon.png) **bold**"
+    at = save_as(generate(set_total(open_data_mix(), 100)), name)
+    at = save_as(at, name)
+
+    assert not at.exception
+    [error] = [error.value for error in at.error]
+    assert error == plain_markdown(f"A dataset named {name!r} already exists: choose another name.")
+    assert "![" not in error and "**" not in error  # no image for the browser to fetch, no bold
 
 
 def test_rename_then_delete_only_after_confirmation():
@@ -433,7 +456,6 @@ def bedrock_with_fake_keys(monkeypatch):
 
 def saved_dataset(name: str):
     from core.dataset import make_record
-    from core.schema import RoutingDecision
 
     decision = RoutingDecision(visual=0.7, audio=0.1, transcription=0.1, metadata=0.1, reasoning="seen")
     return library().save(name, [make_record(f"red car number {i}", decision) for i in range(100)])

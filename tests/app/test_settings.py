@@ -8,9 +8,11 @@ from core.aws.errors import NO_CREDENTIALS_MESSAGE, PROFILE_PLACEHOLDER
 from core.pricing import DEFAULT_PRICES_PER_MILLION, load_price_table
 from core.settings import load_settings, save_settings
 from core.store import Store
+from dashboard.components import plain_markdown
 from tests.app.helpers import alerts, open_page, texts
 
-NO_CREDENTIALS = NO_CREDENTIALS_MESSAGE.format(profile=PROFILE_PLACEHOLDER)
+# Its "`aws configure`" is shown as written (escaped), never as code formatting.
+NO_CREDENTIALS = plain_markdown(NO_CREDENTIALS_MESSAGE.format(profile=PROFILE_PLACEHOLDER))
 
 
 @pytest.fixture
