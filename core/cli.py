@@ -75,6 +75,13 @@ def _build_parser() -> argparse.ArgumentParser:
     distill.add_argument("--json", action="store_true", help="print the held-out figures as JSON")
     distill.set_defaults(handler=_distill)
 
+    evaluate = commands.add_parser("evaluate", help="score routers against a labelled held-out set")
+    evaluate.add_argument("--heldout", type=Path, required=True, metavar="F.jsonl")
+    evaluate.add_argument("--router", action="append", required=True, metavar="ID", help="router id (repeatable)")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.add_argument("--yes", action="store_true", help="confirm routing through billable models")
+    evaluate.set_defaults(handler=_evaluate)
+
     bench = commands.add_parser("bench", help="measure the performance figures of DESIGN.md section 5")
     bench.add_argument("--json", action="store_true", help="print {'figures': [...]} as JSON")
     bench.add_argument("--only", action="append", default=[], metavar="GROUP",
@@ -315,6 +322,39 @@ def _distill(args: argparse.Namespace) -> int:
         held = figures["heldout"]
         print(f"held-out {held['n']:,}: dominant agreement {held['dominant_accuracy']:.1%}, "
               f"mean absolute weight error {held['mae']:.3f}, rubric {held['rubric_mean']:.2f}/5")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from core.backends import BackendUnavailable
+    from core.evaluate import score_pairs
+
+    heldout = _load_labelled(args.heldout, "held-out", min_records=1)
+    backend = _open_backend()
+    try:
+        routers = {router_id: backend.router(router_id) for router_id in dict.fromkeys(args.router)}
+    except BackendUnavailable as exc:
+        raise UserFacingError(str(exc)) from exc
+    billable = [router_id for router_id, router in routers.items() if router.billable]
+    if billable and not args.yes:
+        estimate = sum(routers[r].estimate_batch_cost_usd(len(heldout.queries)) for r in billable)
+        raise UserFacingError(
+            f"scoring {', '.join(billable)} on {len(heldout.queries):,} queries bills your AWS account "
+            f"(about ${estimate:,.4f}); run again with --yes to confirm"
+        )
+    figures = {
+        router_id: score_pairs(router.route_batch(heldout.queries), heldout.decisions)
+        for router_id, router in routers.items()
+    }
+    if args.json:
+        print(json.dumps({"heldout": str(args.heldout), "n": len(heldout.queries), "routers": figures}))
+        return 0
+    print(f"{len(heldout.queries):,} held-out queries from {args.heldout}")
+    print(f"{'router':<28} {'valid':>6} {'rubric':>7} {'mae':>6} {'dominant':>9} {'p50 ms':>8} {'$/1k':>9}")
+    for router_id, f in figures.items():
+        mae = f"{f['mae']:.3f}" if f["mae"] is not None else "-"
+        print(f"{router_id:<28} {f['validity']:>6.1%} {f['rubric_mean']:>7.2f} {mae:>6} "
+              f"{f['dominant_accuracy']:>9.1%} {f['latency_p50_ms']:>8.3f} {f['cost_per_1k_usd']:>9.4f}")
     return 0
 
 

@@ -63,8 +63,9 @@ def score_pairs(candidates: Sequence[RouteResult], references: Sequence[RoutingD
 
     validity, rubric_mean and dominant_accuracy count every row (an invalid reply scores 1 and is
     never right); mae averages the valid rows only; latency percentiles cover every routed row.
-    The dominant modality agrees, as in the rubric, when the two sets of top-weighted modalities meet:
-    after rounding to 0.05 a tie is common, and a tie that includes the teacher's lead is not a miss.
+    A candidate tied between several top modalities gets the share of them that lead the reference too
+    (a tie is a coin toss: after rounding to 0.05 ties are common, and breaking them by modality order
+    would be arbitrary, while counting any overlap as a hit would give the uniform baseline 100%).
     """
     _check_lengths(candidates, references)
     n = len(candidates)
@@ -72,8 +73,9 @@ def score_pairs(candidates: Sequence[RouteResult], references: Sequence[RoutingD
         return {"n": 0, **dict.fromkeys(EVALUATE_KEYS[1:])}
     usable = [_usable(c) for c in candidates]
     errors = [weight_errors(d, r) for d, r in zip(usable, references, strict=True) if d is not None]
-    dominant_hits = sum(
-        1 for d, r in zip(usable, references, strict=True) if d is not None and d.dominant_set() & r.dominant_set()
+    dominant_hits = math.fsum(
+        len(d.dominant_set() & r.dominant_set()) / len(d.dominant_set())
+        for d, r in zip(usable, references, strict=True) if d is not None
     )
     latencies = np.array([c.latency_ms for c in candidates], dtype=np.float64)
     return {

@@ -147,3 +147,18 @@ def test_synth_then_validate_then_distill_then_route_the_student(capsys, tmp_pat
 def test_bench_with_an_unknown_group_says_which_groups_exist(capsys):
     code, out, err = run_cli(capsys, "bench", "--json", "--only", "no_such_figure")
     assert code == 2 and out == "" and "router_latency" in err
+
+
+def test_evaluate_json_scores_each_router_in_the_contract_shape(capsys, tmp_path):
+    heldout = tmp_path / "heldout.jsonl"
+    assert run_cli(capsys, "synth", "--n", "150", "--seed", "8", "--out", str(heldout))[0] == 0
+    code, out, _ = run_cli(capsys, "evaluate", "--heldout", str(heldout), "--router", "teacher", "--router",
+                           "uniform", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["n"] == 150 and set(report["routers"]) == {"teacher", "uniform"}
+    for figures in report["routers"].values():
+        assert set(figures) == {"n", "validity", "rubric_mean", "mae", "dominant_accuracy", "latency_p50_ms",
+                                "latency_p95_ms", "cost_per_1k_usd"}
+    # The teacher labelled this set itself; the no-routing baseline is far from it.
+    assert report["routers"]["teacher"]["rubric_mean"] == 5.0
+    assert report["routers"]["uniform"]["rubric_mean"] < 2.5
