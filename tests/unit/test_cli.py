@@ -162,3 +162,27 @@ def test_evaluate_json_scores_each_router_in_the_contract_shape(capsys, tmp_path
     # The teacher labelled this set itself; the no-routing baseline is far from it.
     assert report["routers"]["teacher"]["rubric_mean"] == 5.0
     assert report["routers"]["uniform"]["rubric_mean"] < 2.5
+
+
+def test_synth_is_reproducible_from_its_seed_and_writes_strict_bedrock_records(capsys, tmp_path):
+    first, again, other = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
+    for path, seed in ((first, "7"), (again, "7"), (other, "8")):
+        assert run_cli(capsys, "synth", "--n", "1000", "--seed", seed, "--label", "teacher", "--out", str(path))[0] == 0
+    assert first.read_bytes() == again.read_bytes()
+    assert first.read_bytes() != other.read_bytes()
+    records = [json.loads(line) for line in first.read_text().splitlines()]
+    queries = [r["messages"][0]["content"][0]["text"] for r in records]
+    assert len(records) == 1000 and len(set(queries)) == 1000
+    for record in records:
+        assert set(record) == {"schemaVersion", "system", "messages"}
+        assert record["schemaVersion"] == "bedrock-conversation-2024"
+        assert [set(block) for block in record["system"]] == [{"text"}]
+        assert [m["role"] for m in record["messages"]] == ["user", "assistant"]
+        for message in record["messages"]:
+            assert set(message) == {"role", "content"} and [set(b) for b in message["content"]] == [{"text"}]
+        answer = json.loads(record["messages"][1]["content"][0]["text"])
+        assert set(answer) == {*MODALITIES, "reasoning"} and math.fsum(answer[m] for m in MODALITIES) == 1.0
+    manifest = json.loads((tmp_path / "a.manifest.json").read_text())
+    assert (manifest["seed"], manifest["record_count"], manifest["teacher_id"]) == (7, 1000, "Local reference teacher")
+    assert len((tmp_path / "a.tags.jsonl").read_text().splitlines()) == 1000
+    assert run_cli(capsys, "validate", str(first))[0] == 0
