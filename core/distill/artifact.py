@@ -1,9 +1,15 @@
-"""The trained student (a softmax over hashed n-grams) and its on-disk form: model.npz + model.json.
+"""The trained student (a small neural network over hashed query features) and its on-disk form.
 
-The npz holds numbers only (loaded with allow_pickle=False); the json says what they are (format
-version, feature configuration, array shapes and dtypes, a sha256 of the npz) and how they were made
-(the manifest). Only rows of the weight matrix that training touched are stored, so a model trained on
-10,000 queries is a few hundred kilobytes although its hashed space has half a million columns.
+The model: each feature column has an embedding; a query's embeddings are summed, passed through
+tanh (one hidden layer) and mapped to the four modality logits, then a softmax. The sum lets cues
+add up like evidence, tanh lets a pile of cues saturate and lets cues interact ("talking about"
+a car is not a car on screen). Several networks trained from different seeds and data folds are
+stored as one wider network: averaging their logits is exactly a hidden layer of their units side
+by side with the output weights divided by their number.
+
+On disk: model.npz holds numbers only (loaded with allow_pickle=False); model.json says what they
+are (format version, feature configuration, array shapes and dtypes, a sha256 of the npz) and how
+they were made (the manifest). Only the embeddings of columns training used are stored.
 Anything wrong with a model directory surfaces as one StudentArtifactError with a sentence to show.
 """
 
@@ -22,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.distill.features import FEATURE_DTYPE, FeatureConfig, QueryFeatures, QueryFeaturizer
@@ -29,18 +36,21 @@ from core.files import atomic_write_bytes, atomic_write_text
 from core.schema import MODALITIES, RoutingDecision
 
 FORMAT_NAME = "video-search-router-studio/student"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 JSON_NAME = "model.json"
 NPZ_NAME = "model.npz"
 ARTIFACT_FILES = frozenset({JSON_NAME, NPZ_NAME})
-ARRAY_DTYPES = {"rows": "int32", "weights": "float32", "bias": "float32"}
+ARRAY_DTYPES = {
+    "rows": "int32", "embeddings": "float16", "hidden_bias": "float32", "output_weights": "float32",
+    "output_bias": "float32",
+}
 # A model.json this large is not ours; refuse before parsing it.
 MAX_JSON_BYTES = 1_000_000
 
-# An n-gram must move a logit by at least this much (after centring) to be named in the reasoning.
+# A part must move a weight by at least this much to be named in the reasoning.
 MIN_PUSH = 0.02
 DEFAULT_TOP_K = 3
-NO_DRIVER_REASONING = "Student: no single word stood out; the weights follow the query's character patterns."
+NO_DRIVER_REASONING = "Student: no single word stood out; these are close to its usual weights."
 
 
 class StudentArtifactError(Exception):
@@ -88,7 +98,7 @@ class _ArtifactHeader(BaseModel):
 
 @dataclass(frozen=True)
 class StudentExplanation:
-    """Why the student weighted a query as it did: for each modality, the query's n-grams that raised it most."""
+    """Why the student weighted a query as it did: for each modality, the query's words that raised it most."""
 
     query: str
     weights: dict[str, float]
@@ -97,41 +107,65 @@ class StudentExplanation:
 
 
 class StudentModel:
-    """Multinomial logistic regression over the hashed features: weights (columns x 4) and a bias."""
+    """A one-hidden-layer network over the hashed features, kept as the embeddings of the columns it uses."""
 
     labels: tuple[str, ...] = MODALITIES
 
     def __init__(
-        self, weights: np.ndarray, bias: np.ndarray, features: FeatureConfig, manifest: StudentManifest | None = None,
+        self, rows: np.ndarray, embeddings: np.ndarray, hidden_bias: np.ndarray, output_weights: np.ndarray,
+        output_bias: np.ndarray, features: FeatureConfig, manifest: StudentManifest | None = None,
     ):
-        weights = np.ascontiguousarray(weights, dtype=FEATURE_DTYPE)
-        bias = np.asarray(bias, dtype=FEATURE_DTYPE)
-        if weights.shape != (features.n_columns, len(MODALITIES)) or bias.shape != (len(MODALITIES),):
-            raise ValueError(
-                f"weights must be {(features.n_columns, len(MODALITIES))} and bias {(len(MODALITIES),)}, "
-                f"got {weights.shape} and {bias.shape}"
-            )
-        self.weights = weights
-        self.bias = bias
+        rows = np.asarray(rows, dtype=np.int64)
+        # Embeddings are held at half precision, as the artifact stores them: the rounding (under a
+        # thousandth of each value) is far below what moves a weight by one 0.05 step, and it halves the
+        # model on disk. Holding them so in memory too keeps a saved and reloaded model exactly the same.
+        with np.errstate(over="ignore"):
+            embeddings = np.asarray(embeddings, dtype=np.float16).astype(FEATURE_DTYPE)
+        if not np.all(np.isfinite(embeddings)):
+            raise ValueError("embeddings must be finite numbers within half-precision range")
+        hidden = embeddings.shape[1] if embeddings.ndim == 2 else -1
+        expected = {
+            "rows": (rows.shape, (len(rows),)), "embeddings": (embeddings.shape, (len(rows), hidden)),
+            "hidden_bias": (np.shape(hidden_bias), (hidden,)),
+            "output_weights": (np.shape(output_weights), (hidden, len(MODALITIES))),
+            "output_bias": (np.shape(output_bias), (len(MODALITIES),)),
+        }
+        for name, (shape, wanted) in expected.items():
+            if shape != wanted or hidden < 1:
+                raise ValueError(f"{name} must have shape {wanted}, got {shape}")
+        if rows.size and (rows[0] < 0 or rows[-1] >= features.n_columns or np.any(np.diff(rows) <= 0)):
+            raise ValueError(f"rows must be sorted, unique column numbers below {features.n_columns}")
+        self.rows = rows
+        self.embeddings = embeddings
+        self.hidden_bias = np.asarray(hidden_bias, dtype=FEATURE_DTYPE)
+        self.output_weights = np.asarray(output_weights, dtype=FEATURE_DTYPE)
+        self.output_bias = np.asarray(output_bias, dtype=FEATURE_DTYPE)
         self.features = features
         self.manifest = manifest or StudentManifest()
         self.featurizer = QueryFeaturizer(features)
-        self._word_weights = weights[: features.n_features]
-        self._char_weights = weights[features.n_features:]
+        # Column number -> embedding row (-1: a column training never saw, whose embedding is zero).
+        self._row_of = np.full(features.n_columns, -1, dtype=np.int32)
+        self._row_of[rows] = np.arange(len(rows), dtype=np.int32)
+
+    @property
+    def hidden_units(self) -> int:
+        return self.embeddings.shape[1]
 
     def predict_proba(self, queries: Sequence[str]) -> np.ndarray:
         """Weights over MODALITIES for each query, shape (n, 4), each row summing to 1."""
-        return self._probabilities(self.featurizer.features(queries))
+        features = self.featurizer.features(queries)
+        hidden_input, _ = self._hidden_input(features)
+        return softmax(self._logits(hidden_input))
 
     def predict_with_reasoning(
         self, queries: Sequence[str], top_k: int = DEFAULT_TOP_K,
     ) -> tuple[np.ndarray, list[str]]:
-        """Probabilities and, per query, a sentence naming the n-grams that drove them (vectorised for batches)."""
+        """Probabilities and, per query, a sentence naming the words that drove them (vectorised for batches)."""
         features = self.featurizer.features(queries)
-        probabilities = self._probabilities(features)
-        query_ids, ngram_ids, pushes = self._ngram_pushes(features)
-        names = features.ngrams.distinct
-        return probabilities, _reasoning_sentences(len(queries), query_ids, ngram_ids, names, pushes, top_k)
+        probabilities, pushes = self._probabilities_and_pushes(features)
+        return probabilities, _reasoning_sentences(
+            len(queries), features.part_query, features.part_names, pushes, top_k,
+        )
 
     def decisions(self, queries: Sequence[str]) -> list[RoutingDecision]:
         probabilities, reasonings = self.predict_with_reasoning(queries)
@@ -142,65 +176,72 @@ class StudentModel:
 
     def explain(self, query: str, top_k: int = DEFAULT_TOP_K) -> StudentExplanation:
         features = self.featurizer.features([query])
-        probabilities = self._probabilities(features)[0]
-        query_ids, ngram_ids, pushes = self._ngram_pushes(features)
-        names = features.ngrams.distinct
+        probabilities, pushes = self._probabilities_and_pushes(features)
+        names = features.part_names
         by_modality: dict[str, list[tuple[str, float]]] = {}
         for column, modality in enumerate(MODALITIES):
             order = np.argsort(-pushes[:, column], kind="stable")[:top_k]
             by_modality[modality] = [
-                (names[ngram_ids[i]], float(pushes[i, column])) for i in order if pushes[i, column] >= MIN_PUSH
+                (names[i], float(pushes[i, column])) for i in order if pushes[i, column] >= MIN_PUSH
             ]
-        reasoning = _reasoning_sentences(1, query_ids, ngram_ids, names, pushes, top_k)[0]
+        reasoning = _reasoning_sentences(1, features.part_query, names, pushes, top_k)[0]
         return StudentExplanation(
-            query=query, weights=dict(zip(MODALITIES, map(float, probabilities), strict=True)),
+            query=query, weights=dict(zip(MODALITIES, map(float, probabilities[0]), strict=True)),
             pushes=by_modality, reasoning=reasoning,
         )
 
-    def stored_rows(self) -> np.ndarray:
-        """Indices of the weight rows that are not all zero (the ones the artifact stores)."""
-        return np.flatnonzero(np.any(self.weights != 0, axis=1))
-
-    def _probabilities(self, features: QueryFeatures) -> np.ndarray:
-        logits = features.word @ self._word_weights + features.char @ self._char_weights + self.bias
-        return softmax(np.asarray(logits, dtype=np.float64))
-
-    def _ngram_pushes(self, features: QueryFeatures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """How much each query's word unigrams and bigrams raised each modality's logit.
-
-        Hashed columns cannot be turned back into text, so we go the other way: the featuriser kept
-        each query's n-grams and their columns. A unigram is credited with its word column plus its
-        character n-grams, a bigram with its own column only. Pushes are centred across the modalities
-        (softmax ignores a shift shared by all four), so a positive value means "raised this weight".
-        Returns, per distinct (query, n-gram) pair grouped by query: the query, the n-gram's id in
-        `features.ngrams.distinct`, and the four pushes.
-        """
-        names = features.ngrams.distinct
-        if not names:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, len(MODALITIES)))
-        word_push = self._word_weights[features.ngram_columns].astype(np.float64)
-        char_push = np.zeros_like(word_push)
-        # A unigram is usually also a whitespace word whose character counts the featuriser already has;
-        # only tokens cut out of a longer word ("dog" in "dog's") are hashed again.
-        known_words = features.words.position
-        unigram_ids = np.array([index for index, name in enumerate(names) if " " not in name], dtype=np.int64)
-        if unigram_ids.size:
-            word_rows = np.array([known_words.get(names[i], -1) for i in unigram_ids.tolist()], dtype=np.int64)
-            found = word_rows >= 0
-            known_push = np.asarray(features.word_char_counts[word_rows[found]] @ self._char_weights)
-            char_push[unigram_ids[found]] = known_push
-            others = [names[i] for i in unigram_ids[~found].tolist()]
-            char_push[unigram_ids[~found]] = np.asarray(self.featurizer.char_counts(others) @ self._char_weights)
-
-        pairs, counts = np.unique(
-            features.ngrams.query_ids() * len(names) + features.ngrams.ids, return_counts=True,
+    def _known_columns(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """The matrix over embedding rows instead of hashed columns, unseen columns dropped."""
+        matrix = matrix.tocsr()
+        rows = self._row_of[matrix.indices]
+        known = rows >= 0
+        row_of_entry = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_of_entry[known], minlength=matrix.shape[0]), out=indptr[1:])
+        return sp.csr_matrix(
+            (matrix.data[known], rows[known], indptr), shape=(matrix.shape[0], len(self.rows)),
         )
-        pair_query, pair_ngram = np.divmod(pairs, len(names))
-        word_scale = _inverse(features.word_norms)[pair_query] * counts
-        char_scale = _inverse(features.char_norms)[pair_query] * counts
-        pushes = word_push[pair_ngram] * word_scale[:, None] + char_push[pair_ngram] * char_scale[:, None]
-        pushes -= pushes.mean(axis=1, keepdims=True)
-        return pair_query, pair_ngram, pushes
+
+    def _hidden_input(self, features: QueryFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's hidden-layer input, and each part's share of it (its summed embeddings)."""
+        # One extra zero row, which part_word -1 (a number or a quotation: no word) picks.
+        word_embeddings = np.zeros((len(features.words) + 1, self.hidden_units), dtype=FEATURE_DTYPE)
+        word_embeddings[:-1] = self._known_columns(features.word_matrix) @ self.embeddings
+        part_embeddings = np.asarray(self._known_columns(features.part_extra) @ self.embeddings)
+        part_embeddings += word_embeddings[features.part_word]
+        hidden_input = features.query_sum() @ part_embeddings
+        hidden_input += self._known_columns(features.query_extra) @ self.embeddings
+        hidden_input += self.hidden_bias
+        return hidden_input, part_embeddings
+
+    def _logits(self, hidden_input: np.ndarray, in_place: bool = False) -> np.ndarray:
+        hidden = np.tanh(hidden_input, out=hidden_input if in_place else None)
+        return (hidden @ self.output_weights + self.output_bias).astype(np.float64)
+
+    def _probabilities_and_pushes(self, features: QueryFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities, and how much each part raised each modality's weight (one row per part).
+
+        A part's push averages two views: how the weights move when the part is taken out of its query
+        (which sees context, like "about" turning a car into a topic) and how the part alone moves them
+        from the student's weights for an empty query (which still credits a word that its neighbours
+        repeat). With two players this average is exactly their Shapley value. Pushes are in weight
+        units: positive means "this part raised this weight", and each row sums to zero.
+        """
+        hidden_input, part_embeddings = self._hidden_input(features)
+        probabilities = softmax(self._logits(hidden_input))
+        # One part x hidden buffer, reused in place: these are the largest arrays of a batch.
+        buffer = np.take(hidden_input, features.part_query, axis=0)
+        buffer -= part_embeddings
+        without = softmax(self._logits(buffer, in_place=True))
+        np.add(part_embeddings, self.hidden_bias, out=buffer)
+        alone = softmax(self._logits(buffer, in_place=True))
+        empty = softmax(self._logits(self.hidden_bias[None, :]))
+        pushes = probabilities[features.part_query]
+        pushes -= without
+        pushes += alone
+        pushes -= empty
+        pushes *= 0.5
+        return probabilities, pushes
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -208,16 +249,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def _inverse(norms: np.ndarray) -> np.ndarray:
-    return np.divide(1.0, norms, out=np.zeros_like(norms, dtype=np.float64), where=norms > 0)
-
-
 def _reasoning_sentences(
-    n_queries: int, query_ids: np.ndarray, ngram_ids: np.ndarray, names: list[str], pushes: np.ndarray, top_k: int,
+    n_queries: int, query_ids: np.ndarray, names: list[str], pushes: np.ndarray, top_k: int,
 ) -> list[str]:
-    """One sentence per query naming its strongest n-grams and the modality each pushed."""
+    """One sentence per query naming its strongest parts and the modality each pushed (a part per row of
+    `pushes`, grouped by query: `query_ids` and `names` give its query and its name)."""
     sentences = [NO_DRIVER_REASONING] * n_queries
-    if not len(ngram_ids):
+    if not len(names):
         return sentences
     best_push = pushes.max(axis=1)
     strong = np.flatnonzero(best_push >= MIN_PUSH)
@@ -229,7 +267,7 @@ def _reasoning_sentences(
     order = strong[np.argsort(query_ids[strong] * stride - best_push[strong], kind="stable")]
     starts = np.searchsorted(query_ids[order], np.arange(n_queries + 1)).tolist()
     # Plain lists from here: indexing them in the per-query loop is far cheaper than indexing arrays.
-    chosen_names = [names[i] for i in ngram_ids[order].tolist()]
+    chosen_names = [names[i] for i in order.tolist()]
     chosen_modalities = [MODALITIES[i] for i in pushes[order].argmax(axis=1).tolist()]
     for query_id in range(n_queries):
         start, end = starts[query_id], min(starts[query_id + 1], starts[query_id] + top_k)
@@ -238,10 +276,10 @@ def _reasoning_sentences(
     return sentences
 
 
-def _sentence(ngrams: list[str], modalities: list[str]) -> str:
+def _sentence(parts: list[str], modalities: list[str]) -> str:
     grouped: dict[str, list[str]] = {}
-    for ngram, modality in zip(ngrams, modalities, strict=True):
-        grouped.setdefault(modality, []).append(f"'{ngram}'")
+    for part, modality in zip(parts, modalities, strict=True):
+        grouped.setdefault(modality, []).append(f"'{part}'")
     parts = [f"{_and_join(quoted)} pushed {modality}" for modality, quoted in grouped.items()]
     return "Student: " + "; ".join(parts) + "."
 
@@ -260,11 +298,12 @@ def save_student(model: StudentModel, directory: Path | str) -> Path:
     # Resolved, so that "." or a trailing ".." still names a real parent to stage beside.
     target = directory.resolve()
     _check_replaceable(target)
-    rows = model.stored_rows()
     arrays = {
-        "rows": rows.astype(np.int32),
-        "weights": model.weights[rows].astype(np.float32),
-        "bias": model.bias.astype(np.float32),
+        "rows": model.rows.astype(np.int32),
+        "embeddings": model.embeddings.astype(np.float16),
+        "hidden_bias": model.hidden_bias.astype(np.float32),
+        "output_weights": model.output_weights.astype(np.float32),
+        "output_bias": model.output_bias.astype(np.float32),
     }
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
@@ -342,9 +381,10 @@ def load_student(directory: Path | str) -> StudentModel:
     rows = arrays["rows"]
     if rows.size and (rows[0] < 0 or rows[-1] >= n_columns or np.any(np.diff(rows) <= 0)):
         raise fail(f"the stored row indices are not sorted, unique and below {n_columns}")
-    weights = np.zeros((n_columns, len(MODALITIES)), dtype=FEATURE_DTYPE)
-    weights[rows] = arrays["weights"]
-    return StudentModel(weights, arrays["bias"], header.features, header.manifest)
+    return StudentModel(
+        rows, arrays["embeddings"], arrays["hidden_bias"], arrays["output_weights"], arrays["output_bias"],
+        header.features, header.manifest,
+    )
 
 
 def _read_header(directory: Path, fail) -> _ArtifactHeader:
@@ -387,10 +427,13 @@ def _read_arrays(npz_bytes: bytes, header: _ArtifactHeader, fail) -> dict[str, n
         raise
     except Exception:  # a damaged zip or array fails in many library-specific ways: one message for all
         raise fail(f"{NPZ_NAME} is not a readable numpy archive") from None
-    if arrays["rows"].ndim != 1:
-        raise fail(f"array 'rows' has shape {list(arrays['rows'].shape)}, expected one dimension")
-    stored = list(arrays["rows"].shape)
-    expected_shapes = {"rows": stored, "weights": [*stored, len(MODALITIES)], "bias": [len(MODALITIES)]}
+    if arrays["rows"].ndim != 1 or arrays["hidden_bias"].ndim != 1:
+        raise fail("arrays 'rows' and 'hidden_bias' must have one dimension")
+    stored, hidden = len(arrays["rows"]), len(arrays["hidden_bias"])
+    expected_shapes = {
+        "rows": [stored], "embeddings": [stored, hidden], "hidden_bias": [hidden],
+        "output_weights": [hidden, len(MODALITIES)], "output_bias": [len(MODALITIES)],
+    }
     for name, array in arrays.items():
         spec = header.arrays[name]
         if list(array.shape) != spec.shape or list(array.shape) != expected_shapes[name]:

@@ -1,26 +1,68 @@
-"""Query features for the student: hashed word n-grams and hashed in-word character n-grams.
+"""Query features for the student: hashed words, word pairs, character n-grams and the shape of the text.
 
-Two scikit-learn hashers side by side, each block l2-normalised on its own, so the student needs no
-vocabulary file: the feature configuration saved in the artifact rebuilds exactly the same columns.
+A query is cut into parts: each distinct word (lower-cased, a trailing "'s" dropped), each number and
+each quotation. A word brings its own hashed column (1.0) and, lightly weighted, its in-word character
+n-grams (so an unseen inflection or slip shares columns with known words) and the pair it makes with
+the word before it (so "talk show" can differ from "talk" and "show"). Evidence adds up the way a
+reader weighs cues: every part counts once, whatever the query's length (no normalisation that would
+dilute a cue in a long query).
 
-The character block is computed per distinct word and summed per query. `char_wb` n-grams never
-cross a whitespace boundary, so this gives the same matrix as hashing every query in full, in a
-fraction of the time for batches (queries share most of their words). It also makes each word's
-share of the character block exact, which is what the student's explanations rest on.
+Shape features are read from the text alone, never from a word list: a capitalised word inside a
+sentence (most likely a name), where such a run of capitals starts, a number's digit pattern
+(any number, then "dddd", "ddddx" for 1080p, "19dd" for a year), a quotation, and whether the whole query is in
+Title Case or capitals (then capitals say nothing about names). Words inside quotation marks are
+what someone says, not what the query describes, so they count only as "a quotation".
+
+Two hashed blocks: words and shapes first, then character n-grams and word pairs (the columns that
+training may drop when they are too rare to learn from). Parts are kept with their columns, which is
+what the student's explanations rest on: the model can take one part out of a query and see how its
+weights move.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sklearn.feature_extraction import FeatureHasher
-from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
 FEATURE_DTYPE = np.float32
+
+WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# A word, and the text between it and the previous word (which tells whether it starts a sentence).
+GAP_AND_WORD_RE = re.compile(r"([\W_]*?)([^\W_]+(?:'[^\W_]+)*)")
+DIGIT_RE = re.compile(r"\d")
+# Besides capitals, what can give a shape feature: digits and quotation marks.
+DIGIT_OR_QUOTE_RE = re.compile(r'\d|["“«]')
+QUOTE_CHARS_RE = re.compile(r'["“«]')
+QUOTE_RE = re.compile(r'"[^"\n]{1,300}"|“[^”\n]{1,300}”|«[^»\n]{1,300}»')
+# Characters that may sit between a sentence end and the next word ('. "Hello').
+OPENERS = " \t\"'“«(["
+SENTENCE_ENDS = ".!?;:\n"
+# Long pastes are cut here: the cues of a search query are in its first sentences.
+MAX_QUERY_CHARS = 2000
+MAX_WORDS = 64
+# Title Case needs this many longer words (short ones like "of", "the" are often left lower-case).
+TITLE_MIN_WORDS = 3
+TITLE_WORD_MIN_LENGTH = 4
+MAX_PART_NAME = 40
+# Strings remembered with their columns between batches (a cache, cleared when full).
+CACHE_LIMIT = 100_000
+# Seeds of the hashes of words and shapes, and of character n-grams.
+WORD_SEED, CHAR_SEED = 0, 1
+# A word pair's column mixes its two words' columns (64-bit multiply-xorshift, as in splitmix64).
+PAIR_MULTIPLIER = 0x9E3779B97F4A7C15
+PAIR_MIXER = 0xBF58476D1CE4E5B9
+
+CAPITALISED = "<capitalised>"
+NAME_START = "<capitalised run>"
+QUOTATION = "<quotation>"
+TITLE_CASE = "<title case>"
+ALL_CAPS = "<all caps>"
 
 
 class FeatureConfig(BaseModel):
@@ -28,17 +70,19 @@ class FeatureConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # Columns per block (word and character); the matrix has twice as many.
+    # Columns per block (words and shapes; character n-grams and word pairs); the matrix has twice as many.
     n_features: int = Field(default=2**18, ge=2**8, le=2**22)
-    word_ngram_range: tuple[int, int] = (1, 2)
     char_ngram_range: tuple[int, int] = (2, 4)
+    # What a word's character n-grams and its pair with the previous word count each, beside the word's
+    # own column (1.0): enough to carry an unseen inflection or a set phrase, too little to drown the word.
+    char_weight: float = Field(default=0.05, ge=0.0, le=1.0)
+    pair_weight: float = Field(default=0.2, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
-    def _ranges_are_ordered(self) -> FeatureConfig:
-        for name in ("word_ngram_range", "char_ngram_range"):
-            low, high = getattr(self, name)
-            if not 1 <= low <= high <= 6:
-                raise ValueError(f"{name} must be 1 <= min <= max <= 6, got {(low, high)}")
+    def _range_is_ordered(self) -> FeatureConfig:
+        low, high = self.char_ngram_range
+        if not 1 <= low <= high <= 6:
+            raise ValueError(f"char_ngram_range must be 1 <= min <= max <= 6, got {(low, high)}")
         return self
 
     @property
@@ -47,77 +91,67 @@ class FeatureConfig(BaseModel):
 
 
 @dataclass
-class Occurrences:
-    """Tokens of a batch as a table: the distinct tokens, and for each query the ids of the tokens in it."""
+class SplitQuery:
+    """A query's parts in order (distinct words, numbers, quotations) and its whole-query features.
 
-    distinct: list[str]
-    position: dict[str, int]  # token -> its index in distinct
-    ids: np.ndarray  # token ids, query after query
-    indptr: np.ndarray  # query i owns ids[indptr[i]:indptr[i + 1]]
+    Shape features are listed flat, each with the index of the part it belongs to; `sequence` gives the
+    query's words in order as part indices (-1 for a number), from which word pairs are made.
+    """
 
-    @classmethod
-    def of(cls, texts: Sequence[str], tokenize: Callable[[str], list[str]]) -> Occurrences:
-        # One flat list rather than a list per query: thousands of short-lived lists would wake the
-        # garbage collector again and again in a process that holds many objects.
-        flat: list[str] = []
-        lengths: list[int] = []
-        for text in texts:
-            tokens = tokenize(text)
-            flat.extend(tokens)
-            lengths.append(len(tokens))
-        distinct = list(dict.fromkeys(flat))
-        position = {token: index for index, token in enumerate(distinct)}
-        ids = np.fromiter(map(position.__getitem__, flat), dtype=np.int64, count=len(flat))
-        indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        return cls(distinct, position, ids, indptr)
-
-    def query_ids(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
-
-    def counts(self, columns: np.ndarray, n_columns: int) -> sp.csr_matrix:
-        """A query x column count matrix, given the column of each distinct token."""
-        matrix = sp.csr_matrix(
-            (np.ones(len(self.ids), dtype=FEATURE_DTYPE), columns[self.ids], self.indptr),
-            shape=(len(self.indptr) - 1, n_columns),
-        )
-        matrix.sum_duplicates()
-        return matrix
+    names: list[str]  # how each part is named in explanations (its first spelling in the query)
+    words: list[str | None]  # the part's word, None for a number or a quotation
+    shape_parts: list[int]
+    shapes: list[str]
+    sequence: list[int]
+    whole: list[str]
 
 
 @dataclass
 class QueryFeatures:
-    """A batch of featurised queries, with the word n-grams kept beside the matrix for explanations."""
+    """A batch of featurised queries, part by part.
 
-    word: sp.csr_matrix  # l2-normalised word n-gram block
-    char: sp.csr_matrix  # l2-normalised character n-gram block
-    word_norms: np.ndarray  # the blocks' norms before normalising (0 for an empty block)
-    char_norms: np.ndarray
-    ngrams: Occurrences  # each query's word unigrams then bigrams, as the word hasher saw them
-    ngram_columns: np.ndarray  # word-block column of each distinct n-gram
-    words: Occurrences  # each query's whitespace-separated words, as the character hasher saw them
-    word_char_counts: sp.csr_matrix  # raw character n-gram counts of each distinct word
+    Every column a query has belongs either to one of its parts or to the query as a whole (its
+    case). A part is a word (columns: `word_matrix[part_word]` plus `part_extra`), a number or a
+    quotation (columns: `part_extra` only, `part_word` is -1).
+    """
+
+    n_queries: int
+    words: list[str]  # distinct words of the batch
+    word_matrix: sp.csr_matrix  # word x column: the word's own column and its weighted character n-grams
+    part_query: np.ndarray  # the query of each part, in query order
+    part_word: np.ndarray  # index into `words`, or -1
+    part_names: list[str]
+    part_extra: sp.csr_matrix  # part x column: shapes (capitals, digit patterns, quotation) and word pairs
+    query_extra: sp.csr_matrix  # query x column: whole-query columns (Title Case, all caps)
+
+    def part_matrix(self) -> sp.csr_matrix:
+        """Part x column: every column each part brings."""
+        has_word = self.part_word >= 0
+        picks = sp.csr_matrix(
+            (np.ones(int(has_word.sum()), dtype=FEATURE_DTYPE), self.part_word[has_word],
+             np.concatenate([[0], np.cumsum(has_word)])),
+            shape=(len(self.part_word), len(self.words)),
+        )
+        return (picks @ self.word_matrix + self.part_extra).tocsr()
+
+    def query_sum(self) -> sp.csr_matrix:
+        """Query x part: adds up each query's parts."""
+        n_parts = len(self.part_query)
+        indptr = np.searchsorted(self.part_query, np.arange(self.n_queries + 1)).astype(np.int64)
+        return sp.csr_matrix(
+            (np.ones(n_parts, dtype=FEATURE_DTYPE), np.arange(n_parts), indptr), shape=(self.n_queries, n_parts),
+        )
 
     def matrix(self) -> sp.csr_matrix:
-        return sp.hstack([self.word, self.char], format="csr")
+        """Query x column, the model's input."""
+        return (self.query_sum() @ self.part_matrix() + self.query_extra).tocsr()
 
 
 class QueryFeaturizer:
     def __init__(self, config: FeatureConfig | None = None):
         self.config = config or FeatureConfig()
-        common = dict(
-            n_features=self.config.n_features, lowercase=True, alternate_sign=False, norm=None,
-            dtype=FEATURE_DTYPE,
-        )
-        self.word_vectorizer = HashingVectorizer(analyzer="word", ngram_range=self.config.word_ngram_range, **common)
-        self.char_vectorizer = HashingVectorizer(analyzer="char_wb", ngram_range=self.config.char_ngram_range, **common)
-        self._word_analyzer = self.word_vectorizer.build_analyzer()
-        self._char_preprocessor = self.char_vectorizer.build_preprocessor()
-        # The hasher HashingVectorizer builds internally, applied to each distinct n-gram of a batch once:
-        # batches repeat n-grams a lot, and the explanations need each n-gram's column anyway.
-        self._word_hasher = FeatureHasher(
-            n_features=self.config.n_features, input_type="string", alternate_sign=False, dtype=FEATURE_DTYPE,
-        )
+        self._columns: dict[int, dict[str, int]] = {WORD_SEED: {}, CHAR_SEED: {}}
+        self._word_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def n_columns(self) -> int:
@@ -127,39 +161,219 @@ class QueryFeaturizer:
         return self.features(queries).matrix()
 
     def features(self, queries: Sequence[str]) -> QueryFeatures:
-        ngrams = Occurrences.of(queries, self._word_analyzer)
-        ngram_columns = self.word_columns(ngrams.distinct)
-        words = Occurrences.of(queries, self._whitespace_words)
-        word_char_counts = self.char_counts(words.distinct)
-        per_query_words = words.counts(np.arange(len(words.distinct)), len(words.distinct))
-        word, word_norms = _l2_normalised(ngrams.counts(ngram_columns, self.config.n_features))
-        char, char_norms = _l2_normalised((per_query_words @ word_char_counts).tocsr())
-        return QueryFeatures(word, char, word_norms, char_norms, ngrams, ngram_columns, words, word_char_counts)
+        part_query: list[int] = []
+        part_words: list[str | None] = []
+        part_names: list[str] = []
+        shape_parts: list[int] = []
+        shapes: list[str] = []
+        sequences: list[int] = []
+        sequence_lengths: list[int] = []
+        whole_queries: list[int] = []
+        wholes: list[str] = []
+        for query_id, query in enumerate(queries):
+            split = split_query(query)
+            offset = len(part_names)
+            part_query.extend([query_id] * len(split.names))
+            part_names.extend(split.names)
+            part_words.extend(split.words)
+            if split.shapes:
+                shape_parts.extend([offset + part for part in split.shape_parts])
+                shapes.extend(split.shapes)
+            sequences.extend(split.sequence)
+            sequence_lengths.append(len(split.sequence))
+            if split.whole:
+                whole_queries.extend([query_id] * len(split.whole))
+                wholes.extend(split.whole)
+        word_index: dict[str, int] = {}
+        part_word = np.array(
+            [-1 if word is None else word_index.setdefault(word, len(word_index)) for word in part_words],
+            dtype=np.int64,
+        )
+        words = list(word_index)
+        part_query_array = np.asarray(part_query, dtype=np.int64)
+        n_parts = len(part_names)
+        part_extra = self._hashed(shape_parts, shapes, n_parts, WORD_SEED, 1.0)
+        if self.config.pair_weight > 0:
+            first_parts = np.searchsorted(part_query_array, np.arange(len(queries)))
+            part_extra = part_extra + self._pair_matrix(
+                np.asarray(sequences, dtype=np.int64), np.asarray(sequence_lengths, dtype=np.int64), first_parts,
+                part_word, words,
+            )
+        return QueryFeatures(
+            n_queries=len(queries),
+            words=words,
+            word_matrix=self.word_matrix(words),
+            part_query=part_query_array,
+            part_word=part_word,
+            part_names=part_names,
+            part_extra=part_extra.tocsr(),
+            query_extra=self._hashed(whole_queries, wholes, len(queries), WORD_SEED, 1.0),
+        )
 
-    def _whitespace_words(self, query: str) -> list[str]:
-        return self._char_preprocessor(query).split()
+    def _pair_matrix(
+        self, sequences: np.ndarray, lengths: np.ndarray, first_parts: np.ndarray, part_word: np.ndarray,
+        words: list[str],
+    ) -> sp.csr_matrix:
+        """Part x column: each word pair (pair_weight) on the part of its second word, counted once.
 
-    def word_columns(self, ngrams: Sequence[str]) -> np.ndarray:
-        """The word-block column of each n-gram string (one hashed column each)."""
-        if not ngrams:
-            return np.zeros(0, dtype=np.int64)
-        return self._word_hasher.transform([[ngram] for ngram in ngrams]).tocsr().indices.astype(np.int64)
+        Built with array arithmetic over the whole batch: a pair's column mixes its two words' columns,
+        so no pair string is ever made.
+        """
+        n_parts = len(part_word)
+        query_of_token = np.repeat(np.arange(len(lengths)), lengths)
+        tokens = np.where(sequences >= 0, sequences + first_parts[query_of_token], -1)
+        linked = (query_of_token[1:] == query_of_token[:-1]) & (tokens[1:] >= 0) & (tokens[:-1] >= 0)
+        firsts, seconds = tokens[:-1][linked], tokens[1:][linked]
+        word_columns = np.array([self.column(word) for word in words], dtype=np.uint64)
+        mixed = word_columns[part_word[firsts]] * np.uint64(PAIR_MULTIPLIER) + word_columns[part_word[seconds]]
+        mixed ^= mixed >> np.uint64(29)
+        mixed *= np.uint64(PAIR_MIXER)
+        mixed ^= mixed >> np.uint64(32)
+        n_features = self.config.n_features
+        columns = (mixed % np.uint64(n_features)).astype(np.int64) + n_features
+        matrix = sp.csr_matrix(
+            (np.ones(len(columns), dtype=FEATURE_DTYPE), (seconds, columns)), shape=(n_parts, self.n_columns),
+        )
+        matrix.sum_duplicates()
+        matrix.data[:] = self.config.pair_weight
+        return matrix
 
-    def char_counts(self, words: Sequence[str]) -> sp.csr_matrix:
-        """Raw character n-gram counts of single words (the character block's columns, unnormalised)."""
-        if not words:
-            return sp.csr_matrix((0, self.config.n_features), dtype=FEATURE_DTYPE)
-        return self.char_vectorizer.transform(list(words)).tocsr()
+    def word_matrix(self, words: Sequence[str]) -> sp.csr_matrix:
+        """Each word's own column (1.0) and its character n-grams (char_weight each)."""
+        rows = [self._word_row(word) for word in words]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(columns) for columns, _ in rows], out=indptr[1:])
+        columns = np.concatenate([c for c, _ in rows]) if rows else np.zeros(0, dtype=np.int64)
+        values = np.concatenate([v for _, v in rows]) if rows else np.zeros(0, dtype=FEATURE_DTYPE)
+        return sp.csr_matrix((values, columns, indptr), shape=(len(rows), self.n_columns))
+
+    def column(self, feature: str, seed: int = WORD_SEED) -> int:
+        """The column of a word or shape feature (first block) or of a character n-gram (second)."""
+        cache = self._columns[seed]
+        found = cache.get(feature)
+        if found is None:
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            n_features = self.config.n_features
+            block_start = 0 if seed == WORD_SEED else n_features
+            found = cache[feature] = block_start + murmurhash3_32(feature, seed=seed, positive=True) % n_features
+        return found
+
+    def _word_row(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        found = self._word_rows.get(word)
+        if found is None:
+            if len(self._word_rows) >= CACHE_LIMIT:
+                self._word_rows.clear()
+            found = self._word_rows[word] = self._hash_word(word)
+        return found
+
+    def _hash_word(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        config = self.config
+        counts: dict[int, float] = {self.column(word): 1.0}
+        if config.char_weight > 0:
+            padded = f" {word} "
+            low, high = config.char_ngram_range
+            for size in range(low, min(high, len(padded)) + 1):
+                for start in range(len(padded) - size + 1):
+                    column = self.column(padded[start: start + size], CHAR_SEED)
+                    counts[column] = counts.get(column, 0.0) + config.char_weight
+        columns = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
+        return columns, np.array([counts[c] for c in columns.tolist()], dtype=FEATURE_DTYPE)
+
+    def _hashed(self, rows: list[int], features: list[str], n_rows: int, seed: int, value: float) -> sp.csr_matrix:
+        """A row x column matrix with `value` at (rows[i], column of features[i]) for each i."""
+        cache = self._columns[seed]
+        columns = np.fromiter(
+            (c if (c := cache.get(f)) is not None else self.column(f, seed) for f in features), dtype=np.int64,
+            count=len(features),
+        )
+        matrix = sp.csr_matrix(
+            (np.full(len(columns), value, dtype=FEATURE_DTYPE), (np.asarray(rows, dtype=np.int64), columns)),
+            shape=(n_rows, self.n_columns),
+        )
+        matrix.sum_duplicates()
+        return matrix
 
 
-def _l2_normalised(counts: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Rows scaled to unit length (empty rows stay zero), and the lengths they had."""
-    counts = counts.tocsr()
-    norms = np.zeros(counts.shape[0])
-    filled = np.flatnonzero(np.diff(counts.indptr))
-    if filled.size:
-        # Empty rows are skipped, so each segment below runs exactly over one filled row's entries.
-        norms[filled] = np.sqrt(np.add.reduceat(np.square(counts.data, dtype=np.float64), counts.indptr[filled]))
-    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    counts.data *= np.repeat(scale, np.diff(counts.indptr)).astype(FEATURE_DTYPE)
-    return counts, norms
+def split_query(query: str) -> SplitQuery:
+    """Cut a query into its parts. Written for speed, as it runs once per query of every batch: most
+    queries are plain lower-case words and take the short way."""
+    text = query[:MAX_QUERY_CHARS].replace("’", "'") if isinstance(query, str) else ""
+    if not text.islower() or DIGIT_OR_QUOTE_RE.search(text):
+        return _split_with_shapes(text)
+    words = WORD_RE.findall(text)
+    del words[MAX_WORDS:]
+    if "'" in text:
+        words = [_without_possessive(w) for w in words]
+    distinct = list(dict.fromkeys(words))
+    position = dict(zip(distinct, range(len(distinct)), strict=True))
+    return SplitQuery(distinct, distinct, [], [], list(map(position.__getitem__, words)), [])
+
+
+def _split_with_shapes(text: str) -> SplitQuery:
+    quotes = [m.span() for m in QUOTE_RE.finditer(text)] if QUOTE_CHARS_RE.search(text) else []
+    if quotes:
+        tokens = [m.groups() for m in GAP_AND_WORD_RE.finditer(text) if not _inside(m.start(2), quotes)]
+    else:
+        tokens = GAP_AND_WORD_RE.findall(text)
+    del tokens[MAX_WORDS:]
+    whole: list[str] = []
+    long_words = [w for _, w in tokens if len(w) >= TITLE_WORD_MIN_LENGTH and w.isalpha()]
+    title_case = len(long_words) >= TITLE_MIN_WORDS and all(w[0].isupper() for w in long_words)
+    if title_case:
+        whole.append(TITLE_CASE)
+        if all(w.isupper() for w in long_words):
+            whole.append(ALL_CAPS)
+
+    surfaces = [surface for _, surface in tokens]
+    lowered = [surface.lower() for surface in surfaces]
+    if "'" in text:
+        lowered = [_without_possessive(word) for word in lowered]
+    position = {word: index for index, word in enumerate(dict.fromkeys(lowered))}  # part key -> part index
+    # Reversed, so that each word keeps its first spelling.
+    first_spelling = dict(zip(reversed(lowered), reversed(surfaces), strict=True))
+    names = [first_spelling[word] for word in position]
+    has_digits = DIGIT_RE.search(text) is not None
+    numbers = dict.fromkeys(w for w in position if has_digits and not w.isalpha() and DIGIT_RE.search(w))
+    words: list[str | None] = [None if word in numbers else word for word in position]
+    sequence = [-1 if word in numbers else position[word] for word in lowered]  # -1: a number breaks a pair
+    shapes: dict[tuple[int, str], None] = {}  # (part, shape), distinct: a part counts once like a cue read twice
+    for number in numbers:
+        for shape in _digit_shapes(number):
+            shapes[(position[number], shape)] = None
+    if not title_case:
+        previous_name = -2
+        for index in [i for i, surface in enumerate(surfaces) if surface[0].isupper()]:
+            word = lowered[index]
+            before = tokens[index][0].rstrip(OPENERS)
+            if not word.isalpha() or ((before[-1] in SENTENCE_ENDS) if before else index == 0):
+                continue
+            if previous_name != index - 1:
+                shapes[(position[word], NAME_START)] = None
+            shapes[(position[word], CAPITALISED)] = None
+            previous_name = index
+    for start, end in quotes:
+        quoted = " ".join(text[start:end].split())
+        if quoted.lower() not in position:
+            position[quoted.lower()] = len(names)
+            names.append(quoted)
+            words.append(None)
+        shapes[(position[quoted.lower()], QUOTATION)] = None
+    names = [name if len(name) <= MAX_PART_NAME else name[: MAX_PART_NAME - 1] + "…" for name in names]
+    return SplitQuery(names, words, [part for part, _ in shapes], [shape for _, shape in shapes], sequence, whole)
+
+
+def _without_possessive(word: str) -> str:
+    return word[:-2] if word.endswith("'s") and len(word) > 2 else word
+
+
+def _digit_shapes(word: str) -> list[str]:
+    pattern = re.sub(r"\d", "d", re.sub(r"[^\W\d_]+", "x", word))
+    shapes = ["<number>", f"<digits {pattern}>"]
+    if pattern == "dddd":
+        shapes.append(f"<digits {word[:2]}dd>")
+    return shapes
+
+
+def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= position < end for start, end in spans)

@@ -1,9 +1,14 @@
-"""Distil a teacher into the local student: softmax regression on soft targets, trained with Adam.
+"""Distil a teacher into the local student: a small network on soft targets, trained with Adam.
 
 The student learns the teacher's whole weight distribution (cross-entropy against the four target
 weights), not just its top modality, so "audio 0.6, visual 0.4" comes back as about 0.6/0.4.
-Training runs on the columns the data actually uses: untouched hashed columns have zero gradient and
-stay zero under L2 from a zero start, so this is the same optimisation, only much faster.
+
+Several networks (members) are trained side by side from different seeds, each holding out its own
+fold of the data: the held-out folds measure every epoch honestly and drive early stopping, while
+almost every example still trains most members. Their average (stored as one wider network) is
+steadier than any one of them, which matters on 10,000 examples where every word is seen only a
+few times. Training runs on the columns the data actually uses, and a mini-batch updates only the
+embeddings of the columns in it (Adam's moments included), so an epoch costs what the batch holds.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ STOP_CHECK_INTERVAL_S = 0.1
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
 LOG_FLOOR = 1e-12
+# Embeddings start small, so that at first every query sits near the prior and the hidden units learn apart.
+EMBEDDING_INIT_SCALE = 0.03
 
 
 class TrainingConfig(BaseModel):
@@ -37,17 +44,27 @@ class TrainingConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    epochs: int = Field(default=40, ge=1, le=1000)
+    epochs: int = Field(default=30, ge=1, le=1000)
+    # Adam's step size at the start; it decays along a half cosine to zero at the last epoch.
     learning_rate: float = Field(default=0.01, gt=0.0, le=10.0)
     batch_size: int = Field(default=128, ge=1, le=1_000_000)
     l2: float = Field(default=1e-6, ge=0.0, le=1.0)
-    # Share of the training data held back for early stopping; 0 trains on everything for all epochs.
+    # Share of the data each member holds back (a different fold each) for validation and early
+    # stopping; 0 trains every member on everything for all epochs.
     validation_ratio: float = Field(default=0.1, ge=0.0, le=0.5)
     patience: int = Field(default=3, ge=1, le=1000)
     # A validation loss must drop by more than this to count as an improvement.
     min_improvement: float = Field(default=1e-4, ge=0.0)
     seed: int = Field(default=0, ge=0)
     n_features: int = Field(default=FeatureConfig().n_features, ge=2**8, le=2**22)
+    hidden_units: int = Field(default=64, ge=1, le=1024)
+    members: int = Field(default=3, ge=1, le=16)
+    # Teacher weights come rounded to 0.05, so a 0 means "under 0.025": it is trained as this much
+    # rather than as an exact zero, which only infinitely negative logits could reach.
+    target_floor: float = Field(default=0.0125, ge=0.0, le=0.05)
+    # Character n-grams and word pairs seen in fewer training queries than this are dropped: a rare one
+    # can only memorise its few queries.
+    min_ngram_count: int = Field(default=10, ge=1)
 
     def feature_config(self) -> FeatureConfig:
         return FeatureConfig(n_features=self.n_features)
@@ -78,29 +95,97 @@ class TrainingStopped(Exception):
         self.epochs_completed = epochs_completed
 
 
-@dataclass
-class _Split:
-    features: sp.csr_matrix
-    targets: np.ndarray
+class _Scratch:
+    """Reusable arrays that re-index a mini-batch onto just the columns it uses, in time linear in the batch
+    (sorting or hashing the batch's column numbers at every step cost more than the step's arithmetic)."""
+
+    def __init__(self, n_columns: int):
+        self.seen = np.zeros(n_columns, dtype=bool)
+        self.position = np.zeros(n_columns, dtype=np.int64)
+
+    def localised(self, features: sp.csr_matrix) -> tuple[np.ndarray, sp.csr_matrix]:
+        self.seen[features.indices] = True
+        columns = np.flatnonzero(self.seen)
+        self.seen[columns] = False
+        self.position[columns] = np.arange(len(columns))
+        local = sp.csr_matrix(
+            (features.data, self.position[features.indices], features.indptr),
+            shape=(features.shape[0], len(columns)),
+        )
+        return columns, local
 
 
-class _Adam:
-    def __init__(self, *shapes: tuple[int, ...], learning_rate: float):
-        self.learning_rate = learning_rate
-        self.first = [np.zeros(shape) for shape in shapes]
-        self.second = [np.zeros(shape) for shape in shapes]
-        self.steps = 0
+class _Member:
+    """One network of the ensemble with its Adam state, its training rows and its held-out fold."""
 
-    def step(self, parameters: list[np.ndarray], gradients: list[np.ndarray]) -> None:
+    def __init__(self, n_columns: int, hidden: int, prior: np.ndarray, rng: np.random.Generator,
+                 train_rows: np.ndarray, validation_rows: np.ndarray):
+        self.rng = rng
+        self.train_rows = train_rows
+        self.validation_rows = validation_rows
+        self.embeddings = rng.normal(0.0, EMBEDDING_INIT_SCALE, (n_columns, hidden)).astype(FEATURE_DTYPE)
+        self.hidden_bias = np.zeros(hidden)
+        self.output_weights = rng.normal(0.0, 1.0 / math.sqrt(hidden), (hidden, len(MODALITIES)))
+        self.output_bias = prior.copy()
+        self.embedding_moments = (np.zeros_like(self.embeddings), np.zeros_like(self.embeddings))
+        self.dense_moments = [(np.zeros_like(p), np.zeros_like(p)) for p in self._dense()]
+
+    def _dense(self) -> list[np.ndarray]:
+        return [self.hidden_bias, self.output_weights, self.output_bias]
+
+    def logits(self, features: sp.csr_matrix) -> np.ndarray:
+        hidden = np.tanh(features @ self.embeddings + self.hidden_bias)
+        return hidden @ self.output_weights + self.output_bias
+
+    def snapshot(self) -> tuple[np.ndarray, ...]:
+        return tuple(p.copy() for p in (self.embeddings, *self._dense()))
+
+    def train_step(
+        self, features: sp.csr_matrix, targets: np.ndarray, reference: np.ndarray, rate: float, step: int, l2: float,
+        scratch: _Scratch,
+    ) -> float:
+        """One Adam step on a mini-batch, touching only the embedding rows of the batch's columns.
+
+        Returns the batch's cross-entropy against `reference` (the teacher's own weights) before the step.
+        """
+        columns, local = scratch.localised(features)
+        embeddings = self.embeddings[columns]
+        hidden = np.tanh(local @ embeddings + self.hidden_bias)
+        predicted = softmax(hidden @ self.output_weights + self.output_bias)
+        loss = soft_cross_entropy(predicted, reference)
+        residual = (predicted - targets) / features.shape[0]
+        hidden_gradient = (residual @ self.output_weights.T) * (1.0 - hidden * hidden)
+        dense_gradients = [
+            hidden_gradient.sum(axis=0), hidden.T @ residual + l2 * self.output_weights, residual.sum(axis=0),
+        ]
+        embedding_gradient = np.asarray(local.T @ hidden_gradient, dtype=FEATURE_DTYPE) + l2 * embeddings
+
         beta1, beta2 = ADAM_BETAS
-        self.steps += 1
-        rate = self.learning_rate * math.sqrt(1 - beta2**self.steps) / (1 - beta1**self.steps)
-        for parameter, gradient, first, second in zip(parameters, gradients, self.first, self.second, strict=True):
+        scaled_rate = rate * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+        # In place on the gathered rows: this update is most of a step's time.
+        first, second = self.embedding_moments
+        row_first, row_second = first[columns], second[columns]
+        row_first *= beta1
+        row_first += (1 - beta1) * embedding_gradient
+        row_second *= beta2
+        embedding_gradient *= embedding_gradient
+        embedding_gradient *= 1 - beta2
+        row_second += embedding_gradient
+        first[columns], second[columns] = row_first, row_second
+        step_size = np.sqrt(row_second)
+        step_size += ADAM_EPSILON
+        np.divide(row_first, step_size, out=step_size)
+        step_size *= scaled_rate
+        embeddings -= step_size
+        self.embeddings[columns] = embeddings
+        for parameter, gradient, (first, second) in zip(self._dense(), dense_gradients, self.dense_moments,
+                                                        strict=True):
             first *= beta1
             first += (1 - beta1) * gradient
             second *= beta2
             second += (1 - beta2) * np.square(gradient)
-            parameter -= rate * first / (np.sqrt(second) + ADAM_EPSILON)
+            parameter -= scaled_rate * first / (np.sqrt(second) + ADAM_EPSILON)
+        return loss
 
 
 def train_student(
@@ -115,78 +200,85 @@ def train_student(
 ) -> StudentModel:
     """Train a student on teacher weights `targets` (n x 4 in MODALITIES order, rows summing to 1).
 
-    Deterministic for a given config (seed included). A validation split drawn from the training data
-    drives early stopping and the best epoch's weights are kept. `heldout` (queries, targets) is only
-    measured, never trained on. Raises ValueError for unusable data and TrainingStopped when
-    `should_stop()` returns True.
+    Deterministic for a given config (seed included). Each member's held-out fold drives early
+    stopping and the best epoch's weights are kept. `heldout` (queries, targets) is only measured,
+    never trained on. Raises ValueError for unusable data and TrainingStopped when `should_stop()`
+    returns True.
     """
     config = config or TrainingConfig()
     started = time.perf_counter()
     queries = list(queries)
     target_weights = checked_targets(queries, targets)
+    trained_towards = _lifted(target_weights, config.target_floor)
     stop_gate = _StopGate(should_stop)
     featurizer = QueryFeaturizer(config.feature_config())
-    used_columns, matrix = _compact_columns(featurizer.transform(queries))
+    used_columns, matrix = _training_columns(featurizer.transform(queries), config)
 
-    rng = np.random.default_rng(config.seed)
-    order = rng.permutation(len(queries))
     n_validation = int(round(len(queries) * config.validation_ratio))
     if n_validation >= len(queries):
         n_validation = 0
-    validation_rows, train_rows = np.sort(order[:n_validation]), np.sort(order[n_validation:])
-    train = _Split(matrix[train_rows], target_weights[train_rows])
-    validation = _Split(matrix[validation_rows], target_weights[validation_rows]) if n_validation else None
+    order = np.random.default_rng(config.seed).permutation(len(queries))
+    prior = np.log(np.maximum(trained_towards.mean(axis=0), LOG_FLOOR))
+    members = []
+    for index in range(config.members):
+        # Folds follow each other through one shuffled order (wrapping round when they outnumber the data).
+        fold = np.sort(np.take(order, np.arange(index * n_validation, (index + 1) * n_validation), mode="wrap"))
+        members.append(_Member(
+            matrix.shape[1], config.hidden_units, prior - prior.mean(), np.random.default_rng([config.seed, index]),
+            np.setdiff1d(np.arange(len(queries)), fold), fold,
+        ))
 
-    weights = np.zeros((len(used_columns), len(MODALITIES)))
-    prior = np.log(np.maximum(train.targets.mean(axis=0), LOG_FLOOR))
-    bias = prior - prior.mean()
-    optimiser = _Adam(weights.shape, bias.shape, learning_rate=config.learning_rate)
-    best = (math.inf, weights.copy(), bias.copy(), 0)
+    scratch = _Scratch(matrix.shape[1])
+    steps_per_epoch = math.ceil(len(members[0].train_rows) / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    best: tuple[float, list[tuple[np.ndarray, ...]], EpochReport | None] = (math.inf, [], None)
     epochs_without_gain = 0
     epoch = 0
     for epoch in range(1, config.epochs + 1):
         stop_gate.check(epoch - 1, force=True)
-        shuffled = rng.permutation(train.features.shape[0])
-        for start in range(0, len(shuffled), config.batch_size):
-            stop_gate.check(epoch - 1)
-            batch = shuffled[start: start + config.batch_size]
-            features, batch_targets = train.features[batch], train.targets[batch]
-            residual = (softmax(_logits(features, weights, bias)) - batch_targets) / len(batch)
-            gradient = np.asarray(features.T @ residual) + config.l2 * weights
-            optimiser.step([weights, bias], [gradient, residual.sum(axis=0)])
-
-        report = _epoch_report(epoch, config.epochs, train, validation, weights, bias, started)
+        # The training loss is the mean of the batch losses met on the way (scoring every member on all its
+        # rows again would cost a tenth of the epoch).
+        batch_losses: list[float] = []
+        for member in members:
+            shuffled = member.rng.permutation(member.train_rows)
+            for position, start in enumerate(range(0, len(shuffled), config.batch_size)):
+                stop_gate.check(epoch - 1)
+                step = (epoch - 1) * steps_per_epoch + position
+                rate = config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+                batch = shuffled[start: start + config.batch_size]
+                batch_losses.append(member.train_step(
+                    matrix[batch], trained_towards[batch], target_weights[batch], rate, step + 1, config.l2, scratch,
+                ) * len(batch))
+        train_loss = math.fsum(batch_losses) / (len(members) * len(members[0].train_rows))
+        report = _epoch_report(epoch, config.epochs, train_loss, members, matrix, target_weights, started)
         if on_epoch is not None:
             on_epoch(report)
-        if validation is None:
-            best = (report.train_loss, weights, bias, epoch)
+        if report.validation_loss is None:
+            best = (report.train_loss, [m.snapshot() for m in members], report)
             continue
         if not math.isfinite(report.validation_loss):
             raise ValueError("training diverged (the loss is not a finite number); lower the learning rate")
         if report.validation_loss < best[0] - config.min_improvement:
-            best = (report.validation_loss, weights.copy(), bias.copy(), epoch)
+            best = (report.validation_loss, [m.snapshot() for m in members], report)
             epochs_without_gain = 0
         else:
             epochs_without_gain += 1
             if epochs_without_gain >= config.patience:
                 break
 
-    _, kept_weights, kept_bias, best_epoch = best
-    if not (np.all(np.isfinite(kept_weights)) and np.all(np.isfinite(kept_bias))):
+    _, snapshots, best_report = best
+    if not all(np.all(np.isfinite(array)) for snapshot in snapshots for array in snapshot):
         raise ValueError("training diverged (the weights are not finite numbers); lower the learning rate")
-    full_weights = np.zeros((featurizer.n_columns, len(MODALITIES)), dtype=FEATURE_DTYPE)
-    full_weights[used_columns] = kept_weights
-    model = StudentModel(full_weights, kept_bias, featurizer.config)
-    best_report = _epoch_report(best_epoch, config.epochs, train, validation, kept_weights, kept_bias, started)
+    model = _merged(snapshots, used_columns, featurizer.config)
     model.manifest = StudentManifest(
         **(provenance or Provenance()).model_dump(),
         seed=config.seed,
         hyperparameters=config.model_dump(),
         training_metrics={
-            "n_train": int(train.targets.shape[0]),
+            "n_train": len(queries) - n_validation,
             "n_validation": int(n_validation),
             "epochs_run": epoch,
-            "best_epoch": best_epoch,
+            "best_epoch": best_report.epoch,
             "stopped_early": epoch < config.epochs,
             "train_loss": best_report.train_loss,
             "validation_loss": best_report.validation_loss,
@@ -266,31 +358,53 @@ class _StopGate:
             raise TrainingStopped(epochs_completed)
 
 
-def _compact_columns(matrix: sp.csr_matrix) -> tuple[np.ndarray, sp.csr_matrix]:
-    """The hashed columns the data uses, and the matrix re-indexed onto just those."""
-    used = np.unique(matrix.indices)
-    compact = sp.csr_matrix(
-        (matrix.data, np.searchsorted(used, matrix.indices), matrix.indptr), shape=(matrix.shape[0], len(used)),
+def _lifted(targets: np.ndarray, floor: float) -> np.ndarray:
+    lifted = np.maximum(targets, floor)
+    return lifted / lifted.sum(axis=1, keepdims=True)
+
+
+def _training_columns(matrix: sp.csr_matrix, config: TrainingConfig) -> tuple[np.ndarray, sp.csr_matrix]:
+    """The hashed columns training keeps (every word and shape; character n-grams and word pairs seen often
+    enough) and the matrix re-indexed onto just those."""
+    matrix = matrix.tocsr()
+    queries_with = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    in_ngram_block = np.arange(matrix.shape[1]) >= config.n_features
+    kept = np.flatnonzero((queries_with > 0) & (~in_ngram_block | (queries_with >= config.min_ngram_count)))
+    position = np.full(matrix.shape[1], -1, dtype=np.int64)
+    position[kept] = np.arange(len(kept))
+    columns = position[matrix.indices]
+    keep = columns >= 0
+    row_of_entry = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_of_entry[keep], minlength=matrix.shape[0]), out=indptr[1:])
+    compact = sp.csr_matrix((matrix.data[keep], columns[keep], indptr), shape=(matrix.shape[0], len(kept)))
+    return kept, compact
+
+
+def _merged(snapshots: list[tuple[np.ndarray, ...]], columns: np.ndarray, features: FeatureConfig) -> StudentModel:
+    """The members as one network: hidden units side by side, output weights averaged, which is exactly
+    the average of the members' logits."""
+    n = len(snapshots)
+    embeddings, hidden_bias, output_weights, output_bias = (list(parts) for parts in zip(*snapshots, strict=True))
+    return StudentModel(
+        columns, np.hstack(embeddings), np.concatenate(hidden_bias), np.vstack(output_weights) / n,
+        np.mean(output_bias, axis=0), features,
     )
-    return used, compact
-
-
-def _logits(features: sp.csr_matrix, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    return np.asarray(features @ weights) + bias
 
 
 def _epoch_report(
-    epoch: int, max_epochs: int, train: _Split, validation: _Split | None,
-    weights: np.ndarray, bias: np.ndarray, started: float,
+    epoch: int, max_epochs: int, train_loss: float, members: list[_Member], matrix: sp.csr_matrix,
+    targets: np.ndarray, started: float,
 ) -> EpochReport:
-    train_loss = soft_cross_entropy(softmax(_logits(train.features, weights, bias)), train.targets)
-    if validation is None:
+    """The epoch's figures, validation out of fold: every member scored on the fold it never trained on."""
+    if not len(members[0].validation_rows):
         return EpochReport(epoch, max_epochs, train_loss, None, None, None, time.perf_counter() - started)
-    predicted = softmax(_logits(validation.features, weights, bias))
+    predicted = np.vstack([softmax(m.logits(matrix[m.validation_rows])) for m in members])
+    reference = np.vstack([targets[m.validation_rows] for m in members])
     return EpochReport(
         epoch, max_epochs, train_loss,
-        validation_loss=soft_cross_entropy(predicted, validation.targets),
-        validation_agreement=dominant_agreement(predicted, validation.targets),
-        validation_mae=float(np.abs(predicted - validation.targets).mean()),
+        validation_loss=soft_cross_entropy(predicted, reference),
+        validation_agreement=dominant_agreement(predicted, reference),
+        validation_mae=float(np.abs(predicted - reference).mean()),
         elapsed_seconds=time.perf_counter() - started,
     )

@@ -25,15 +25,26 @@ CONFIG = FeatureConfig(n_features=2**12)
 QUERIES = ["dog barking loudly", "sunset over mountains", "CEO discussing quarterly earnings", "season 2 trailer 4k"]
 
 
+HIDDEN = 8
+
+
 def sparse_model(seed=0, touched=300):
-    """A model with a few hundred non-zero rows, as training leaves it (most hashed rows stay zero)."""
+    """A model holding embeddings for a few hundred columns, as training leaves it (most hashed columns unused)."""
     rng = np.random.default_rng(seed)
-    weights = np.zeros((CONFIG.n_columns, 4), dtype=np.float32)
-    rows = rng.choice(CONFIG.n_columns, size=touched, replace=False)
-    weights[rows] = rng.normal(0, 2, size=(touched, 4))
+    rows = np.sort(rng.choice(CONFIG.n_columns, size=touched, replace=False))
     manifest = StudentManifest(dataset_sha256="cd" * 32, teacher_id="teacher", seed=seed,
                                training_metrics={"epochs_run": 3}, heldout_metrics={"rubric_mean": 4.2})
-    return StudentModel(weights, rng.normal(size=4), CONFIG, manifest)
+    return StudentModel(
+        rows, rng.normal(0, 1, size=(touched, HIDDEN)), rng.normal(size=HIDDEN), rng.normal(size=(HIDDEN, 4)),
+        rng.normal(size=4), CONFIG, manifest,
+    )
+
+
+def model_arrays(directory, **replaced):
+    """The saved arrays with some replaced, as keyword arguments for npz_bytes."""
+    with np.load(directory / NPZ_NAME) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    return {**arrays, **replaced}
 
 
 @pytest.fixture
@@ -62,18 +73,21 @@ def test_round_trip_gives_identical_predictions_and_manifest(saved):
     model, directory = saved
     loaded = load_student(directory)
     assert np.array_equal(loaded.predict_proba(QUERIES), model.predict_proba(QUERIES))
-    assert np.array_equal(loaded.weights, model.weights)
+    for name in ("rows", "embeddings", "hidden_bias", "output_weights", "output_bias"):
+        assert np.array_equal(getattr(loaded, name), getattr(model, name)), name
+    assert loaded.explain(QUERIES[0]) == model.explain(QUERIES[0])
     assert loaded.features == CONFIG
     assert loaded.manifest == model.manifest
     assert sorted(p.name for p in directory.iterdir()) == [JSON_NAME, NPZ_NAME]
     assert [p.name for p in directory.parent.iterdir()] == ["student"], "no staging folders left behind"
 
 
-def test_only_touched_rows_are_stored(saved):
+def test_only_used_columns_are_stored_with_half_precision_embeddings(saved):
     _, directory = saved
     header = json.loads((directory / JSON_NAME).read_text())
     assert header["arrays"]["rows"] == {"shape": [300], "dtype": "int32"}
-    assert header["arrays"]["weights"] == {"shape": [300, 4], "dtype": "float32"}
+    assert header["arrays"]["embeddings"] == {"shape": [300, HIDDEN], "dtype": "float16"}
+    assert header["arrays"]["output_weights"] == {"shape": [HIDDEN, 4], "dtype": "float32"}
     assert header["format_version"] == FORMAT_VERSION
     assert header["labels"] == ["visual", "audio", "transcription", "metadata"]
 
@@ -82,7 +96,7 @@ def test_saving_again_replaces_the_previous_model(saved):
     _, directory = saved
     newer = sparse_model(seed=1)
     save_student(newer, directory)
-    assert np.array_equal(load_student(directory).weights, newer.weights)
+    assert np.array_equal(load_student(directory).embeddings, newer.embeddings)
 
 
 def test_save_refuses_a_folder_holding_other_files(tmp_path):
@@ -107,7 +121,7 @@ def test_a_failed_write_keeps_the_previous_model_and_says_why(saved, monkeypatch
     monkeypatch.setattr("core.distill.artifact.atomic_write_bytes", disk_full)
     with pytest.raises(StudentArtifactError, match="No space left on device"):
         save_student(sparse_model(seed=1), directory)
-    assert np.array_equal(load_student(directory).weights, model.weights)
+    assert np.array_equal(load_student(directory).embeddings, model.embeddings)
     assert [p.name for p in directory.parent.iterdir()] == ["student"]
 
 
@@ -137,21 +151,26 @@ def corrupt_pickle_in_place_of_npz(directory):
 
 def corrupt_object_array(directory):
     buffer = io.BytesIO()
-    np.savez(buffer, rows=np.array([{"a": 1}], dtype=object), weights=np.zeros((1, 4), np.float32),
-             bias=np.zeros(4, np.float32))
+    np.savez(buffer, **model_arrays(directory, rows=np.array([{"a": 1}], dtype=object)))
     rewrite_npz(directory, buffer.getvalue())
 
 
-def corrupt_wrong_weight_shape(directory):
-    rewrite_npz(directory, npz_bytes(rows=np.arange(3, dtype=np.int32), weights=np.zeros((3, 3), np.float32),
-                                     bias=np.zeros(4, np.float32)))
+def corrupt_wrong_output_shape(directory):
+    rewrite_npz(directory, npz_bytes(**model_arrays(directory, output_weights=np.zeros((HIDDEN, 3), np.float32))))
+
+
+def corrupt_hidden_sizes_disagree(directory):
+    rewrite_npz(directory, npz_bytes(**model_arrays(directory, hidden_bias=np.zeros(HIDDEN + 1, np.float32))))
 
 
 def corrupt_wrong_dtype(directory):
-    header = json.loads((directory / JSON_NAME).read_text())
-    k = header["arrays"]["rows"]["shape"][0]
-    rewrite_npz(directory, npz_bytes(rows=np.arange(k, dtype=np.int64), weights=np.zeros((k, 4), np.float32),
-                                     bias=np.zeros(4, np.float32)))
+    rows = model_arrays(directory)["rows"]
+    rewrite_npz(directory, npz_bytes(**model_arrays(directory, rows=rows.astype(np.int64))))
+
+
+def corrupt_full_precision_embeddings(directory):
+    embeddings = model_arrays(directory)["embeddings"]
+    rewrite_npz(directory, npz_bytes(**model_arrays(directory, embeddings=embeddings.astype(np.float32))))
 
 
 def corrupt_foreign_npz(directory):
@@ -159,18 +178,19 @@ def corrupt_foreign_npz(directory):
 
 
 def corrupt_not_finite(directory):
-    header = json.loads((directory / JSON_NAME).read_text())
-    k = header["arrays"]["rows"]["shape"][0]
-    weights = np.zeros((k, 4), np.float32)
-    weights[0, 0] = np.nan
-    rewrite_npz(directory, npz_bytes(rows=np.arange(k, dtype=np.int32), weights=weights, bias=np.zeros(4, np.float32)))
+    embeddings = model_arrays(directory)["embeddings"].copy()
+    embeddings[0, 0] = np.nan
+    rewrite_npz(directory, npz_bytes(**model_arrays(directory, embeddings=embeddings)))
 
 
 def corrupt_rows_out_of_range(directory):
-    header = json.loads((directory / JSON_NAME).read_text())
-    k = header["arrays"]["rows"]["shape"][0]
-    rows = np.arange(k, dtype=np.int32) + CONFIG.n_columns
-    rewrite_npz(directory, npz_bytes(rows=rows, weights=np.zeros((k, 4), np.float32), bias=np.zeros(4, np.float32)))
+    rows = model_arrays(directory)["rows"] + np.int32(CONFIG.n_columns)
+    rewrite_npz(directory, npz_bytes(**model_arrays(directory, rows=rows)))
+
+
+def corrupt_rows_unsorted(directory):
+    rows = model_arrays(directory)["rows"][::-1].copy()
+    rewrite_npz(directory, npz_bytes(**model_arrays(directory, rows=rows)))
 
 
 def corrupt_missing_json(directory):
@@ -207,16 +227,19 @@ CORRUPTIONS = {
     "random bytes": (corrupt_random_bytes, "not a readable numpy archive"),
     "pickle file": (corrupt_pickle_in_place_of_npz, "not a readable numpy archive"),
     "pickled object array": (corrupt_object_array, "not a readable numpy archive"),
-    "wrong shapes": (corrupt_wrong_weight_shape, "has shape"),
+    "wrong output shape": (corrupt_wrong_output_shape, "array 'output_weights' has shape [8, 3], expected [8, 4]"),
+    "hidden sizes disagree": (corrupt_hidden_sizes_disagree, "has shape"),
     "wrong dtype": (corrupt_wrong_dtype, "is int64, expected int32"),
+    "full-precision embeddings": (corrupt_full_precision_embeddings, "is float32, expected float16"),
     "foreign npz": (corrupt_foreign_npz, "holds arrays"),
     "not finite": (corrupt_not_finite, "not finite"),
     "rows out of range": (corrupt_rows_out_of_range, "row indices"),
+    "rows unsorted": (corrupt_rows_unsorted, "row indices"),
     "missing json": (corrupt_missing_json, "model.json is missing"),
     "missing npz": (corrupt_missing_npz, "model.npz is missing"),
     "json not json": (corrupt_json_not_json, "not valid JSON"),
     "foreign json": (corrupt_foreign_json, "does not describe a student model"),
-    "wrong format version": (corrupt_wrong_format_version, "format version 2"),
+    "wrong format version": (corrupt_wrong_format_version, f"format version {FORMAT_VERSION + 1}"),
     "bad feature config": (corrupt_bad_feature_config, "malformed at features.n_features"),
 }
 
