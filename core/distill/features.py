@@ -30,19 +30,18 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sklearn.utils import murmurhash3_32
 
+from core.text_patterns import QUOTE_RE, SENTENCE_ENDS, WORD_RE
+
 FEATURE_DTYPE = np.float32
 
-WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 # A word, and the text between it and the previous word (which tells whether it starts a sentence).
 GAP_AND_WORD_RE = re.compile(r"([\W_]*?)([^\W_]+(?:'[^\W_]+)*)")
 DIGIT_RE = re.compile(r"\d")
 # Besides capitals, what can give a shape feature: digits and quotation marks.
 DIGIT_OR_QUOTE_RE = re.compile(r'\d|["“«]')
 QUOTE_CHARS_RE = re.compile(r'["“«]')
-QUOTE_RE = re.compile(r'"[^"\n]{1,300}"|“[^”\n]{1,300}”|«[^»\n]{1,300}»')
 # Characters that may sit between a sentence end and the next word ('. "Hello').
 OPENERS = " \t\"'“«(["
-SENTENCE_ENDS = ".!?;:\n"
 # Long pastes are cut here: the cues of a search query are in its first sentences.
 MAX_QUERY_CHARS = 2000
 MAX_WORDS = 64

@@ -25,6 +25,7 @@ from pathlib import Path
 from core.pricing import PriceTable
 from core.routers.base import Router, RouterReply
 from core.schema import MODALITIES, RoutingDecision
+from core.text_patterns import QUOTE_RE, SENTENCE_ENDS, WORD_RE
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 CUE_FILES = ("visual.txt", "audio.txt", "transcription.txt", "metadata.txt")
@@ -33,13 +34,9 @@ SETTINGS_FILE = "settings.json"
 # Categories the entity and context rules file cues under; settings.json must define them.
 RULE_CATEGORIES = ("name", "year", "number", "format", "episode", "quote", "topic")
 
-# Words, numbers and letters of any script; an apostrophe may join parts ("dog's", "don't").
-TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-QUOTE_RE = re.compile(r'"[^"\n]{1,300}"|“[^”\n]{1,300}”|«[^»\n]{1,300}»')
 DECADE_RE = re.compile(r"(?:1[89]|20)?\d0s")
 RESOLUTION_RE = re.compile(r"\d{3,4}p|\d{1,2}k|\d{2,3}fps|\d{2,3}hz")
 EPISODE_CODE_RE = re.compile(r"s\d{1,2}(?:e\d{1,3})?|ep?\d{1,3}")
-SENTENCE_ENDS = ".!?;:\n"
 VOWELS = frozenset("aeiouy")
 # Consonants kept doubled after a suffix is removed ("falling" -> "fall", not "fal"), as in Porter.
 KEEP_DOUBLE = frozenset("lsz")
@@ -153,7 +150,7 @@ def _undouble(word: str) -> str:
 
 
 def _tokens_of(text: str) -> list[str]:
-    return [t.lower() for t in TOKEN_RE.findall(text.replace("’", "'"))]
+    return [t.lower() for t in WORD_RE.findall(text.replace("’", "'"))]
 
 
 def _read_sections(path: Path) -> list[tuple[str, str]]:
@@ -338,7 +335,7 @@ class ReferenceTeacher(Router):
 
     def _tokenise(self, text: str, quotes: list[tuple[int, int]]) -> list[_Token]:
         tokens = []
-        for found in islice(TOKEN_RE.finditer(text.replace("’", "'")), self.lexicon.max_tokens):
+        for found in islice(WORD_RE.finditer(text.replace("’", "'")), self.lexicon.max_tokens):
             start, end = found.span()
             lower = found.group().lower()
             quoted = bool(quotes) and any(q_start < start < q_end for q_start, q_end in quotes)
