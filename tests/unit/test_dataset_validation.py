@@ -315,3 +315,29 @@ def test_a_missing_file_is_a_problem_not_a_crash(tmp_path):
 def test_a_response_is_accepted_exactly_when_the_router_parser_accepts_it(response):
     report = validate_lines(broken(60, set_path("messages.1.content.0.text", response)))
     assert report.ok == parse_router_output(response).valid
+
+
+@pytest.mark.parametrize("case", list(LINE_PROBLEMS), ids=list(LINE_PROBLEMS))
+def test_the_validate_command_exits_1_naming_the_line_and_the_problem(case, tmp_path, capsys):
+    from core.cli import main
+
+    line, change, fragments = LINE_PROBLEMS[case]
+    data = to_bytes(broken(line, change))
+    if case == "invalid UTF-8":
+        data = data.replace(b"placeholder", b'{"text": "caf\xe9"}')
+    path = tmp_path / f"{case.replace(' ', '-')}.jsonl"
+    path.write_bytes(data)
+    code = main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert any(printed.startswith(f"line {line}: ") and fragments[0] in printed for printed in out.splitlines()), out
+    assert out.splitlines()[-1].startswith("Invalid:") and "Traceback" not in out + err
+
+
+def test_the_validate_command_exits_0_on_a_good_file(tmp_path, capsys):
+    from core.cli import main
+
+    path = tmp_path / "good.jsonl"
+    path.write_bytes(to_bytes(good_records()))
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == "Valid: 100 labelled records ready for Bedrock distillation."
