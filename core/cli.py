@@ -266,7 +266,7 @@ def _load_labelled(path: Path, role: str, min_records: int):
         raise UserFacingError(f"the {role} file is not valid: {loaded.report.verdict}")
     if any(decision is None for decision in loaded.decisions):
         raise UserFacingError(
-            f"the {role} file has no labels: make it with `synth --label teacher` (or distil it on the Distillation "
+            f"the {role} file has no labels: make it with 'synth --label teacher' (or distil it on the Distillation "
             "page, which labels prompt-only data with the teacher)"
         )
     return loaded

@@ -22,7 +22,7 @@ PROFILE_PLACEHOLDER = "NAME"
 EXAMPLE_INFERENCE_PROFILE = "us.amazon.nova-premier-v1:0"
 
 NO_CREDENTIALS_MESSAGE = (
-    "No AWS credentials found: run `aws configure` or `aws sso login --profile {profile}`, or set AWS_PROFILE, "
+    "No AWS credentials found: run 'aws configure' or 'aws sso login --profile {profile}', or set AWS_PROFILE, "
     "then press Check credentials."
 )
 
@@ -124,7 +124,7 @@ def _explain_botocore_error(exc: boto_errors.BotoCoreError, profile: str) -> Stu
         return StudioAwsError(
             "no-credentials",
             f"AWS profile '{name}' does not exist: choose an existing profile in Settings, "
-            f"or create it with `aws configure --profile {name}`.",
+            f"or create it with 'aws configure --profile {name}'.",
         )
     if isinstance(exc, boto_errors.NoCredentialsError):
         return StudioAwsError("no-credentials", NO_CREDENTIALS_MESSAGE.format(profile=profile))
@@ -132,13 +132,13 @@ def _explain_botocore_error(exc: boto_errors.BotoCoreError, profile: str) -> Stu
         return StudioAwsError(
             "no-credentials",
             f"AWS credentials from {details.get('provider', 'your configuration')} are incomplete "
-            f"(missing {details.get('cred_var', 'a value')}): fix them or run `aws configure`, "
+            f"(missing {details.get('cred_var', 'a value')}): fix them or run 'aws configure', "
             "then press Check credentials.",
         )
     if isinstance(exc, _SSO_ERRORS):
         return StudioAwsError(
             "no-credentials",
-            f"Your AWS sign-in session has expired or is missing: run `aws sso login --profile {profile}`, "
+            f"Your AWS sign-in session has expired or is missing: run 'aws sso login --profile {profile}', "
             "then press Check credentials.",
         )
     if isinstance(exc, boto_errors.CredentialRetrievalError):
@@ -188,13 +188,13 @@ def _explain_client_error(exc: boto_errors.ClientError, profile: str) -> StudioA
     if code in _INVALID_CREDENTIAL_CODES:
         return made(
             "no-credentials",
-            f"AWS does not recognise these credentials: run `aws configure` or `aws sso login --profile {profile}` "
+            f"AWS does not recognise these credentials: run 'aws configure' or 'aws sso login --profile {profile}' "
             "to refresh them, then press Check credentials.",
         )
     if code in _EXPIRED_CREDENTIAL_CODES:
         return made(
             "no-credentials",
-            f"Your AWS session has expired: run `aws sso login --profile {profile}` or renew your temporary "
+            f"Your AWS session has expired: run 'aws sso login --profile {profile}' or renew your temporary "
             "credentials, then press Check credentials.",
         )
     if code in _CLOCK_SKEW_CODES:

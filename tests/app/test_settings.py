@@ -11,7 +11,7 @@ from core.store import Store
 from dashboard.components import plain_markdown
 from tests.app.helpers import alerts, open_page, texts
 
-# Its "`aws configure`" is shown as written (escaped), never as code formatting.
+# AWS text is shown as written (escaped), never as markdown.
 NO_CREDENTIALS = plain_markdown(NO_CREDENTIALS_MESSAGE.format(profile=PROFILE_PLACEHOLDER))
 
 

@@ -144,7 +144,7 @@ def test_bedrock_without_credentials_is_not_ready_and_says_what_to_do(tmp_path, 
     status = bedrock_backend(tmp_path).status()
 
     assert not status.ready
-    assert status.message.startswith("No AWS credentials found: run `aws configure`")
+    assert status.message.startswith("No AWS credentials found: run 'aws configure'")
     assert status.details["profile"] == "default chain"
 
 
