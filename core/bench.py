@@ -113,19 +113,17 @@ def _synthesis_and_export() -> list[BenchFigure]:
 
 
 def _distillation() -> list[BenchFigure]:
-    import numpy as np
 
-    from core.distill.trainer import train_student
+    from core.distill.trainer import decision_targets, train_student
     from core.labelling import label_queries
     from core.routers.reference import ReferenceTeacher
     from core.routers.student import StudentRouter
-    from core.schema import MODALITIES
     from core.synth import DataMix, generate
 
     queries = [q.query for q in generate(DataMix(total=10_000, seed=7))]
     decisions = label_queries(ReferenceTeacher(), queries).decisions
     kept = [(q, d) for q, d in zip(queries, decisions, strict=True) if d is not None]
-    targets = np.array([[getattr(d, m) for m in MODALITIES] for _, d in kept])
+    targets = decision_targets([d for _, d in kept])
     texts = [q for q, _ in kept]
     models = []
     training = best_seconds(lambda: models.append(train_student(texts, targets)), repeats=1)

@@ -273,10 +273,9 @@ def _load_labelled(path: Path, role: str, min_records: int):
 
 
 def _distill(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from core.distill.artifact import Provenance, StudentArtifactError, save_student
-    from core.distill.trainer import EpochReport, TrainingConfig, train_student
+    from core.distill.trainer import EpochReport, TrainingConfig, decision_targets, train_student
     from core.evaluate import score_pairs
     from core.routers.student import StudentRouter
 
@@ -292,7 +291,7 @@ def _distill(args: argparse.Namespace) -> int:
     def on_epoch(report: EpochReport) -> None:
         _progress_bar(report.epoch, report.max_epochs, label="training")
 
-    targets = np.array([[getattr(d, m) for m in MODALITIES] for d in train.decisions])
+    targets = decision_targets(train.decisions)
     provenance = Provenance(
         dataset_sha256=train.report.sha256,
         teacher_id=train.manifest.teacher_id if train.manifest else None,

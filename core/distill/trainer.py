@@ -292,6 +292,11 @@ def train_student(
     return model
 
 
+def decision_targets(decisions: Sequence[RoutingDecision]) -> np.ndarray:
+    """The teacher's weights as the training target matrix (one row per decision, MODALITIES order)."""
+    return np.array([[getattr(d, m) for m in MODALITIES] for d in decisions], dtype=np.float64)
+
+
 def checked_targets(queries: Sequence[str], targets: np.ndarray) -> np.ndarray:
     """Targets as float64 rows summing to exactly 1, or a ValueError saying which row is wrong."""
     values = np.asarray(targets, dtype=np.float64)

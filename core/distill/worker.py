@@ -43,7 +43,7 @@ from core.distill.jobs import (
     load_job,
     record_process,
 )
-from core.distill.trainer import EpochReport, TrainingStopped, train_student
+from core.distill.trainer import EpochReport, TrainingStopped, decision_targets, train_student
 from core.evaluate import score_pairs
 from core.labelling import label_queries
 from core.model_registry import (
@@ -58,7 +58,7 @@ from core.model_registry import (
 from core.pricing import load_price_table
 from core.routers.reference import ReferenceTeacher
 from core.routers.student import StudentRouter
-from core.schema import MODALITIES, RoutingDecision
+from core.schema import RoutingDecision
 from core.settings import Settings
 from core.store import NOW_SQL, Store, StoreError
 
@@ -168,7 +168,7 @@ class LabelledSet:
     decisions: list[RoutingDecision]
 
     def targets(self) -> np.ndarray:
-        return np.array([[getattr(d, m) for m in MODALITIES] for d in self.decisions], dtype=np.float64)
+        return decision_targets(self.decisions)
 
     def __len__(self) -> int:
         return len(self.queries)

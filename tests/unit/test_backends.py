@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
 from core.backends import BackendUnavailable, BedrockBackend, LocalBackend
 from core.distill.artifact import save_student
-from core.distill.trainer import TrainingConfig, train_student
+from core.distill.trainer import TrainingConfig, decision_targets, train_student
 from core.labelling import prompt_version_of
 from core.prompts import DEFAULT_TEACHER_PROMPT, teacher_prompt
 from core.routers.reference import ReferenceTeacher
@@ -64,7 +63,7 @@ def student_dir(tmp_path_factory):
     """A tiny student distilled from the reference teacher's labels on 50 queries."""
     queries = [template.format(subject) for template in TEMPLATES for subject in SUBJECTS]
     decisions = [result.decision for result in ReferenceTeacher().route_batch(queries)]
-    targets = np.array([[getattr(d, m) for m in MODALITIES] for d in decisions])
+    targets = decision_targets(decisions)
     model = train_student(queries, targets, TrainingConfig(epochs=3, n_features=2**10, validation_ratio=0.0))
     return save_student(model, tmp_path_factory.mktemp("backends") / "student")
 

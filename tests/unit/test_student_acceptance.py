@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from core.distill.trainer import train_student
+from core.distill.trainer import decision_targets, train_student
 from core.evaluate import score_pairs
 from core.routers.reference import ReferenceTeacher
 from core.routers.student import StudentRouter
-from core.schema import MODALITIES
 from core.synth import DataMix, generate
 
 HANDWRITTEN = Path(__file__).parents[1] / "data" / "handwritten_queries.jsonl"
@@ -29,7 +27,7 @@ def student():
     teacher = ReferenceTeacher()
     queries = [q.query for q in generate(DataMix(total=10_000, seed=7))]
     decisions = [result.decision for result in teacher.route_batch(queries)]
-    targets = np.array([[getattr(d, m) for m in MODALITIES] for d in decisions])
+    targets = decision_targets(decisions)
     return StudentRouter(train_student(queries, targets))
 
 
