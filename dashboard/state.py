@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from pydantic import ValidationError
 
+from core import progress
 from core.backends import Backend, BackendStatus, BackendUnavailable, BedrockBackend, make_backend
 from core.routers.base import Router
 from core.settings import Settings, load_settings
@@ -181,7 +182,7 @@ NOTHING_STORED = "Nothing is stored for this step."
 
 def studio_steps(store: Store) -> list[StepState]:
     """The five workflow steps with what the store currently holds for each."""
-    tables = {row["name"] for row in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = progress.table_names(store)
     steps = []
     for number, (title, purpose, page_file, table, summary) in enumerate(_STEPS, start=1):
         if table in tables:
@@ -194,43 +195,14 @@ def studio_steps(store: Store) -> list[StepState]:
     return steps
 
 
-def _datasets_summary(store: Store) -> str:
-    row = store.query_one("SELECT COUNT(*) AS n, COALESCE(SUM(records), 0) AS records FROM datasets")
-    if not row["n"]:
-        return "No datasets yet."
-    return f"{_count(row['n'], 'dataset')}, {_count(row['records'], 'record')}."
-
-
-def _jobs_summary(store: Store) -> str:
-    rows = store.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
-    models = store.query_one("SELECT COUNT(*) AS n FROM models")["n"]
-    if not rows and not models:
-        return "No jobs yet."
-    jobs = ", ".join(f"{row['n']} {row['status']}" for row in rows) if rows else "none"
-    return f"Jobs: {jobs}. {_count(models, 'trained model')}."
-
-
-def _row_count(table: str, noun: str) -> Callable[[Store], str]:
-    def summary(store: Store) -> str:
-        n = store.query_one(f'SELECT COUNT(*) AS n FROM "{table}"')["n"]
-        return f"{_count(n, noun)}." if n else f"No {noun}s yet."
-
-    return summary
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-# (title, purpose, page file, table holding its state or None, summary of that table). Tables that
-# later issues add are named here so the step lights up once they exist.
 _STEPS: tuple[tuple[str, str, str, str | None, Callable[[Store], str] | None], ...] = (
     ("Data mix", "Tune a synthetic query mix and label it with the teacher.", "data_mix.py", "datasets",
-     _datasets_summary),
-    ("Distil", "Train a small student router on the teacher's labels.", "distillation.py", "jobs", _jobs_summary),
+     progress.datasets_summary),
+    ("Distil", "Train a small student router on the teacher's labels.", "distillation.py", "jobs",
+     progress.jobs_summary),
     ("Deploy", "Put a trained student behind an endpoint.", "deploy.py", "deployments",
-     _row_count("deployments", "deployment")),
+     progress.row_count_summary("deployments", "deployment")),
     ("Compare", "Route the same queries with teacher and student side by side.", "compare.py", None, None),
     ("Evaluate", "Score routers on held-out queries and on search results.", "evaluate.py", "evaluations",
-     _row_count("evaluations", "evaluation")),
+     progress.row_count_summary("evaluations", "evaluation")),
 )
