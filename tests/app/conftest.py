@@ -11,6 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.backends import LocalBackend
+from core.settings import Settings
+from core.store import Store
 from tests.app.helpers import run_app
 from tests.isolation import isolated_environment
 
@@ -49,3 +51,9 @@ def teacher_is(monkeypatch):
         return router_class
 
     return use
+
+
+@pytest.fixture
+def store(studio_env) -> Store:
+    """The store of the studio the test's app runs on."""
+    return Store(Settings(data_dir=studio_env).store_path)

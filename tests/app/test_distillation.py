@@ -21,8 +21,6 @@ from core.aws.names import check_job_name
 from core.dataset_library import DatasetInfo
 from core.distill import worker
 from core.distill.jobs import INTERRUPTED, Job, JobPhase, JobRunner, JobStatus, job_dir, record_process
-from core.settings import Settings
-from core.store import Store
 from dashboard import state
 from dashboard.components import plain_markdown
 from dashboard.distillation_views import (
@@ -45,11 +43,6 @@ from tests.app.helpers import (
 )
 
 WORKER_DEADLINE_S = 90.0
-
-
-@pytest.fixture
-def store(studio_env) -> Store:
-    return Store(Settings(data_dir=studio_env).store_path)
 
 
 @pytest.fixture

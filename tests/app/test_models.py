@@ -10,16 +10,9 @@ from core.distill.artifact import JSON_NAME
 from core.distill.jobs import JobRunner
 from core.model_registry import ModelRegistry
 from core.routers.student import StudentRouter
-from core.settings import Settings
-from core.store import Store
 from dashboard.components import plain_markdown, weights_text
 from dashboard.model_views import PICK_KEY, TRY_QUERY_KEY
 from tests.app.helpers import alerts, finished_job, open_page, save_dataset, texts
-
-
-@pytest.fixture
-def store(studio_env) -> Store:
-    return Store(Settings(data_dir=studio_env).store_path)
 
 
 @pytest.fixture
