@@ -99,7 +99,9 @@ class LocalBackend(Backend):
 
     def status(self) -> BackendStatus:
         return BackendStatus(
-            kind=self.kind, label=self.label, ready=True,
+            kind=self.kind,
+            label=self.label,
+            ready=True,
             details={"teacher": self.teacher_name, "data directory": str(self.settings.data_dir)},
         )
 

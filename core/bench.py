@@ -37,8 +37,13 @@ class BenchFigure:
         return self.budget / self.value if self.value else float("inf")
 
     def to_json_dict(self) -> dict[str, object]:
-        return {"name": self.name, "value": round(self.value, 6), "unit": self.unit,
-                "budget": self.budget, "ok": self.ok}
+        return {
+            "name": self.name,
+            "value": round(self.value, 6),
+            "unit": self.unit,
+            "budget": self.budget,
+            "ok": self.ok,
+        }
 
 
 def median_call_ms(call: Callable[[str], object], queries: Sequence[str]) -> float:
@@ -147,7 +152,7 @@ def _page_runs() -> list[BenchFigure]:
 
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
-        [sys.executable, "-m", "dashboard.page_timing"], cwd=root, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "dashboard.page_timing"], cwd=root, capture_output=True, text=True, timeout=600
     )
     if done.returncode != 0:
         raise RuntimeError(f"page timing failed: {done.stderr.strip().splitlines()[-1:]}")

@@ -18,22 +18,27 @@ MODELS: dict[str, CatalogModel] = {
     m.key: m
     for m in (
         CatalogModel(
-            "nova-premier", "Amazon Nova Premier", "us.amazon.nova-premier-v1:0",
-            note="inference profile only",
+            "nova-premier", "Amazon Nova Premier", "us.amazon.nova-premier-v1:0", note="inference profile only"
         ),
         CatalogModel("nova-pro", "Amazon Nova Pro", "amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0:300k"),
         CatalogModel("nova-lite", "Amazon Nova Lite", "amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0:300k"),
         CatalogModel("nova-micro", "Amazon Nova Micro", "amazon.nova-micro-v1:0", "amazon.nova-micro-v1:0:128k"),
         CatalogModel(
-            "claude-haiku-4.5", "Claude Haiku 4.5", "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "claude-haiku-4.5",
+            "Claude Haiku 4.5",
+            "us.anthropic.claude-haiku-4-5-20251001-v1:0",
             note="not available for distillation",
         ),
         CatalogModel(
-            "claude-3-haiku", "Claude 3 Haiku", "anthropic.claude-3-haiku-20240307-v1:0",
+            "claude-3-haiku",
+            "Claude 3 Haiku",
+            "anthropic.claude-3-haiku-20240307-v1:0",
             note="not available for distillation",
         ),
         CatalogModel(
-            "claude-sonnet-4.5", "Claude Sonnet 4.5", "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "claude-sonnet-4.5",
+            "Claude Sonnet 4.5",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
             note="the judge of the published evaluation",
         ),
     )

@@ -84,9 +84,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure the performance figures of DESIGN.md section 5")
     bench.add_argument("--json", action="store_true", help="print {'figures': [...]} as JSON")
-    bench.add_argument("--only", action="append", default=[], metavar="GROUP",
-                       help="run only the figure groups whose name contains this: router_latency, "
-                            "synthesis_and_export, distillation, page_runs (repeatable)")
+    bench.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="run only the figure groups whose name contains this: router_latency, "
+        "synthesis_and_export, distillation, page_runs (repeatable)",
+    )
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -136,9 +141,10 @@ def _route(args: argparse.Namespace) -> int:
     # A remote router answers slowly: print each small batch as it finishes rather than all at the end.
     step = BEDROCK_BATCH_SIZE if router.remote else len(queries)
     for start in range(0, len(queries), step):
-        for result in router.route_batch(queries[start:start + step]):
-            print(json.dumps(result.to_cli_dict(), ensure_ascii=False) if args.json else format_result(result),
-                  flush=True)
+        for result in router.route_batch(queries[start : start + step]):
+            print(
+                json.dumps(result.to_cli_dict(), ensure_ascii=False) if args.json else format_result(result), flush=True
+            )
     return 0
 
 
@@ -186,7 +192,11 @@ def _synth(args: argparse.Namespace) -> int:
             )
         checkpoint_dir = backend.settings.data_dir
     synthesis = synthesise(
-        mix, teacher, teacher_id=teacher_name, name=args.out.stem, on_progress=_progress_bar,
+        mix,
+        teacher,
+        teacher_id=teacher_name,
+        name=args.out.stem,
+        on_progress=_progress_bar,
         checkpoint_dir=checkpoint_dir,
     )
     manifest = write_synthesis(synthesis, args.out)
@@ -194,8 +204,10 @@ def _synth(args: argparse.Namespace) -> int:
     if synthesis.duplicates_removed:
         print(f"removed {synthesis.duplicates_removed:,} near-duplicate queries")
     if synthesis.run is not None and synthesis.run.failures:
-        print(f"{synthesis.run.failed:,} queries could not be labelled and were left out; first: "
-              f"{synthesis.run.failures[0].query!r}: {'; '.join(synthesis.run.failures[0].errors)}")
+        print(
+            f"{synthesis.run.failed:,} queries could not be labelled and were left out; first: "
+            f"{synthesis.run.failures[0].query!r}: {'; '.join(synthesis.run.failures[0].errors)}"
+        )
     return 0
 
 
@@ -301,8 +313,12 @@ def _distill(args: argparse.Namespace) -> int:
         model = train_student(train.queries, targets, config, on_epoch=on_epoch, provenance=provenance)
     except ValueError as exc:
         raise UserFacingError(f"training failed: {exc}") from exc
-    figures: dict[str, object] = {"train": str(args.train), "n_train": len(train.queries), "out": str(args.out),
-                                  "training": model.manifest.training_metrics}
+    figures: dict[str, object] = {
+        "train": str(args.train),
+        "n_train": len(train.queries),
+        "out": str(args.out),
+        "training": model.manifest.training_metrics,
+    }
     if heldout is not None:
         scores = score_pairs(StudentRouter(model).route_batch(heldout.queries), heldout.decisions)
         figures["heldout"] = {"file": str(args.heldout), **scores}
@@ -315,12 +331,16 @@ def _distill(args: argparse.Namespace) -> int:
         print(json.dumps(figures))
         return 0
     training = model.manifest.training_metrics
-    print(f"trained on {len(train.queries):,} examples in {training['seconds']:.1f} s "
-          f"({training['epochs_run']} epochs, best {training['best_epoch']}); saved to {args.out}")
+    print(
+        f"trained on {len(train.queries):,} examples in {training['seconds']:.1f} s "
+        f"({training['epochs_run']} epochs, best {training['best_epoch']}); saved to {args.out}"
+    )
     if heldout is not None:
         held = figures["heldout"]
-        print(f"held-out {held['n']:,}: dominant agreement {held['dominant_accuracy']:.1%}, "
-              f"mean absolute weight error {held['mae']:.3f}, rubric {held['rubric_mean']:.2f}/5")
+        print(
+            f"held-out {held['n']:,}: dominant agreement {held['dominant_accuracy']:.1%}, "
+            f"mean absolute weight error {held['mae']:.3f}, rubric {held['rubric_mean']:.2f}/5"
+        )
     return 0
 
 
@@ -352,8 +372,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"{'router':<28} {'valid':>6} {'rubric':>7} {'mae':>6} {'dominant':>9} {'p50 ms':>8} {'$/1k':>9}")
     for router_id, f in figures.items():
         mae = f"{f['mae']:.3f}" if f["mae"] is not None else "-"
-        print(f"{router_id:<28} {f['validity']:>6.1%} {f['rubric_mean']:>7.2f} {mae:>6} "
-              f"{f['dominant_accuracy']:>9.1%} {f['latency_p50_ms']:>8.3f} {f['cost_per_1k_usd']:>9.4f}")
+        print(
+            f"{router_id:<28} {f['validity']:>6.1%} {f['rubric_mean']:>7.2f} {mae:>6} "
+            f"{f['dominant_accuracy']:>9.1%} {f['latency_p50_ms']:>8.3f} {f['cost_per_1k_usd']:>9.4f}"
+        )
     return 0
 
 

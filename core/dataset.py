@@ -146,8 +146,9 @@ def dataset_kind(records: Sequence[Mapping[str, Any]]) -> DatasetKind:
     """'labelled' when every record has an assistant turn, 'prompt-only' when none has; mixed is an error."""
     labelled = sum(1 for record in records if _has_second_turn(record))
     if labelled and labelled != len(records):
-        raise ValueError(f"{labelled} of {len(records)} records are labelled; "
-                         "a dataset must be all labelled or all prompt-only")
+        raise ValueError(
+            f"{labelled} of {len(records)} records are labelled; a dataset must be all labelled or all prompt-only"
+        )
     return "labelled" if labelled else "prompt-only"
 
 
@@ -216,8 +217,9 @@ def read_dataset(
 
     For a path, the tags sidecar and manifest are read when present; tags default to unknown.
     """
-    report, scanned = scan_dataset(source, keep_records=True, min_records=min_records,
-                                   max_records=max_records, max_bytes=max_bytes)
+    report, scanned = scan_dataset(
+        source, keep_records=True, min_records=min_records, max_records=max_records, max_bytes=max_bytes
+    )
     manifest = None
     sidecar: list[DatasetTags] | None = None
     if isinstance(source, (str, os.PathLike)):
@@ -237,10 +239,7 @@ def read_dataset(
 
 
 def split_dataset(
-    records: Sequence[dict],
-    tags: Sequence[DatasetTags],
-    heldout_ratio: float,
-    seed: int,
+    records: Sequence[dict], tags: Sequence[DatasetTags], heldout_ratio: float, seed: int
 ) -> tuple[list[dict], list[DatasetTags], list[dict], list[DatasetTags]]:
     """Train and held-out parts, stratified by focus and deterministic for a seed; each keeps file order.
 
@@ -262,8 +261,12 @@ def split_dataset(
         heldout.update(rng.sample(members, quotas[focus]))
     train_idx = [i for i in range(len(records)) if i not in heldout]
     held_idx = sorted(heldout)
-    return ([records[i] for i in train_idx], [tags[i] for i in train_idx],
-            [records[i] for i in held_idx], [tags[i] for i in held_idx])
+    return (
+        [records[i] for i in train_idx],
+        [tags[i] for i in train_idx],
+        [records[i] for i in held_idx],
+        [tags[i] for i in held_idx],
+    )
 
 
 def _turn_text(record: Mapping[str, Any], index: int, role: str) -> str | None:
@@ -314,15 +317,17 @@ def _read_tags(path: Path, report: ValidationReport) -> list[DatasetTags] | None
                 try:
                     tags.append(DatasetTags.model_validate_json(raw))
                 except ValidationError:
-                    report.add_warning(None, f"tags file {path.name} line {line_number} is not a tags object; "
-                                             "tags ignored")
+                    report.add_warning(
+                        None, f"tags file {path.name} line {line_number} is not a tags object; tags ignored"
+                    )
                     return None
     except OSError as error:
         report.add_warning(None, f"tags file {path.name} could not be read ({error.strerror}); tags ignored")
         return None
     if len(tags) != report.records:
-        report.add_warning(None, f"tags file {path.name} has {len(tags):,} rows for {report.records:,} "
-                                 "records; tags ignored")
+        report.add_warning(
+            None, f"tags file {path.name} has {len(tags):,} rows for {report.records:,} records; tags ignored"
+        )
         return None
     return tags
 
@@ -336,6 +341,7 @@ def _read_manifest_checked(path: Path, report: ValidationReport) -> DatasetManif
         report.add_warning(None, f"manifest {path.name} could not be read; it was ignored")
         return None
     if manifest.sha256 != report.sha256:
-        report.add_warning(None, f"the file's sha256 does not match manifest {path.name}: "
-                                 "it changed after it was written")
+        report.add_warning(
+            None, f"the file's sha256 does not match manifest {path.name}: it changed after it was written"
+        )
     return manifest

@@ -115,16 +115,29 @@ class DatasetLibrary:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         info = DatasetInfo(
-            id=uuid.uuid4().hex[:12], name=name, kind=manifest.kind, records=manifest.record_count,
-            sha256=manifest.sha256, created_at=_now(), path=folder / DATA_FILE,
+            id=uuid.uuid4().hex[:12],
+            name=name,
+            kind=manifest.kind,
+            records=manifest.record_count,
+            sha256=manifest.sha256,
+            created_at=_now(),
+            path=folder / DATA_FILE,
             manifest=json.loads(manifest.model_dump_json()),
         )
         try:
             self.store.execute(
                 "INSERT INTO datasets (id, name, path, kind, records, sha256, manifest_json, s3_uri, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                (info.id, info.name, self._stored_path(info.path), info.kind, info.records, info.sha256,
-                 json.dumps(info.manifest), info.created_at),
+                (
+                    info.id,
+                    info.name,
+                    self._stored_path(info.path),
+                    info.kind,
+                    info.records,
+                    info.sha256,
+                    json.dumps(info.manifest),
+                    info.created_at,
+                ),
             )
         except sqlite3.IntegrityError as exc:
             shutil.rmtree(folder, ignore_errors=True)
@@ -206,9 +219,7 @@ class DatasetLibrary:
             if moved:
                 os.replace(new_folder, old_folder)
             if isinstance(exc, sqlite3.IntegrityError):
-                raise DatasetLibraryError(
-                    f"A dataset named {new_name!r} already exists: choose another name."
-                ) from exc
+                raise DatasetLibraryError(f"A dataset named {new_name!r} already exists: choose another name.") from exc
             raise
         return self.get(dataset_id)
 
@@ -271,8 +282,10 @@ class DatasetLibrary:
             )
         inherited = _inherited(DatasetManifest.model_validate(info.manifest))
         parts = []
-        for part_name, role, records, tags in ((names[0], "train", train, train_tags),
-                                               (names[1], "heldout", heldout, heldout_tags)):
+        for part_name, role, records, tags in (
+            (names[0], "train", train, train_tags),
+            (names[1], "heldout", heldout, heldout_tags),
+        ):
             split = SplitInfo(role=role, heldout_ratio=heldout_ratio, seed=seed, parent=info.name)
             try:
                 parts.append(self.save(part_name, records, tags, {**inherited, "split": split}))
@@ -306,9 +319,15 @@ class DatasetLibrary:
 
     def _info(self, row) -> DatasetInfo:
         return DatasetInfo(
-            id=row["id"], name=row["name"], kind=row["kind"], records=row["records"], sha256=row["sha256"],
-            created_at=row["created_at"], path=path_inside(self.data_dir, *Path(row["path"]).parts),
-            s3_uri=row["s3_uri"], manifest=json.loads(row["manifest_json"]),
+            id=row["id"],
+            name=row["name"],
+            kind=row["kind"],
+            records=row["records"],
+            sha256=row["sha256"],
+            created_at=row["created_at"],
+            path=path_inside(self.data_dir, *Path(row["path"]).parts),
+            s3_uri=row["s3_uri"],
+            manifest=json.loads(row["manifest_json"]),
         )
 
 

@@ -91,8 +91,10 @@ class ValidationReport(BaseModel):
         elif not file_level:
             where = f"{_count(on_lines, 'problem')} on {_count(self.problem_lines, 'line')}"
         else:
-            where = (f"{_count(self.problem_count, 'problem')} ({on_lines:,} on "
-                     f"{_count(self.problem_lines, 'line')}, {file_level:,} with the whole file)")
+            where = (
+                f"{_count(self.problem_count, 'problem')} ({on_lines:,} on "
+                f"{_count(self.problem_lines, 'line')}, {file_level:,} with the whole file)"
+            )
         return f"Invalid: {where}; {fix} and validate again."
 
     @property
@@ -214,7 +216,7 @@ def _scan_lines(raw_lines: Iterable[bytes], report: ValidationReport, keep_recor
         line_warnings.clear()
         if line_number == 1 and raw.startswith(_UTF8_BOM):
             line_problems.append("the file starts with a UTF-8 byte-order mark; save it as UTF-8 without one")
-            raw = raw[len(_UTF8_BOM):]
+            raw = raw[len(_UTF8_BOM) :]
         checked = None
         if not raw.strip():
             line_problems.append("blank line; remove it (every line must hold one record)")
@@ -227,8 +229,9 @@ def _scan_lines(raw_lines: Iterable[bytes], report: ValidationReport, keep_recor
                 key = " ".join(facts.query.split()).casefold()
                 first = first_line_of_prompt.setdefault(key, line_number)
                 if first != line_number:
-                    line_problems.append(f"duplicate prompt: the same query as line {first} "
-                                         "(ignoring case and spacing)")
+                    line_problems.append(
+                        f"duplicate prompt: the same query as line {first} (ignoring case and spacing)"
+                    )
             if facts.has_messages:
                 kind_counts[facts.labelled] += 1
                 first_of_kind.setdefault(facts.labelled, (line_number, bool(line_problems)))
@@ -280,8 +283,9 @@ def _check_line(
 def _check_record(record: dict, problems: list[str]) -> _RecordFacts:
     for key in record:
         if key not in RECORD_KEYS:
-            problems.append(_unexpected_key(key, "the record", RECORD_KEYS,
-                                            otherwise="; keep per-record data in the tags sidecar"))
+            problems.append(
+                _unexpected_key(key, "the record", RECORD_KEYS, otherwise="; keep per-record data in the tags sidecar")
+            )
     _check_schema_version(record.get("schemaVersion", _MISSING), problems)
     if "system" in record:
         _check_system(record["system"], problems)
@@ -326,8 +330,9 @@ def _check_messages(record: dict, problems: list[str]) -> _RecordFacts:
         problems.append('"messages" is empty: a record needs a user turn')
         return facts
     if len(messages) > len(TURN_ROLES):
-        problems.append(f'"messages" has {len(messages)} turns; a record holds one user turn '
-                        "and at most one assistant turn")
+        problems.append(
+            f'"messages" has {len(messages)} turns; a record holds one user turn and at most one assistant turn'
+        )
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
@@ -353,8 +358,7 @@ def _check_role(role: Any, index: int, where: str, problems: list[str]) -> None:
     elif role == expected:
         return
     elif role not in TURN_ROLES:
-        problems.append(f'{where} role {_show(role)} is not allowed; use "user" or "assistant" '
-                        f'("{expected}" here)')
+        problems.append(f'{where} role {_show(role)} is not allowed; use "user" or "assistant" ("{expected}" here)')
     elif index == 0:
         problems.append(f'{where} role is "{role}"; the first turn must be "user"')
     else:
@@ -432,29 +436,38 @@ def _check_mixed(
     total = kind_counts[True] + kind_counts[False]
     have = "have" if kind_counts[minority] > 1 else "has"
     what = "an assistant response" if minority else "no assistant response"
-    report.add_problem(line, f"{kind_counts[minority]:,} of {total:,} records {have} {what} (the first is here); "
-                             "a dataset must be all labelled or all prompt-only")
+    report.add_problem(
+        line,
+        f"{kind_counts[minority]:,} of {total:,} records {have} {what} (the first is here); "
+        "a dataset must be all labelled or all prompt-only",
+    )
     if not line_had_problem:
         report.problem_lines += 1
 
 
-def _check_file(report: ValidationReport, name: str | None, min_records: int, max_records: int,
-                max_bytes: int) -> None:
+def _check_file(report: ValidationReport, name: str | None, min_records: int, max_records: int, max_bytes: int) -> None:
     if report.records == 0:
-        report.add_problem(None, f"the file has no records; Bedrock distillation needs {min_records:,} "
-                                 f"to {max_records:,}")
+        report.add_problem(
+            None, f"the file has no records; Bedrock distillation needs {min_records:,} to {max_records:,}"
+        )
     elif report.records < min_records:
-        report.add_problem(None, f"only {_count(report.records, 'record')}; Bedrock distillation needs "
-                                 f"at least {min_records:,}")
+        report.add_problem(
+            None, f"only {_count(report.records, 'record')}; Bedrock distillation needs at least {min_records:,}"
+        )
     elif report.records > max_records:
-        report.add_problem(None, f"{report.records:,} records; Bedrock distillation accepts at most "
-                                 f"{max_records:,} (split or sample the file)")
+        report.add_problem(
+            None,
+            f"{report.records:,} records; Bedrock distillation accepts at most "
+            f"{max_records:,} (split or sample the file)",
+        )
     if report.size_bytes > max_bytes:
-        report.add_problem(None, f"the file is {_size(report.size_bytes)}; Bedrock accepts at most "
-                                 f"{_size(max_bytes)}")
+        report.add_problem(None, f"the file is {_size(report.size_bytes)}; Bedrock accepts at most {_size(max_bytes)}")
     if name is not None and not _UPLOAD_NAME.fullmatch(name):
-        report.add_warning(None, f"the file name {_show(name)} has characters Bedrock does not accept "
-                                 "(letters, digits, _ - / . only); rename it before uploading")
+        report.add_warning(
+            None,
+            f"the file name {_show(name)} has characters Bedrock does not accept "
+            "(letters, digits, _ - / . only); rename it before uploading",
+        )
 
 
 def _unexpected_key(key: str, where: str, allowed: tuple[str, ...], otherwise: str = "") -> str:

@@ -23,7 +23,14 @@ MAX_ERROR_GOOD = 0.10
 AVG_ERROR_FAIR = 0.15
 
 EVALUATE_KEYS = (
-    "n", "validity", "rubric_mean", "mae", "dominant_accuracy", "latency_p50_ms", "latency_p95_ms", "cost_per_1k_usd",
+    "n",
+    "validity",
+    "rubric_mean",
+    "mae",
+    "dominant_accuracy",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "cost_per_1k_usd",
 )
 
 
@@ -75,7 +82,8 @@ def score_pairs(candidates: Sequence[RouteResult], references: Sequence[RoutingD
     errors = [weight_errors(d, r) for d, r in zip(usable, references, strict=True) if d is not None]
     dominant_hits = math.fsum(
         len(d.dominant_set() & r.dominant_set()) / len(d.dominant_set())
-        for d, r in zip(usable, references, strict=True) if d is not None
+        for d, r in zip(usable, references, strict=True)
+        if d is not None
     )
     latencies = np.array([c.latency_ms for c in candidates], dtype=np.float64)
     return {

@@ -144,7 +144,9 @@ def label_queries(
     queries = list(queries)
     fingerprint = run_fingerprint(router, queries)
     run = LabelRun(
-        router_id=router.router_id, fingerprint=fingerprint, decisions=[None] * len(queries),
+        router_id=router.router_id,
+        fingerprint=fingerprint,
+        decisions=[None] * len(queries),
         prompt_version=prompt_version_of(router),
     )
     failures: dict[int, LabelFailure] = {}
@@ -161,7 +163,7 @@ def label_queries(
             if should_stop is not None and should_stop():
                 run.stopped = True
                 break
-            indices = todo[start:start + batch_size]
+            indices = todo[start : start + batch_size]
             results = router.route_batch([queries[i] for i in indices])
             entries = [_entry(index, result) for index, result in zip(indices, results, strict=True)]
             if checkpoint is not None:
@@ -177,9 +179,7 @@ def label_queries(
     return run
 
 
-def build_dataset_rows(
-    queries: Sequence[SynthQuery], run: LabelRun | None
-) -> tuple[list[dict], list[DatasetTags]]:
+def build_dataset_rows(queries: Sequence[SynthQuery], run: LabelRun | None) -> tuple[list[dict], list[DatasetTags]]:
     """Dataset records and their tags, in query order.
 
     Without a run every query becomes a prompt-only record. With a run only labelled queries become
@@ -208,9 +208,7 @@ def _report(on_progress: ProgressCallback | None, done: int, total: int) -> None
 
 def _entry(index: int, result: RouteResult) -> dict:
     """One checkpoint entry: compact keys, the decision when valid, the errors and raw reply when not."""
-    entry: dict = {
-        "i": index, "it": result.input_tokens, "ot": result.output_tokens, "c": result.cost_usd,
-    }
+    entry: dict = {"i": index, "it": result.input_tokens, "ot": result.output_tokens, "c": result.cost_usd}
     if result.decision is not None and result.valid:
         entry["d"] = result.decision
     else:

@@ -66,9 +66,15 @@ class CustomModel:
     def to_row(self) -> dict[str, object]:
         """One flat row for a table: name, created, source job and dataset, size, held-out figures."""
         return {
-            "id": self.id, "name": self.name, "backend": self.backend, "created": self.created_at,
-            "job": self.job_id, "dataset": self.dataset_id, "size_bytes": self.size_bytes,
-            "heldout_agreement": self.heldout_agreement, "heldout_rubric": self.heldout_rubric,
+            "id": self.id,
+            "name": self.name,
+            "backend": self.backend,
+            "created": self.created_at,
+            "job": self.job_id,
+            "dataset": self.dataset_id,
+            "size_bytes": self.size_bytes,
+            "heldout_agreement": self.heldout_agreement,
+            "heldout_rubric": self.heldout_rubric,
         }
 
 
@@ -121,8 +127,14 @@ class ModelRegistry:
                 "INSERT INTO models (id, name, backend, job_id, dataset_id, path, arn, size_bytes, metrics_json, "
                 f"created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {NOW_SQL})",
                 (
-                    model_id, name, "bedrock" if arn else "local", job_id, dataset_id,
-                    self._stored_path(Path(path)) if path is not None else None, arn, size,
+                    model_id,
+                    name,
+                    "bedrock" if arn else "local",
+                    job_id,
+                    dataset_id,
+                    self._stored_path(Path(path)) if path is not None else None,
+                    arn,
+                    size,
                     json.dumps(dict(metrics), sort_keys=True),
                 ),
             )
@@ -196,9 +208,15 @@ class ModelRegistry:
         # Joining an absolute path keeps it as it is: older rows and folders outside the data directory.
         path = self.data_dir.resolve() / row["path"] if row["path"] else None
         return CustomModel(
-            id=row["id"], name=row["name"], backend=row["backend"], job_id=row["job_id"],
-            dataset_id=row["dataset_id"], path=path, arn=row["arn"],
-            size_bytes=int(row["size_bytes"] or 0), created_at=row["created_at"],
+            id=row["id"],
+            name=row["name"],
+            backend=row["backend"],
+            job_id=row["job_id"],
+            dataset_id=row["dataset_id"],
+            path=path,
+            arn=row["arn"],
+            size_bytes=int(row["size_bytes"] or 0),
+            created_at=row["created_at"],
             metrics=metrics if isinstance(metrics, dict) else {},
         )
 

@@ -71,9 +71,7 @@ class RouteResult(BaseModel):
 
     def to_cli_dict(self) -> dict[str, object]:
         """The `route --json` line of DESIGN.md section 2 (weights null when invalid)."""
-        weights: dict[str, float | None] = (
-            self.decision.weights() if self.decision else dict.fromkeys(MODALITIES)
-        )
+        weights: dict[str, float | None] = self.decision.weights() if self.decision else dict.fromkeys(MODALITIES)
         return {
             "query": self.query,
             "router": self.router_id,

@@ -80,7 +80,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             created_at TEXT NOT NULL
         );
         """,
-    ),
+    )
 ]
 
 
@@ -182,8 +182,10 @@ def _explain(exc: sqlite3.Error, path: Path) -> str:
     if "disk" in text and ("full" in text or "i/o" in text):
         return f"The disk holding {path.parent} is full or failing; free some space and try again."
     if "not a database" in text or "malformed" in text:
-        return (f"The studio database {path} is damaged or is not a SQLite file; move it aside (the studio makes "
-                "a new one) or point VSRS_DATA_DIR at another folder.")
+        return (
+            f"The studio database {path} is damaged or is not a SQLite file; move it aside (the studio makes "
+            "a new one) or point VSRS_DATA_DIR at another folder."
+        )
     if "readonly" in text or "read-only" in text:
         return f"The studio database {path} is read-only; check the data directory's permissions."
     return f"The studio database {path} could not be used ({exc}); check the data directory in Settings."

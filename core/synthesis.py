@@ -63,8 +63,12 @@ def synthesise(
     if run is not None and labelling.get("prompt_version") is None:
         labelling["prompt_version"] = prompt.version
     fields = ManifestFields(
-        name=name, seed=mix.seed, mix=mix.model_dump(), generator_version=GENERATOR_VERSION,
-        notes={"duplicates_removed": removed}, **labelling,
+        name=name,
+        seed=mix.seed,
+        mix=mix.model_dump(),
+        generator_version=GENERATOR_VERSION,
+        notes={"duplicates_removed": removed},
+        **labelling,
     )
     return Synthesis(mix, queries, removed, run, records, tags, fields)
 

@@ -35,10 +35,14 @@ def weights_bar_chart(weights: Mapping[str, float]) -> alt.LayerChart:
         tooltip=[alt.Tooltip("channel:N"), alt.Tooltip("weight:Q", format=".2f")],
     )
     # Labels sit just right of each bar; a full-length bar carries its label inside, in white.
-    labels = base.mark_text(align="left", dx=5, fontSize=13, fontWeight="bold").encode(
-        text="label:N",
-    ).transform_filter(alt.datum.weight <= 0.85)
-    inner_labels = base.mark_text(align="right", dx=-6, fontSize=13, fontWeight="bold", color="white").encode(
-        text="label:N",
-    ).transform_filter(alt.datum.weight > 0.85)
+    labels = (
+        base.mark_text(align="left", dx=5, fontSize=13, fontWeight="bold")
+        .encode(text="label:N")
+        .transform_filter(alt.datum.weight <= 0.85)
+    )
+    inner_labels = (
+        base.mark_text(align="right", dx=-6, fontSize=13, fontWeight="bold", color="white")
+        .encode(text="label:N")
+        .transform_filter(alt.datum.weight > 0.85)
+    )
     return alt.layer(bars, labels, inner_labels).properties(height=BAR_CHART_HEIGHT)

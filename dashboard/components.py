@@ -80,9 +80,7 @@ def fact(label: str, value: str) -> None:
     st.text(value)
 
 
-def page_link_if_listed(
-    page: Path, label: str, icon: str, query_params: Mapping[str, str] | None = None,
-) -> None:
+def page_link_if_listed(page: Path, label: str, icon: str, query_params: Mapping[str, str] | None = None) -> None:
     """A link to another page of the studio, or a caption when that page is not in the menu (yet)."""
     if not page.is_file():
         st.caption(f"{label}: that page is not available yet.")
@@ -178,9 +176,9 @@ def _route_figures(result: RouteResult) -> None:
     valid_column.metric("Valid", "yes" if result.valid else "no")
     latency_column.metric("Latency", format_ms(result.latency_ms))
     tokens_column.metric(
-        f"Tokens in / out ({result.token_source})", f"{result.input_tokens:,} / {result.output_tokens:,}",
-        help="Measured tokens come from the model's usage report; estimated ones from about four characters "
-        "a token.",
+        f"Tokens in / out ({result.token_source})",
+        f"{result.input_tokens:,} / {result.output_tokens:,}",
+        help="Measured tokens come from the model's usage report; estimated ones from about four characters a token.",
     )
     cost_column.metric("Cost", format_usd(result.cost_usd))
 
@@ -215,13 +213,14 @@ def try_router_box(
         st.caption("Try an example:", width="content")
         for index, example in enumerate(examples):
             st.button(
-                example, key=f"{key}_example_{index}", on_click=_choose_example, args=(keys, example),
+                example,
+                key=f"{key}_example_{index}",
+                on_click=_choose_example,
+                args=(keys, example),
                 icon=":material/search:",
             )
     with st.form(f"{key}_form", border=False, enter_to_submit=True):
-        st.text_input(
-            "Search query", key=keys.query, placeholder="Describe the moment you are looking for",
-        )
+        st.text_input("Search query", key=keys.query, placeholder="Describe the moment you are looking for")
         submitted = st.form_submit_button("Route", type="primary", icon=":material/alt_route:", key=f"{key}_route")
     requested = st.session_state.pop(keys.request, None)
     if submitted:
@@ -345,13 +344,15 @@ def price_frame(store: Store) -> pd.DataFrame:
     for price in sorted(load_price_table(store).all(), key=lambda p: (order.get(p.model_key, len(order)), p.model_key)):
         default = DEFAULT_PRICES_PER_MILLION.get(price.model_key)
         current = (price.input_per_million, price.output_per_million)
-        rows.append({
-            "model_key": price.model_key,
-            "model": model_name(price.model_key),
-            PRICE_INPUT: price.input_per_million,
-            PRICE_OUTPUT: price.output_per_million,
-            "source": "default" if default == current else "edited",
-        })
+        rows.append(
+            {
+                "model_key": price.model_key,
+                "model": model_name(price.model_key),
+                PRICE_INPUT: price.input_per_million,
+                PRICE_OUTPUT: price.output_per_million,
+                "source": "default" if default == current else "edited",
+            }
+        )
     return pd.DataFrame(rows, columns=["model_key", "model", PRICE_INPUT, PRICE_OUTPUT, "source"])
 
 
@@ -426,8 +427,10 @@ def _save_prices(store: Store, current: pd.DataFrame, edited: pd.DataFrame, gene
     except Exception as exc:
         show_error(exc)
         return
-    _next_editor(generation_key, f"Saved {len(changed)} changed price{'' if len(changed) == 1 else 's'}."
-                 if changed else "No price changed.")
+    _next_editor(
+        generation_key,
+        f"Saved {len(changed)} changed price{'' if len(changed) == 1 else 's'}." if changed else "No price changed.",
+    )
 
 
 def _next_editor(generation_key: str, message: str) -> None:

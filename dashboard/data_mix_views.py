@@ -54,6 +54,7 @@ SLIDERS_PER_ROW = 6
 
 # ---- mix controls ---------------------------------------------------------------------------------------------
 
+
 def current_mix() -> DataMix:
     """The mix in force (a plain session key, so it survives leaving the page)."""
     mix = st.session_state.get(MIX_KEY)
@@ -87,9 +88,7 @@ def with_custom_terms(mix: DataMix, terms: list[str]) -> DataMix:
 
 
 def _widget_values(mix: DataMix) -> dict[str, object]:
-    values: dict[str, object] = {
-        TOTAL_KEY: mix.total, SEED_KEY: mix.seed, TERMS_KEY: "\n".join(mix.custom_vocabulary),
-    }
+    values: dict[str, object] = {TOTAL_KEY: mix.total, SEED_KEY: mix.seed, TERMS_KEY: "\n".join(mix.custom_vocabulary)}
     for group, shares in mix.groups().items():
         values.update({share_key(group, key): percent(share) for key, share in shares.items()})
     return values
@@ -136,16 +135,30 @@ def mix_controls() -> DataMix:
     _seed_widgets(mix)
     total_column, seed_column, terms_column = st.columns([1, 1, 2])
     total_column.number_input(
-        "Queries to generate", min_value=MIN_TOTAL, max_value=MAX_TOTAL, step=100, key=TOTAL_KEY,
-        on_change=_on_number, args=("total", TOTAL_KEY),
+        "Queries to generate",
+        min_value=MIN_TOTAL,
+        max_value=MAX_TOTAL,
+        step=100,
+        key=TOTAL_KEY,
+        on_change=_on_number,
+        args=("total", TOTAL_KEY),
         help=f"Bedrock distillation takes {MIN_TOTAL:,} to {MAX_TOTAL:,} examples per job.",
     )
     seed_column.number_input(
-        "Seed", min_value=0, max_value=2**31 - 1, step=1, key=SEED_KEY, on_change=_on_number, args=("seed", SEED_KEY),
+        "Seed",
+        min_value=0,
+        max_value=2**31 - 1,
+        step=1,
+        key=SEED_KEY,
+        on_change=_on_number,
+        args=("seed", SEED_KEY),
         help="The same mix and seed always give the same queries.",
     )
     terms_column.text_area(
-        "Custom vocabulary (optional, one term a line)", key=TERMS_KEY, on_change=_on_terms, height=102,
+        "Custom vocabulary (optional, one term a line)",
+        key=TERMS_KEY,
+        on_change=_on_terms,
+        height=102,
         placeholder="Your product names, people, jargon…",
         help="Your own terms get a 'custom' domain of their own, with queries built around them.",
     )
@@ -164,15 +177,24 @@ def _share_group(group: str, shares: dict[str, float], counts: dict[str, int], t
         keys = list(shares)
         for start in range(0, len(keys), SLIDERS_PER_ROW):
             columns = st.columns(SLIDERS_PER_ROW)
-            for column, key in zip(columns, keys[start:start + SLIDERS_PER_ROW], strict=False):
+            for column, key in zip(columns, keys[start : start + SLIDERS_PER_ROW], strict=False):
                 with column:
                     label = f"{key}-led" if group == "focus" and key != "mixed" else key
-                    st.slider(label, 0, 100, step=1, format="%d%%", key=share_key(group, key),
-                              on_change=_on_share, args=(group, key))
+                    st.slider(
+                        label,
+                        0,
+                        100,
+                        step=1,
+                        format="%d%%",
+                        key=share_key(group, key),
+                        on_change=_on_share,
+                        args=(group, key),
+                    )
                     st.caption(f"{counts[key]:,} queries")
 
 
 # ---- teacher prompt -------------------------------------------------------------------------------------------
+
 
 def _on_prompt() -> None:
     st.session_state[PROMPT_KEY] = st.session_state[PROMPT_WIDGET_KEY]
@@ -188,8 +210,10 @@ def current_prompt() -> tuple[RouterPrompt | None, str | None]:
     try:
         return teacher_prompt(template), None
     except ValueError:
-        return None, (f"The teacher prompt must contain {QUERY_PLACEHOLDER} where each query goes: put it back "
-                      "or reset the prompt. Generate stays off until then.")
+        return None, (
+            f"The teacher prompt must contain {QUERY_PLACEHOLDER} where each query goes: put it back "
+            "or reset the prompt. Generate stays off until then."
+        )
 
 
 def prompt_editor(teacher: Router | None, teacher_name: str) -> RouterPrompt | None:
@@ -203,11 +227,17 @@ def prompt_editor(teacher: Router | None, teacher_name: str) -> RouterPrompt | N
                 "teacher receives for every query; its version is recorded in the dataset's manifest either way."
             )
         else:
-            st.caption(f"{teacher_name} receives this prompt for every query, with the query in place of "
-                       f"{QUERY_PLACEHOLDER}.")
+            st.caption(
+                f"{teacher_name} receives this prompt for every query, with the query in place of {QUERY_PLACEHOLDER}."
+            )
         st.text_area("Prompt template", key=PROMPT_WIDGET_KEY, on_change=_on_prompt, height=320)
-        st.button("Reset to the default prompt", key="data_mix_prompt_reset", on_click=_reset_prompt,
-                  icon=":material/restart_alt:", disabled=st.session_state[PROMPT_KEY] == DEFAULT_TEACHER_TEMPLATE)
+        st.button(
+            "Reset to the default prompt",
+            key="data_mix_prompt_reset",
+            on_click=_reset_prompt,
+            icon=":material/restart_alt:",
+            disabled=st.session_state[PROMPT_KEY] == DEFAULT_TEACHER_TEMPLATE,
+        )
     if problem:
         st.error(problem, icon=":material/error:")
     else:
@@ -217,6 +247,7 @@ def prompt_editor(teacher: Router | None, teacher_name: str) -> RouterPrompt | N
 
 
 # ---- generation -----------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class GeneratedMix:
@@ -249,14 +280,16 @@ def generation_key(mix: DataMix, prompt: RouterPrompt, backend: Backend) -> str:
 
 def summarise(synthesis: Synthesis, key: str, teacher_name: str, billable: bool) -> GeneratedMix:
     decisions = synthesis.run.decisions if synthesis.run is not None else [None] * len(synthesis.queries)
-    rows = pd.DataFrame({
-        "query": [q.query for q in synthesis.queries],
-        "focus": [q.focus for q in synthesis.queries],
-        "difficulty": [q.difficulty for q in synthesis.queries],
-        "domain": [q.domain for q in synthesis.queries],
-        **{m: [getattr(d, m) if d is not None else None for d in decisions] for m in MODALITIES},
-        "reasoning": [d.reasoning if d is not None else "" for d in decisions],
-    })
+    rows = pd.DataFrame(
+        {
+            "query": [q.query for q in synthesis.queries],
+            "focus": [q.focus for q in synthesis.queries],
+            "difficulty": [q.difficulty for q in synthesis.queries],
+            "domain": [q.domain for q in synthesis.queries],
+            **{m: [getattr(d, m) if d is not None else None for d in decisions] for m in MODALITIES},
+            "reasoning": [d.reasoning if d is not None else "" for d in decisions],
+        }
+    )
     leads = [charts.leading_channel(d) for d in decisions if d is not None]
     counts = synthesis.mix.counts()
     breakdowns = {}
@@ -267,10 +300,15 @@ def summarise(synthesis: Synthesis, key: str, teacher_name: str, billable: bool)
         breakdowns[group] = charts.target_vs_actual(list(counts[group]), series)
     figures = {**diversity(synthesis.queries), "duplicates_removed": synthesis.duplicates_removed}
     return GeneratedMix(
-        key=key, synthesis=synthesis, rows=rows, figures=figures,
-        weight_counts=charts.weight_counts(rows[list(MODALITIES)]), breakdowns=breakdowns,
+        key=key,
+        synthesis=synthesis,
+        rows=rows,
+        figures=figures,
+        weight_counts=charts.weight_counts(rows[list(MODALITIES)]),
+        breakdowns=breakdowns,
         length_counts=charts.length_counts(rows["query"].str.split().str.len()),
-        teacher_name=teacher_name, billable=billable,
+        teacher_name=teacher_name,
+        billable=billable,
     )
 
 
@@ -294,20 +332,26 @@ def page_teacher() -> tuple[Router | None, str | None]:
         return None, state.explain_error(exc)
 
 
-def generate_controls(current: state.Studio, mix: DataMix, prompt: RouterPrompt | None,
-                      teacher: Router | None, problem: str | None) -> None:
+def generate_controls(
+    current: state.Studio, mix: DataMix, prompt: RouterPrompt | None, teacher: Router | None, problem: str | None
+) -> None:
     """The Generate button; a billable teacher shows its estimated cost and waits for confirmation."""
     backend = current.backend
     if problem:
         st.warning(components.plain_markdown(problem), icon=":material/block:")
         return
     if teacher.billable:
-        st.caption(f"Labelled by {backend.teacher_name} on {backend.label}: AWS bills every query, so you see an "
-                   "estimate and confirm before anything is sent.")
+        st.caption(
+            f"Labelled by {backend.teacher_name} on {backend.label}: AWS bills every query, so you see an "
+            "estimate and confirm before anything is sent."
+        )
     else:
         st.caption(f"Labelled by {backend.teacher_name}, on this machine: free, offline and deterministic.")
     clicked = st.button(
-        f"Generate and label {mix.total:,} queries", key=GENERATE_KEY, type="primary", icon=":material/auto_awesome:",
+        f"Generate and label {mix.total:,} queries",
+        key=GENERATE_KEY,
+        type="primary",
+        icon=":material/auto_awesome:",
         disabled=prompt is None,
     )
     if prompt is None:
@@ -319,8 +363,10 @@ def generate_controls(current: state.Studio, mix: DataMix, prompt: RouterPrompt 
     if clicked:
         result = generated_mix()
         if result is not None and result.key == key:
-            st.info("This set is already generated for the mix and prompt in force: change either to make a new one.",
-                    icon=":material/info:")
+            st.info(
+                "This set is already generated for the mix and prompt in force: change either to make a new one.",
+                icon=":material/info:",
+            )
         else:
             _start_generation(current, mix, prompt, key)
     if PENDING_KEY in st.session_state:
@@ -367,8 +413,14 @@ def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: st
 
     try:
         # A paid run checkpoints each batch, so a crash or a closed tab resumes without paying twice.
-        synthesis = synthesise(mix, teacher, teacher_id=current.backend.teacher_name, prompt=prompt,
-                               checkpoint_dir=current.settings.data_dir, on_progress=on_progress)
+        synthesis = synthesise(
+            mix,
+            teacher,
+            teacher_id=current.backend.teacher_name,
+            prompt=prompt,
+            checkpoint_dir=current.settings.data_dir,
+            on_progress=on_progress,
+        )
         result = summarise(synthesis, key, current.backend.teacher_name, teacher.billable)
     except Exception as exc:  # a failed run leaves the last set in place
         bar.empty()
@@ -381,10 +433,14 @@ def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: st
 
 # ---- the generated set ----------------------------------------------------------------------------------------
 
+
 def stale_notice(result: GeneratedMix, mix: DataMix, prompt: RouterPrompt | None, backend: Backend) -> None:
     if prompt is None or result.key != generation_key(mix, prompt, backend):
-        st.info("The mix, the prompt or the backend changed since this set was generated: press Generate to see "
-                "the new one. Below is the last set generated.", icon=":material/history:")
+        st.info(
+            "The mix, the prompt or the backend changed since this set was generated: press Generate to see "
+            "the new one. Below is the last set generated.",
+            icon=":material/history:",
+        )
 
 
 def quality_figures(result: GeneratedMix) -> None:
@@ -396,10 +452,16 @@ def quality_figures(result: GeneratedMix) -> None:
         shown += [("Labelled", f"{run.labelled:,}", None), ("Label failures", f"{run.failed:,}", None)]
     shown += [
         ("Distinct queries", f"{figures['distinct']:,}", "Ignoring case, punctuation and spacing."),
-        ("Distinct openings", f"{figures['distinct_openings']:,}",
-         "Different first two words: a low figure means many queries start alike."),
-        ("Length, words", f"{figures['mean_words']:.1f} ± {figures['std_words']:.1f}",
-         f"Mean and spread; in characters {figures['mean_chars']:.0f} ± {figures['std_chars']:.0f}."),
+        (
+            "Distinct openings",
+            f"{figures['distinct_openings']:,}",
+            "Different first two words: a low figure means many queries start alike.",
+        ),
+        (
+            "Length, words",
+            f"{figures['mean_words']:.1f} ± {figures['std_words']:.1f}",
+            f"Mean and spread; in characters {figures['mean_chars']:.0f} ± {figures['std_chars']:.0f}.",
+        ),
         ("Vocabulary", f"{figures['vocabulary_size']:,} words", "Distinct words over the whole set."),
         ("Duplicates removed", f"{figures['duplicates_removed']:,}", "Near duplicates dropped before labelling."),
     ]
@@ -407,7 +469,7 @@ def quality_figures(result: GeneratedMix) -> None:
         shown.append(("Teacher cost", components.format_usd(run.cost_usd), "What this labelling run cost."))
     per_row = 4
     for start in range(0, len(shown), per_row):
-        for column, (label, value, help_text) in zip(st.columns(per_row), shown[start:start + per_row], strict=False):
+        for column, (label, value, help_text) in zip(st.columns(per_row), shown[start : start + per_row], strict=False):
             column.metric(label, value, help=help_text, border=True)
 
 
@@ -417,16 +479,19 @@ def mix_charts(result: GeneratedMix) -> None:
     y_max = int(counts["queries"].max()) if len(counts) else 1
     for column, channel in zip(st.columns(len(MODALITIES)), MODALITIES, strict=True):
         column.altair_chart(charts.weight_histogram(counts, channel, y_max), width="stretch")
-    st.caption("Queries per weight step (weights are rounded to 0.05). A tall bar at 0 means the channel is off "
-               "for most queries.")
+    st.caption(
+        "Queries per weight step (weights are rounded to 0.05). A tall bar at 0 means the channel is off "
+        "for most queries."
+    )
     focus_column, difficulty_column = st.columns(2)
     focus_column.altair_chart(
         charts.breakdown_chart(result.breakdowns["focus"], "focus: target, generated and the teacher's lead"),
         width="stretch",
     )
     focus_column.caption("The teacher's leading channel is its highest weight; a tie for the lead counts as mixed.")
-    difficulty_column.altair_chart(charts.breakdown_chart(result.breakdowns["difficulty"], "difficulty"),
-                                   width="stretch")
+    difficulty_column.altair_chart(
+        charts.breakdown_chart(result.breakdowns["difficulty"], "difficulty"), width="stretch"
+    )
     difficulty_column.altair_chart(charts.length_histogram(result.length_counts), width="stretch")
     st.altair_chart(charts.breakdown_chart(result.breakdowns["domain"], "domain"), width="stretch")
 
@@ -436,7 +501,10 @@ def preview_table(result: GeneratedMix) -> None:
     st.markdown(f"**Sample rows** · the first {shown:,} of {len(result.rows):,}")
     weight_column = {m: st.column_config.NumberColumn(m, format="%.2f", width="small") for m in MODALITIES}
     st.dataframe(
-        result.preview, hide_index=True, height=320, key="data_mix_preview",
+        result.preview,
+        hide_index=True,
+        height=320,
+        key="data_mix_preview",
         column_config={
             "query": st.column_config.TextColumn("query", width="large"),
             "reasoning": st.column_config.TextColumn("reasoning", width="large"),
@@ -449,8 +517,10 @@ def label_failures(result: GeneratedMix) -> None:
     failures = result.failures
     if not failures:
         return
-    st.warning(f"The teacher could not label {len(failures):,} queries; they are left out of the dataset.",
-               icon=":material/warning:")
+    st.warning(
+        f"The teacher could not label {len(failures):,} queries; they are left out of the dataset.",
+        icon=":material/warning:",
+    )
     with st.expander(f"Label failures ({len(failures):,})"):
         for failure in failures[:FAILURES_SHOWN]:
             st.text(f"{components.preview(failure.query)}\n{'; '.join(failure.errors)}")
@@ -466,19 +536,26 @@ def default_dataset_name(mix: DataMix) -> str:
 def save_form(library: DatasetLibrary, result: GeneratedMix) -> None:
     st.session_state.setdefault(SAVE_NAME_KEY, default_dataset_name(result.synthesis.mix))
     with st.form("data_mix_save_form", border=False), st.container(horizontal=True, vertical_alignment="bottom"):
-        st.text_input("Dataset name", key=SAVE_NAME_KEY, max_chars=100,
-                      placeholder="for example router-train-v1")
-        st.form_submit_button("Save dataset", type="primary", icon=":material/save:", key="data_mix_save",
-                              on_click=_save, args=(library, result))
+        st.text_input("Dataset name", key=SAVE_NAME_KEY, max_chars=100, placeholder="for example router-train-v1")
+        st.form_submit_button(
+            "Save dataset",
+            type="primary",
+            icon=":material/save:",
+            key="data_mix_save",
+            on_click=_save,
+            args=(library, result),
+        )
     show_notice("save")
 
 
 def _save(library: DatasetLibrary, result: GeneratedMix) -> None:
     synthesis = result.synthesis
     name = st.session_state.get(SAVE_NAME_KEY, "")
-    saved, info = run_action("save", lambda: library.save(name, synthesis.records, synthesis.tags,
-                                                           synthesis.manifest_fields))
+    saved, info = run_action(
+        "save", lambda: library.save(name, synthesis.records, synthesis.tags, synthesis.manifest_fields)
+    )
     if saved:
         select_dataset(info.id)
-        notice("save", "success", f"Saved: {info.records:,} {info.kind} records. It is selected in Saved "
-                                   "datasets below.")
+        notice(
+            "save", "success", f"Saved: {info.records:,} {info.kind} records. It is selected in Saved datasets below."
+        )

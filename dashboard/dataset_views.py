@@ -41,6 +41,7 @@ EMPTY_LIBRARY = "No datasets yet: generate a mix above and save it, or import a 
 
 # ---- notices and actions --------------------------------------------------------------------------------------
 
+
 def notice(section: str, kind: str, message: str) -> None:
     """Keep a "success" or "error" message for `section`, shown once by show_notice on a later run."""
     st.session_state.setdefault(NOTICE_KEY, {})[section] = (kind, message)
@@ -73,14 +74,23 @@ def select_dataset(dataset_id: str | None) -> None:
 
 # ---- saved datasets -------------------------------------------------------------------------------------------
 
+
 def dataset_library(current: state.Studio) -> DatasetLibrary:
     return DatasetLibrary(current.store, current.settings.data_dir)
 
 
 def datasets_frame(datasets: list[DatasetInfo]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"name": d.name, "kind": d.kind, "records": d.records, "created": d.created_at[:19].replace("T", " "),
-          "s3 uri": d.s3_uri or ""} for d in datasets],
+        [
+            {
+                "name": d.name,
+                "kind": d.kind,
+                "records": d.records,
+                "created": d.created_at[:19].replace("T", " "),
+                "s3 uri": d.s3_uri or "",
+            }
+            for d in datasets
+        ],
         columns=["name", "kind", "records", "created", "s3 uri"],
     )
 
@@ -96,8 +106,12 @@ def library_section(library: DatasetLibrary, backend: Backend) -> None:
     if not datasets:
         st.info(EMPTY_LIBRARY, icon=":material/dataset:")
         return
-    st.dataframe(datasets_frame(datasets), hide_index=True, key="data_mix_datasets",
-                 column_config={"records": st.column_config.NumberColumn("records", format="localized")})
+    st.dataframe(
+        datasets_frame(datasets),
+        hide_index=True,
+        key="data_mix_datasets",
+        column_config={"records": st.column_config.NumberColumn("records", format="localized")},
+    )
     selected = _dataset_picker(datasets)
     with st.container(border=True):
         if st.session_state.get(CONFIRM_DELETE_KEY) == selected.id:
@@ -128,12 +142,19 @@ def _download_and_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
     st.caption("File")
     if info.path.is_file():
         st.download_button(
-            "Download JSONL", data=lambda: library.download_bytes(info.id), file_name=f"{safe_name(info.name)}.jsonl",
-            mime="application/jsonl", on_click="ignore", icon=":material/download:", key="data_mix_download",
+            "Download JSONL",
+            data=lambda: library.download_bytes(info.id),
+            file_name=f"{safe_name(info.name)}.jsonl",
+            mime="application/jsonl",
+            on_click="ignore",
+            icon=":material/download:",
+            key="data_mix_download",
         )
     else:
-        st.error("The dataset's file is missing from the data directory: delete this entry and save it again.",
-                 icon=":material/error:")
+        st.error(
+            "The dataset's file is missing from the data directory: delete this entry and save it again.",
+            icon=":material/error:",
+        )
     st.button("Delete…", key="data_mix_delete", icon=":material/delete:", on_click=_ask_delete, args=(info.id,))
 
 
@@ -145,8 +166,9 @@ def _confirm_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
     st.warning("Delete this dataset and its files? This cannot be undone.", icon=":material/delete_forever:")
     st.text(info.name)
     with st.container(horizontal=True):
-        st.button("Delete for good", key="data_mix_delete_confirm", type="primary", on_click=_delete,
-                  args=(library, info.id))
+        st.button(
+            "Delete for good", key="data_mix_delete_confirm", type="primary", on_click=_delete, args=(library, info.id)
+        )
         st.button("Keep it", key="data_mix_delete_cancel", on_click=_cancel_delete)
 
 
@@ -170,8 +192,9 @@ def _rename_form(library: DatasetLibrary, info: DatasetInfo) -> None:
     st.session_state.setdefault(rename_key(info.id), info.name)
     with st.form(f"data_mix_rename_form_{info.id}", border=False):
         st.text_input("New name", key=rename_key(info.id), max_chars=100)
-        st.form_submit_button("Rename", icon=":material/edit:", key="data_mix_rename", on_click=_rename,
-                              args=(library, info.id))
+        st.form_submit_button(
+            "Rename", icon=":material/edit:", key="data_mix_rename", on_click=_rename, args=(library, info.id)
+        )
 
 
 def _rename(library: DatasetLibrary, dataset_id: str) -> None:
@@ -187,8 +210,13 @@ def _split_form(library: DatasetLibrary, info: DatasetInfo) -> None:
         ratio_column, seed_column = st.columns([3, 2])
         ratio_column.slider("Held-out share", 5, 50, step=5, format="%d%%", key=SPLIT_RATIO_KEY)
         seed_column.number_input("Split seed", min_value=0, max_value=2**31 - 1, step=1, key=SPLIT_SEED_KEY)
-        st.form_submit_button("Split into train and held-out", icon=":material/call_split:", key="data_mix_split",
-                              on_click=_split, args=(library, info.id))
+        st.form_submit_button(
+            "Split into train and held-out",
+            icon=":material/call_split:",
+            key="data_mix_split",
+            on_click=_split,
+            args=(library, info.id),
+        )
 
 
 def _split(library: DatasetLibrary, dataset_id: str) -> None:
@@ -198,11 +226,16 @@ def _split(library: DatasetLibrary, dataset_id: str) -> None:
     if done:
         train, heldout = parts
         select_dataset(train.id)
-        notice("library", "success", f"Split into {train.records:,} training and {heldout.records:,} held-out "
-                                      "records, saved as two new datasets (the training part is selected).")
+        notice(
+            "library",
+            "success",
+            f"Split into {train.records:,} training and {heldout.records:,} held-out "
+            "records, saved as two new datasets (the training part is selected).",
+        )
 
 
 # ---- S3 upload ------------------------------------------------------------------------------------------------
+
 
 def default_s3_prefix(name: str) -> str:
     return f"{S3_PREFIX_ROOT}/{safe_name(name, fallback='dataset')}/"
@@ -219,8 +252,11 @@ def s3_upload_form(library: DatasetLibrary, backend: Backend, info: DatasetInfo)
         components.show_error(exc)
         return
     if session is None:
-        st.info(f"Uploading to S3 needs the Amazon Bedrock backend ({backend.label} is in use): choose it in "
-                "Settings, with AWS credentials for your account.", icon=":material/cloud_off:")
+        st.info(
+            f"Uploading to S3 needs the Amazon Bedrock backend ({backend.label} is in use): choose it in "
+            "Settings, with AWS credentials for your account.",
+            icon=":material/cloud_off:",
+        )
         return
     show_notice("s3")
     if info.s3_uri:
@@ -233,12 +269,13 @@ def s3_upload_form(library: DatasetLibrary, backend: Backend, info: DatasetInfo)
         prefix_column.text_input("Prefix", key=s3_prefix_key(info.id))
         upload = st.form_submit_button("Upload to S3", icon=":material/cloud_upload:", key="data_mix_s3_upload")
     if upload:
-        _upload_to_s3(library, session, info, st.session_state.get(S3_BUCKET_KEY, ""),
-                      st.session_state[s3_prefix_key(info.id)])
+        _upload_to_s3(
+            library, session, info, st.session_state.get(S3_BUCKET_KEY, ""), st.session_state[s3_prefix_key(info.id)]
+        )
 
 
 def _upload_to_s3(
-    library: DatasetLibrary, session: boto3.session.Session, info: DatasetInfo, bucket: str, prefix: str,
+    library: DatasetLibrary, session: boto3.session.Session, info: DatasetInfo, bucket: str, prefix: str
 ) -> None:
     from core.aws.s3 import parse_s3_uri, upload_dataset
 
@@ -260,6 +297,7 @@ def _upload_to_s3(
 
 
 # ---- validation -----------------------------------------------------------------------------------------------
+
 
 def validate_upload(name: str, data: bytes) -> ValidationReport:
     """The report for these bytes, kept per content so a rerun does not validate the same file again."""
@@ -289,9 +327,15 @@ def validation_report_view(report: ValidationReport) -> None:
         st.error(report.verdict, icon=":material/error:")
     st.caption(f"{report.records:,} records ({report.labelled:,} labelled), {report.size_bytes:,} bytes.")
     if report.problems:
-        st.dataframe(problems_frame(report), hide_index=True, key="data_mix_problems",
-                     column_config={"where": st.column_config.TextColumn("where", width="small"),
-                                    "problem": st.column_config.TextColumn("problem", width="large")})
+        st.dataframe(
+            problems_frame(report),
+            hide_index=True,
+            key="data_mix_problems",
+            column_config={
+                "where": st.column_config.TextColumn("where", width="small"),
+                "problem": st.column_config.TextColumn("problem", width="large"),
+            },
+        )
         if report.problems_not_stored:
             st.caption(f"… and {report.problems_not_stored:,} more problems not listed.")
     if report.warnings:
@@ -308,8 +352,13 @@ def uploaded_file_check(library: DatasetLibrary, name: str, data: bytes) -> None
     st.session_state.setdefault(IMPORT_NAME_KEY, Path(name).stem)
     with st.form("data_mix_import_form", border=False), st.container(horizontal=True, vertical_alignment="bottom"):
         st.text_input("Import as", key=IMPORT_NAME_KEY, max_chars=100)
-        st.form_submit_button("Import into the library", icon=":material/library_add:", key="data_mix_import",
-                              on_click=_import, args=(library, name, data))
+        st.form_submit_button(
+            "Import into the library",
+            icon=":material/library_add:",
+            key="data_mix_import",
+            on_click=_import,
+            args=(library, name, data),
+        )
     show_notice("import")
 
 
@@ -325,7 +374,9 @@ def _import(library: DatasetLibrary, name: str, data: bytes) -> None:
 def validate_section(library: DatasetLibrary) -> None:
     uploaded = st.file_uploader("JSONL file (bedrock-conversation-2024)", type=["jsonl"], key=UPLOAD_KEY)
     if uploaded is None:
-        st.caption("Upload a training file to check it against Bedrock's rules: every problem is listed with its "
-                   "line number, and a valid file can be imported into the library.")
+        st.caption(
+            "Upload a training file to check it against Bedrock's rules: every problem is listed with its "
+            "line number, and a valid file can be imported into the library."
+        )
         return
     uploaded_file_check(library, uploaded.name, uploaded.getvalue())

@@ -47,8 +47,12 @@ def metric_curves_chart(
     y_scale = alt.Scale(domain=list(y_domain)) if y_domain else alt.Scale(zero=False)
     base = alt.Chart(alt.Data(values=rows)).encode(
         # Padding keeps the first and last points (the held-out one sits on the last epoch) inside the plot.
-        x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(padding=EDGE_PADDING_PX, nice=False),
-                axis=alt.Axis(tickMinStep=1, format="d")),
+        x=alt.X(
+            "epoch:Q",
+            title="epoch",
+            scale=alt.Scale(padding=EDGE_PADDING_PX, nice=False),
+            axis=alt.Axis(tickMinStep=1, format="d"),
+        ),
         y=alt.Y("value:Q", title=y_title, scale=y_scale, axis=alt.Axis(format=y_format)),
         color=alt.Color(
             "curve:N",
@@ -76,6 +80,10 @@ def loss_chart(metrics: Sequence[Mapping[str, object]]) -> alt.LayerChart:
 
 def agreement_chart(metrics: Sequence[Mapping[str, object]]) -> alt.LayerChart:
     return metric_curves_chart(
-        metrics, AGREEMENT_CURVES, "Agreement with the teacher (same top channel)",
-        y_title="agreement", y_domain=(0.0, 1.0), y_format=".0%",
+        metrics,
+        AGREEMENT_CURVES,
+        "Agreement with the teacher (same top channel)",
+        y_title="agreement",
+        y_domain=(0.0, 1.0),
+        y_format=".0%",
     )

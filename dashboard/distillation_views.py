@@ -15,15 +15,7 @@ import streamlit as st
 from core.aws.names import check_job_name
 from core.catalog import DEFAULT_TEACHER, model, students_for
 from core.dataset_library import DatasetInfo, DatasetLibrary
-from core.distill.jobs import (
-    INTERRUPTED,
-    STUDENT_KIND,
-    DistillParams,
-    Job,
-    JobPhase,
-    JobRunner,
-    JobStatus,
-)
+from core.distill.jobs import INTERRUPTED, STUDENT_KIND, DistillParams, Job, JobPhase, JobRunner, JobStatus
 from core.distill.trainer import TrainingConfig
 from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC, ModelRegistry
 from dashboard import components, state
@@ -157,8 +149,9 @@ def launch_form(current: state.Studio, runner: JobRunner) -> None:
         components.show_error(exc)
         return
     if not datasets:
-        st.info("No datasets yet: make one on the Data Mix page, then come back to distil it.",
-                icon=":material/dataset:")
+        st.info(
+            "No datasets yet: make one on the Data Mix page, then come back to distil it.", icon=":material/dataset:"
+        )
         components.page_link_if_listed(state.PAGES_DIR / "data_mix.py", "Open Data Mix", ":material/tune:")
         return
     by_id = {dataset.id: dataset for dataset in datasets}
@@ -167,12 +160,17 @@ def launch_form(current: state.Studio, runner: JobRunner) -> None:
 
     dataset_column, name_column = st.columns(2, gap="large")
     dataset_id = dataset_column.selectbox(
-        "Dataset", list(by_id), key=DATASET_KEY, format_func=lambda key: dataset_label(by_id[key]),
+        "Dataset",
+        list(by_id),
+        key=DATASET_KEY,
+        format_func=lambda key: dataset_label(by_id[key]),
         help="Datasets of the library; a prompt-only one is labelled by the teacher inside the job.",
     )
     with name_column, st.container(horizontal=True, vertical_alignment="bottom"):
         st.text_input(
-            "Job name", key=NAME_KEY, live=True,
+            "Job name",
+            key=NAME_KEY,
+            live=True,
             help="Checked against Amazon Bedrock's job name rule, so the same name works there: 1 to 63 letters, "
             "digits, '-', '+' or '.', starting with a letter or digit.",
         )
@@ -180,7 +178,9 @@ def launch_form(current: state.Studio, runner: JobRunner) -> None:
 
     teacher_column, student_column = st.columns(2, gap="large")
     teacher_column.text_input(
-        "Teacher", value=teacher_of(by_id[dataset_id], current.backend.teacher_name), disabled=True,
+        "Teacher",
+        value=teacher_of(by_id[dataset_id], current.backend.teacher_name),
+        disabled=True,
         key=f"distill_teacher_{dataset_id}",
     )
     student_column.selectbox("Student", list(STUDENT_LABELS), key=STUDENT_KEY, format_func=STUDENT_LABELS.get)
@@ -188,20 +188,41 @@ def launch_form(current: state.Studio, runner: JobRunner) -> None:
 
     epochs_column, rate_column, heldout_column, seed_column = st.columns(4)
     epochs_column.number_input(
-        "Epochs", min_value=1, max_value=1000, value=defaults.epochs, step=1, key=EPOCHS_KEY,
+        "Epochs",
+        min_value=1,
+        max_value=1000,
+        value=defaults.epochs,
+        step=1,
+        key=EPOCHS_KEY,
         help=f"At most this many passes; training stops early after {defaults.patience} epochs without improvement.",
     )
     rate_column.number_input(
-        "Learning rate", min_value=0.0001, max_value=10.0, value=defaults.learning_rate, step=0.005,
-        format="%.4f", key=LEARNING_RATE_KEY, help="Adam's step size.",
+        "Learning rate",
+        min_value=0.0001,
+        max_value=10.0,
+        value=defaults.learning_rate,
+        step=0.005,
+        format="%.4f",
+        key=LEARNING_RATE_KEY,
+        help="Adam's step size.",
     )
     heldout_column.slider(
-        "Held-out share", min_value=0.0, max_value=0.5, value=DistillParams().heldout_ratio, step=0.05,
-        key=HELDOUT_KEY, format="%.2f",
+        "Held-out share",
+        min_value=0.0,
+        max_value=0.5,
+        value=DistillParams().heldout_ratio,
+        step=0.05,
+        key=HELDOUT_KEY,
+        format="%.2f",
         help="Kept out of training and scored at the end: the model's held-out agreement and rubric.",
     )
     seed_column.number_input(
-        "Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=SEED_KEY,
+        "Seed",
+        min_value=0,
+        max_value=2**31 - 1,
+        value=0,
+        step=1,
+        key=SEED_KEY,
         help="The same data, settings and seed give the same model.",
     )
 
@@ -209,12 +230,17 @@ def launch_form(current: state.Studio, runner: JobRunner) -> None:
     problem = job_name_problem(name, taken)
     launched_here = st.session_state.get(LAUNCHED_KEY, {})
     if problem and name in launched_here:
-        st.info(components.plain_markdown(f"Started {name}. To start another job, give it a new name."),
-                icon=":material/check_circle:")
+        st.info(
+            components.plain_markdown(f"Started {name}. To start another job, give it a new name."),
+            icon=":material/check_circle:",
+        )
     elif problem:
         st.error(components.plain_markdown(problem), icon=":material/badge:")
     start = st.button(
-        "Start distillation", key="distill_start", type="primary", icon=":material/play_arrow:",
+        "Start distillation",
+        key="distill_start",
+        type="primary",
+        icon=":material/play_arrow:",
         disabled=problem is not None,
     )
     if start:
@@ -317,7 +343,9 @@ def job_table(jobs: Sequence[Job], dataset_names: Mapping[str, str], model_names
         for job in jobs
     ]
     st.dataframe(
-        pd.DataFrame(rows), hide_index=True, width="stretch",
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
         column_config={
             "name": st.column_config.TextColumn("Job"),
             "status": st.column_config.TextColumn("Status"),
@@ -340,12 +368,16 @@ def pick_job(jobs: Sequence[Job]) -> Job:
     by_id = {job.id: job for job in jobs}
     wanted = st.query_params.get(JOB_PARAM)
     if wanted is not None and wanted not in by_id:
-        st.warning("The job in the address is gone (it may have been deleted): showing the newest one.",
-                   icon=":material/help:")
+        st.warning(
+            "The job in the address is gone (it may have been deleted): showing the newest one.", icon=":material/help:"
+        )
     chosen = wanted if wanted in by_id else jobs[0].id
     st.session_state[PICK_KEY] = chosen
     st.selectbox(
-        "Job", list(by_id), key=PICK_KEY, on_change=_picked,
+        "Job",
+        list(by_id),
+        key=PICK_KEY,
+        on_change=_picked,
         format_func=lambda job_id: f"{by_id[job_id].name} · {by_id[job_id].status}",
     )
     st.query_params[JOB_PARAM] = chosen
@@ -412,20 +444,28 @@ def _finished_model(runner: JobRunner, job: Job) -> None:
     try:
         made = ModelRegistry(runner.store, runner.data_dir).get(job.model_id or "")
     except Exception as exc:  # deleted since: the job's figures stay, the link goes
-        st.info(components.plain_markdown(f"The model this job made is gone: {state.explain_error(exc)}"),
-                icon=":material/help:")
+        st.info(
+            components.plain_markdown(f"The model this job made is gone: {state.explain_error(exc)}"),
+            icon=":material/help:",
+        )
         return
     figures = st.columns(3)
-    figures[0].metric("Held-out agreement", format_share(made.metrics.get(HELDOUT_AGREEMENT)),
-                      help="Share of held-out queries whose top channel matches the teacher's.")
-    figures[1].metric("Held-out rubric", format_rubric(made.metrics.get(HELDOUT_RUBRIC)),
-                      help="Mean weights-rubric score, 1 to 5.")
+    figures[0].metric(
+        "Held-out agreement",
+        format_share(made.metrics.get(HELDOUT_AGREEMENT)),
+        help="Share of held-out queries whose top channel matches the teacher's.",
+    )
+    figures[1].metric(
+        "Held-out rubric", format_rubric(made.metrics.get(HELDOUT_RUBRIC)), help="Mean weights-rubric score, 1 to 5."
+    )
     figures[2].metric("Epochs run", str(made.metrics.get("epochs_run") or "–"))
     st.success("Completed: the student is registered as a custom model.", icon=":material/check_circle:")
     with st.container(horizontal=True, vertical_alignment="center"):
         st.text(made.name)
         components.page_link_if_listed(
-            state.PAGES_DIR / "models.py", "Open it on the Models page", ":material/deployed_code:",
+            state.PAGES_DIR / "models.py",
+            "Open it on the Models page",
+            ":material/deployed_code:",
             query_params={MODEL_PARAM: made.id},
         )
 
@@ -453,8 +493,14 @@ def _stop_control(runner: JobRunner, job: Job) -> None:
         st.warning("Stop this job? It ends at its next check and saves no model.", icon=":material/stop_circle:")
         st.text(job.name)
         with st.container(horizontal=True):
-            st.button("Stop the job", key="distill_stop_confirm_button", type="primary", icon=":material/stop:",
-                      on_click=_confirm_stop, args=(runner, job.id))
+            st.button(
+                "Stop the job",
+                key="distill_stop_confirm_button",
+                type="primary",
+                icon=":material/stop:",
+                on_click=_confirm_stop,
+                args=(runner, job.id),
+            )
             st.button("Keep it running", key="distill_stop_cancel", on_click=_cancel_stop)
 
 

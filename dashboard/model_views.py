@@ -49,8 +49,10 @@ def format_time(timestamp: str | None) -> str:
 
 
 def empty_state(distillation_page: Path) -> None:
-    st.info("No models yet: run a distillation. Each finished job registers its student here.",
-            icon=":material/deployed_code:")
+    st.info(
+        "No models yet: run a distillation. Each finished job registers its student here.",
+        icon=":material/deployed_code:",
+    )
     components.page_link_if_listed(distillation_page, "Open Distillation", ":material/school:")
 
 
@@ -68,7 +70,9 @@ def model_table(models: Sequence[CustomModel], job_names: Mapping[str, str], dat
         for model in models
     ]
     st.dataframe(
-        pd.DataFrame(rows), hide_index=True, width="stretch",
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
         column_config={
             "name": st.column_config.TextColumn("Model"),
             "created": st.column_config.TextColumn("Created"),
@@ -90,13 +94,14 @@ def pick_model(models: Sequence[CustomModel]) -> CustomModel:
     by_id = {model.id: model for model in models}
     wanted = st.query_params.get(MODEL_PARAM)
     if wanted is not None and wanted not in by_id:
-        st.warning("The model in the address is gone (it may have been deleted): showing the newest one.",
-                   icon=":material/help:")
+        st.warning(
+            "The model in the address is gone (it may have been deleted): showing the newest one.",
+            icon=":material/help:",
+        )
     chosen = wanted if wanted in by_id else models[0].id
     st.session_state[PICK_KEY] = chosen
     st.selectbox(
-        "Model", list(by_id), key=PICK_KEY, format_func=lambda model_id: by_id[model_id].name,
-        on_change=_picked,
+        "Model", list(by_id), key=PICK_KEY, format_func=lambda model_id: by_id[model_id].name, on_change=_picked
     )
     st.query_params[MODEL_PARAM] = chosen
     return by_id[chosen]
@@ -116,13 +121,22 @@ def model_details(model: CustomModel, job_names: Mapping[str, str], dataset_name
         manifest = None
     held = (manifest.heldout_metrics if manifest else None) or {}
     figures = st.columns(4)
-    figures[0].metric("Held-out agreement", format_share(model.heldout_agreement),
-                      help="Share of held-out queries whose top channel matches the teacher's.")
-    figures[1].metric("Held-out rubric", format_rubric(model.heldout_rubric),
-                      help="Mean weights-rubric score (DESIGN.md section 2), 1 to 5.")
+    figures[0].metric(
+        "Held-out agreement",
+        format_share(model.heldout_agreement),
+        help="Share of held-out queries whose top channel matches the teacher's.",
+    )
+    figures[1].metric(
+        "Held-out rubric",
+        format_rubric(model.heldout_rubric),
+        help="Mean weights-rubric score (DESIGN.md section 2), 1 to 5.",
+    )
     mae = model.metrics.get(HELDOUT_MAE, held.get("mae"))
-    figures[2].metric("Mean weight error", "–" if mae is None else f"{mae:.3f}",
-                      help="Mean absolute difference from the teacher's weights on held-out queries.")
+    figures[2].metric(
+        "Mean weight error",
+        "–" if mae is None else f"{mae:.3f}",
+        help="Mean absolute difference from the teacher's weights on held-out queries.",
+    )
     count = model.metrics.get(HELDOUT_N, held.get("n"))
     figures[3].metric("Held-out queries", "–" if count is None else f"{int(count):,}")
 
@@ -155,9 +169,7 @@ def model_details(model: CustomModel, job_names: Mapping[str, str], dataset_name
 
 def readable_numbers(values: Mapping[str, object], digits: int = SHOWN_DIGITS) -> dict[str, object]:
     """Metrics with floats cut to a few significant digits for reading (the manifest keeps them whole)."""
-    return {
-        key: float(f"{value:.{digits}g}") if isinstance(value, float) else value for key, value in values.items()
-    }
+    return {key: float(f"{value:.{digits}g}") if isinstance(value, float) else value for key, value in values.items()}
 
 
 def read_manifest(model: CustomModel) -> StudentManifest:
@@ -222,8 +234,9 @@ def delete_control(registry: ModelRegistry, model: CustomModel) -> None:
         st.warning("Delete this model and its files? This cannot be undone.", icon=":material/delete_forever:")
         st.text(model.name)
         with st.container(horizontal=True):
-            confirmed = st.button("Delete for good", key="models_delete_confirm_button", type="primary",
-                                  icon=":material/delete_forever:")
+            confirmed = st.button(
+                "Delete for good", key="models_delete_confirm_button", type="primary", icon=":material/delete_forever:"
+            )
             st.button("Cancel", key="models_delete_cancel", on_click=_cancel_delete)
     if confirmed:
         st.session_state.pop(DELETE_CONFIRM_KEY, None)

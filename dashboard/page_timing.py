@@ -38,7 +38,7 @@ def _prepare(data_dir: Path) -> None:
     store = Store(data_dir / "studio.db")
     synthesis = synthesise(DataMix(total=ROWS, seed=7), ReferenceTeacher())
     info = DatasetLibrary(store, data_dir).save(
-        "bench-10k", synthesis.records, synthesis.tags, synthesis.manifest_fields,
+        "bench-10k", synthesis.records, synthesis.tags, synthesis.manifest_fields
     )
     job = JobRunner(store, data_dir).submit("bench-distill", info.id, {"epochs": 5}, background=False)
     run_job(store, data_dir, job.id)

@@ -74,9 +74,7 @@ def _studio_for(settings_key: str, _settings: Settings) -> Studio:
 def router(router_id: str) -> Router:
     """A router by id (DESIGN.md section 2), rebuilt when the settings or the price table change."""
     current = studio()
-    price_key = tuple(
-        (p.model_key, p.input_per_million, p.output_per_million) for p in current.backend.prices().all()
-    )
+    price_key = tuple((p.model_key, p.input_per_million, p.output_per_million) for p in current.backend.prices().all())
     return _router_for(_settings_key(current.settings), router_id, price_key, current.backend)
 
 
@@ -196,13 +194,33 @@ def studio_steps(store: Store) -> list[StepState]:
 
 
 _STEPS: tuple[tuple[str, str, str, str | None, Callable[[Store], str] | None], ...] = (
-    ("Data mix", "Tune a synthetic query mix and label it with the teacher.", "data_mix.py", "datasets",
-     progress.datasets_summary),
-    ("Distil", "Train a small student router on the teacher's labels.", "distillation.py", "jobs",
-     progress.jobs_summary),
-    ("Deploy", "Put a trained student behind an endpoint.", "deploy.py", "deployments",
-     progress.row_count_summary("deployments", "deployment")),
+    (
+        "Data mix",
+        "Tune a synthetic query mix and label it with the teacher.",
+        "data_mix.py",
+        "datasets",
+        progress.datasets_summary,
+    ),
+    (
+        "Distil",
+        "Train a small student router on the teacher's labels.",
+        "distillation.py",
+        "jobs",
+        progress.jobs_summary,
+    ),
+    (
+        "Deploy",
+        "Put a trained student behind an endpoint.",
+        "deploy.py",
+        "deployments",
+        progress.row_count_summary("deployments", "deployment"),
+    ),
     ("Compare", "Route the same queries with teacher and student side by side.", "compare.py", None, None),
-    ("Evaluate", "Score routers on held-out queries and on search results.", "evaluate.py", "evaluations",
-     progress.row_count_summary("evaluations", "evaluation")),
+    (
+        "Evaluate",
+        "Score routers on held-out queries and on search results.",
+        "evaluate.py",
+        "evaluations",
+        progress.row_count_summary("evaluations", "evaluation"),
+    ),
 )

@@ -24,18 +24,29 @@ def pinned_help(field: str, help_text: str) -> str:
 st.subheader("Backend and AWS account")
 with st.form("settings_form"):
     backend = st.radio(
-        "Backend", list(BACKEND_LABELS), index=list(BACKEND_LABELS).index(settings.backend),
-        format_func=BACKEND_LABELS.get, horizontal=True, key="settings_backend", disabled="backend" in pinned,
+        "Backend",
+        list(BACKEND_LABELS),
+        index=list(BACKEND_LABELS).index(settings.backend),
+        format_func=BACKEND_LABELS.get,
+        horizontal=True,
+        key="settings_backend",
+        disabled="backend" in pinned,
         help=pinned_help("backend", "Local runs everything on this machine; Amazon Bedrock uses your AWS account."),
     )
     profile_column, region_column = st.columns(2)
     profile = profile_column.text_input(
-        "AWS profile", value=settings.aws_profile or "", key="settings_aws_profile",
-        placeholder="default credential chain", disabled="aws_profile" in pinned,
+        "AWS profile",
+        value=settings.aws_profile or "",
+        key="settings_aws_profile",
+        placeholder="default credential chain",
+        disabled="aws_profile" in pinned,
         help=pinned_help("aws_profile", "A profile from ~/.aws/config; leave empty for the default chain."),
     )
     region = region_column.text_input(
-        "AWS region", value=settings.aws_region, key="settings_aws_region", disabled="aws_region" in pinned,
+        "AWS region",
+        value=settings.aws_region,
+        key="settings_aws_region",
+        disabled="aws_region" in pinned,
         help=pinned_help("aws_region", "Deployments of distilled models exist in us-east-1 and us-west-2."),
     )
     save = st.form_submit_button("Save settings", type="primary", icon=":material/save:", key="settings_save")
@@ -68,8 +79,9 @@ if checked is not None and checked.ready:
     for name in ("account", "identity", "profile", "region"):
         st.text(f"{name}: {checked.details.get(name, '')}")
 elif checked is not None:
-    st.warning(components.plain_markdown(checked.message or "The credentials could not be checked."),
-               icon=":material/key:")
+    st.warning(
+        components.plain_markdown(checked.message or "The credentials could not be checked."), icon=":material/key:"
+    )
 
 st.subheader("Token prices")
 st.caption(

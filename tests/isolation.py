@@ -10,9 +10,18 @@ import os
 from pathlib import Path
 
 AWS_CREDENTIAL_VARIABLES = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
 )
 
 
@@ -26,13 +35,16 @@ def isolated_environment(data_dir: Path, aws_dir: Path) -> dict[str, str]:
     (aws_dir / "credentials").write_text("", encoding="utf-8")
     (aws_dir / "config").write_text("", encoding="utf-8")
     env = {
-        name: value for name, value in os.environ.items()
+        name: value
+        for name, value in os.environ.items()
         if name not in AWS_CREDENTIAL_VARIABLES and not name.startswith("VSRS_")
     }
-    env.update({
-        "VSRS_DATA_DIR": str(data_dir),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
-        "AWS_CONFIG_FILE": str(aws_dir / "config"),
-    })
+    env.update(
+        {
+            "VSRS_DATA_DIR": str(data_dir),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
+            "AWS_CONFIG_FILE": str(aws_dir / "config"),
+        }
+    )
     return env

@@ -16,10 +16,15 @@ from botocore.exceptions import ClientError
 T = TypeVar("T")
 
 RETRYABLE_STATUSES: frozenset[int] = frozenset({408, 424, 429, 503})
-RETRYABLE_CODES: frozenset[str] = frozenset({
-    "ThrottlingException", "ModelNotReadyException", "ModelTimeoutException", "ModelErrorException",
-    "ServiceUnavailableException",
-})
+RETRYABLE_CODES: frozenset[str] = frozenset(
+    {
+        "ThrottlingException",
+        "ModelNotReadyException",
+        "ModelTimeoutException",
+        "ModelErrorException",
+        "ServiceUnavailableException",
+    }
+)
 
 
 def is_retryable(exc: BaseException) -> bool:

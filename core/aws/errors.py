@@ -11,8 +11,18 @@ from botocore import exceptions as boto_errors
 logger = logging.getLogger(__name__)
 
 AwsErrorKind = Literal[
-    "no-credentials", "access-denied", "needs-inference-profile", "quota", "throttled", "validation",
-    "not-found", "model-not-ready", "timeout", "unavailable", "network", "unknown",
+    "no-credentials",
+    "access-denied",
+    "needs-inference-profile",
+    "quota",
+    "throttled",
+    "validation",
+    "not-found",
+    "model-not-ready",
+    "timeout",
+    "unavailable",
+    "network",
+    "unknown",
 ]
 RETRYABLE_KINDS: frozenset[str] = frozenset({"throttled", "model-not-ready", "timeout", "unavailable", "network"})
 
@@ -26,28 +36,41 @@ NO_CREDENTIALS_MESSAGE = (
     "then press Check credentials."
 )
 
-_INVALID_CREDENTIAL_CODES = frozenset({
-    "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
-    "IncompleteSignature", "MissingAuthenticationToken", "AuthFailure", "InvalidAccessKeyId",
-})
+_INVALID_CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "AuthFailure",
+        "InvalidAccessKeyId",
+    }
+)
 _EXPIRED_CREDENTIAL_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired"})
 _CLOCK_SKEW_CODES = frozenset({"RequestExpired", "RequestTimeTooSkewed", "RequestInTheFuture"})
-_ACCESS_DENIED_CODES = frozenset({
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden", "AuthorizationError",
-})
+_ACCESS_DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden", "AuthorizationError"}
+)
 _VALIDATION_CODES = frozenset({"ValidationException", "ValidationError", "InvalidParameterValue", "BadRequest"})
 _CONFLICT_CODES = frozenset({"ConflictException", "ResourceInUseException"})
 _QUOTA_CODES = frozenset({"ServiceQuotaExceededException", "LimitExceededException"})
-_THROTTLING_CODES = frozenset({
-    "ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException",
-    "RequestLimitExceeded", "SlowDown",
-})
+_THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
 _TIMEOUT_CODES = frozenset({"ModelTimeoutException", "RequestTimeout", "RequestTimeoutException"})
 _MODEL_FAILED_CODES = frozenset({"ModelErrorException", "ModelStreamErrorException"})
-_UNAVAILABLE_CODES = frozenset({
-    "ServiceUnavailableException", "ServiceUnavailable", "InternalServerException", "InternalFailure",
-    "InternalError",
-})
+_UNAVAILABLE_CODES = frozenset(
+    {"ServiceUnavailableException", "ServiceUnavailable", "InternalServerException", "InternalFailure", "InternalError"}
+)
 _NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchBucket", "NoSuchKey", "NotFound", "NoSuchEntity"})
 
 _SSO_ERRORS: tuple[type[BaseException], ...] = tuple(
@@ -92,7 +115,10 @@ def explain_aws_error(exc: BaseException, *, profile: str | None = None) -> Stud
     explained = _explain(exc, profile or PROFILE_PLACEHOLDER)
     logger.log(
         logging.WARNING if explained.kind == "unknown" else logging.INFO,
-        "AWS call failed (%s, %s)", explained.kind, type(exc).__name__, exc_info=exc,
+        "AWS call failed (%s, %s)",
+        explained.kind,
+        type(exc).__name__,
+        exc_info=exc,
     )
     return explained
 

@@ -89,12 +89,20 @@ DEPLOYMENT_NAME = NameRule(
     "deployment name", MODEL_DEPLOYMENT_NAME_PATTERN, 63, r"[a-zA-Z0-9_\-]", _SEPARATED_ADVICE, "router-student-live"
 )
 EVALUATION_JOB_NAME = NameRule(
-    "evaluation job name", EVALUATION_JOB_NAME_PATTERN, 63, r"[a-z0-9\-]",
-    "1 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit", "router-eval-1",
+    "evaluation job name",
+    EVALUATION_JOB_NAME_PATTERN,
+    63,
+    r"[a-z0-9\-]",
+    "1 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
+    "router-eval-1",
 )
 CLIENT_REQUEST_TOKEN = NameRule(
-    "client request token", IDEMPOTENCY_TOKEN_PATTERN, 256, r"[a-zA-Z0-9\-]",
-    "1 to 256 letters, digits and '-', starting and ending with a letter or digit", "a1b2c3-d4e5",
+    "client request token",
+    IDEMPOTENCY_TOKEN_PATTERN,
+    256,
+    r"[a-zA-Z0-9\-]",
+    "1 to 256 letters, digits and '-', starting and ending with a letter or digit",
+    "a1b2c3-d4e5",
 )
 
 S3_URI_MAX_LENGTH = 1024
@@ -149,7 +157,7 @@ def check_s3_uri(uri: object) -> str | None:
         return f"The S3 URI is {len(uri)} characters long: keep it to {S3_URI_MAX_LENGTH} or fewer."
     if not uri.startswith("s3://"):
         return f"The S3 URI {_quoted(uri)} must start with s3://, for example {S3_URI_EXAMPLE}."
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     if re.fullmatch(r"[a-z0-9][-.a-z0-9]{1,61}[a-z0-9]", bucket) is None:
         return (
             f"The bucket name {_quoted(bucket)} is not valid: use 3 to 63 lower-case letters, digits, '-' or '.', "
@@ -169,10 +177,7 @@ def check_role_arn(arn: object) -> str | None:
     if len(arn) > ARN_MAX_LENGTH:
         return f"The IAM role ARN is {len(arn)} characters long: keep it to {ARN_MAX_LENGTH} or fewer."
     if re.fullmatch(ROLE_ARN_PATTERN, arn) is None:
-        return (
-            f"The IAM role ARN {_quoted(arn)} is not valid: it must look like "
-            "arn:aws:iam::123456789012:role/NAME."
-        )
+        return f"The IAM role ARN {_quoted(arn)} is not valid: it must look like arn:aws:iam::123456789012:role/NAME."
     return None
 
 

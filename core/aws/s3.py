@@ -28,7 +28,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     problem = check_s3_uri(uri)
     if problem:
         raise StudioAwsError("validation", problem)
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     return bucket, key.strip("/")
 
 
@@ -49,8 +49,10 @@ def check_upload_key(bucket: str, key: str) -> str | None:
     bad = next((char for char in key if not _BEDROCK_KEY.fullmatch(char)), None)
     if bad is not None:
         shown = "a space" if bad == " " else repr(bad)
-        return (f"The S3 key {key!r} cannot contain {shown}: Bedrock accepts only letters, digits, "
-                "'_', '-', '/' and '.' in training file names.")
+        return (
+            f"The S3 key {key!r} cannot contain {shown}: Bedrock accepts only letters, digits, "
+            "'_', '-', '/' and '.' in training file names."
+        )
     if "//" in key or key.startswith("/"):
         return f"The S3 key {key!r} has an empty folder name ('//' or a leading '/'): remove the extra '/'."
     return check_s3_uri(s3_uri(bucket, key))
@@ -70,8 +72,9 @@ def upload_dataset(
     """
     local_path = Path(local_path)
     if not local_path.is_file():
-        raise StudioAwsError("validation",
-                             f"The dataset file {local_path.name} does not exist: save the dataset first.")
+        raise StudioAwsError(
+            "validation", f"The dataset file {local_path.name} does not exist: save the dataset first."
+        )
     uploads = dataset_keys(local_path, prefix)
     for _, key in uploads:
         problem = check_upload_key(bucket, key)
@@ -83,12 +86,16 @@ def upload_dataset(
         try:
             with open(path, "rb") as body:
                 client.put_object(
-                    Bucket=bucket, Key=key, Body=body,
-                    ContentType=_CONTENT_TYPES.get(path.suffix, "application/octet-stream"), **extra,
+                    Bucket=bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType=_CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+                    **extra,
                 )
         except OSError as exc:
-            raise StudioAwsError("validation", f"Could not read {path.name} ({exc.strerror}): save the dataset "
-                                               "again, then upload.") from exc
+            raise StudioAwsError(
+                "validation", f"Could not read {path.name} ({exc.strerror}): save the dataset again, then upload."
+            ) from exc
         except (ClientError, BotoCoreError) as exc:
             raise _explain_upload_error(exc, bucket, key) from exc
     return s3_uri(bucket, uploads[-1][1])

@@ -41,7 +41,10 @@ JSON_NAME = "model.json"
 NPZ_NAME = "model.npz"
 ARTIFACT_FILES = frozenset({JSON_NAME, NPZ_NAME})
 ARRAY_DTYPES = {
-    "rows": "int32", "embeddings": "float16", "hidden_bias": "float32", "output_weights": "float32",
+    "rows": "int32",
+    "embeddings": "float16",
+    "hidden_bias": "float32",
+    "output_weights": "float32",
     "output_bias": "float32",
 }
 # A model.json this large is not ours; refuse before parsing it.
@@ -112,8 +115,14 @@ class StudentModel:
     labels: tuple[str, ...] = MODALITIES
 
     def __init__(
-        self, rows: np.ndarray, embeddings: np.ndarray, hidden_bias: np.ndarray, output_weights: np.ndarray,
-        output_bias: np.ndarray, features: FeatureConfig, manifest: StudentManifest | None = None,
+        self,
+        rows: np.ndarray,
+        embeddings: np.ndarray,
+        hidden_bias: np.ndarray,
+        output_weights: np.ndarray,
+        output_bias: np.ndarray,
+        features: FeatureConfig,
+        manifest: StudentManifest | None = None,
     ):
         rows = np.asarray(rows, dtype=np.int64)
         # Embeddings are held at half precision, as the artifact stores them: the rounding (under a
@@ -125,7 +134,8 @@ class StudentModel:
             raise ValueError("embeddings must be finite numbers within half-precision range")
         hidden = embeddings.shape[1] if embeddings.ndim == 2 else -1
         expected = {
-            "rows": (rows.shape, (len(rows),)), "embeddings": (embeddings.shape, (len(rows), hidden)),
+            "rows": (rows.shape, (len(rows),)),
+            "embeddings": (embeddings.shape, (len(rows), hidden)),
             "hidden_bias": (np.shape(hidden_bias), (hidden,)),
             "output_weights": (np.shape(output_weights), (hidden, len(MODALITIES))),
             "output_bias": (np.shape(output_bias), (len(MODALITIES),)),
@@ -158,13 +168,13 @@ class StudentModel:
         return softmax(self._logits(hidden_input))
 
     def predict_with_reasoning(
-        self, queries: Sequence[str], top_k: int = DEFAULT_TOP_K,
+        self, queries: Sequence[str], top_k: int = DEFAULT_TOP_K
     ) -> tuple[np.ndarray, list[str]]:
         """Probabilities and, per query, a sentence naming the words that drove them (vectorised for batches)."""
         features = self.featurizer.features(queries)
         probabilities, pushes = self._probabilities_and_pushes(features)
         return probabilities, _reasoning_sentences(
-            len(queries), features.part_query, features.part_names, pushes, top_k,
+            len(queries), features.part_query, features.part_names, pushes, top_k
         )
 
     def decisions(self, queries: Sequence[str]) -> list[RoutingDecision]:
@@ -186,8 +196,10 @@ class StudentModel:
             ]
         reasoning = _reasoning_sentences(1, features.part_query, names, pushes, top_k)[0]
         return StudentExplanation(
-            query=query, weights=dict(zip(MODALITIES, map(float, probabilities[0]), strict=True)),
-            pushes=by_modality, reasoning=reasoning,
+            query=query,
+            weights=dict(zip(MODALITIES, map(float, probabilities[0]), strict=True)),
+            pushes=by_modality,
+            reasoning=reasoning,
         )
 
     def _known_columns(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -198,9 +210,7 @@ class StudentModel:
         row_of_entry = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
         indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(row_of_entry[known], minlength=matrix.shape[0]), out=indptr[1:])
-        return sp.csr_matrix(
-            (matrix.data[known], rows[known], indptr), shape=(matrix.shape[0], len(self.rows)),
-        )
+        return sp.csr_matrix((matrix.data[known], rows[known], indptr), shape=(matrix.shape[0], len(self.rows)))
 
     def _hidden_input(self, features: QueryFeatures) -> tuple[np.ndarray, np.ndarray]:
         """Each query's hidden-layer input, and each part's share of it (its summed embeddings)."""
@@ -250,7 +260,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _reasoning_sentences(
-    n_queries: int, query_ids: np.ndarray, names: list[str], pushes: np.ndarray, top_k: int,
+    n_queries: int, query_ids: np.ndarray, names: list[str], pushes: np.ndarray, top_k: int
 ) -> list[str]:
     """One sentence per query naming its strongest parts and the modality each pushed (a part per row of
     `pushes`, grouped by query: `query_ids` and `names` give its query and its name)."""
@@ -309,9 +319,13 @@ def save_student(model: StudentModel, directory: Path | str) -> Path:
     np.savez_compressed(buffer, **arrays)
     npz_bytes = buffer.getvalue()
     header = _ArtifactHeader(
-        format=FORMAT_NAME, format_version=FORMAT_VERSION, labels=list(MODALITIES), features=model.features,
+        format=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        labels=list(MODALITIES),
+        features=model.features,
         arrays={name: _ArraySpec(shape=list(a.shape), dtype=str(a.dtype)) for name, a in arrays.items()},
-        npz_sha256=hashlib.sha256(npz_bytes).hexdigest(), manifest=model.manifest,
+        npz_sha256=hashlib.sha256(npz_bytes).hexdigest(),
+        manifest=model.manifest,
     )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -382,8 +396,13 @@ def load_student(directory: Path | str) -> StudentModel:
     if rows.size and (rows[0] < 0 or rows[-1] >= n_columns or np.any(np.diff(rows) <= 0)):
         raise fail(f"the stored row indices are not sorted, unique and below {n_columns}")
     return StudentModel(
-        rows, arrays["embeddings"], arrays["hidden_bias"], arrays["output_weights"], arrays["output_bias"],
-        header.features, header.manifest,
+        rows,
+        arrays["embeddings"],
+        arrays["hidden_bias"],
+        arrays["output_weights"],
+        arrays["output_bias"],
+        header.features,
+        header.manifest,
     )
 
 
@@ -431,8 +450,11 @@ def _read_arrays(npz_bytes: bytes, header: _ArtifactHeader, fail) -> dict[str, n
         raise fail("arrays 'rows' and 'hidden_bias' must have one dimension")
     stored, hidden = len(arrays["rows"]), len(arrays["hidden_bias"])
     expected_shapes = {
-        "rows": [stored], "embeddings": [stored, hidden], "hidden_bias": [hidden],
-        "output_weights": [hidden, len(MODALITIES)], "output_bias": [len(MODALITIES)],
+        "rows": [stored],
+        "embeddings": [stored, hidden],
+        "hidden_bias": [hidden],
+        "output_weights": [hidden, len(MODALITIES)],
+        "output_bias": [len(MODALITIES)],
     }
     for name, array in arrays.items():
         spec = header.arrays[name]

@@ -127,8 +127,11 @@ class QueryFeatures:
         """Part x column: every column each part brings."""
         has_word = self.part_word >= 0
         picks = sp.csr_matrix(
-            (np.ones(int(has_word.sum()), dtype=FEATURE_DTYPE), self.part_word[has_word],
-             np.concatenate([[0], np.cumsum(has_word)])),
+            (
+                np.ones(int(has_word.sum()), dtype=FEATURE_DTYPE),
+                self.part_word[has_word],
+                np.concatenate([[0], np.cumsum(has_word)]),
+            ),
             shape=(len(self.part_word), len(self.words)),
         )
         return (picks @ self.word_matrix + self.part_extra).tocsr()
@@ -138,7 +141,7 @@ class QueryFeatures:
         n_parts = len(self.part_query)
         indptr = np.searchsorted(self.part_query, np.arange(self.n_queries + 1)).astype(np.int64)
         return sp.csr_matrix(
-            (np.ones(n_parts, dtype=FEATURE_DTYPE), np.arange(n_parts), indptr), shape=(self.n_queries, n_parts),
+            (np.ones(n_parts, dtype=FEATURE_DTYPE), np.arange(n_parts), indptr), shape=(self.n_queries, n_parts)
         )
 
     def matrix(self) -> sp.csr_matrix:
@@ -195,8 +198,11 @@ class QueryFeaturizer:
         if self.config.pair_weight > 0:
             first_parts = np.searchsorted(part_query_array, np.arange(len(queries)))
             part_extra = part_extra + self._pair_matrix(
-                np.asarray(sequences, dtype=np.int64), np.asarray(sequence_lengths, dtype=np.int64), first_parts,
-                part_word, words,
+                np.asarray(sequences, dtype=np.int64),
+                np.asarray(sequence_lengths, dtype=np.int64),
+                first_parts,
+                part_word,
+                words,
             )
         return QueryFeatures(
             n_queries=len(queries),
@@ -210,7 +216,11 @@ class QueryFeaturizer:
         )
 
     def _pair_matrix(
-        self, sequences: np.ndarray, lengths: np.ndarray, first_parts: np.ndarray, part_word: np.ndarray,
+        self,
+        sequences: np.ndarray,
+        lengths: np.ndarray,
+        first_parts: np.ndarray,
+        part_word: np.ndarray,
         words: list[str],
     ) -> sp.csr_matrix:
         """Part x column: each word pair (pair_weight) on the part of its second word, counted once.
@@ -231,7 +241,7 @@ class QueryFeaturizer:
         n_features = self.config.n_features
         columns = (mixed % np.uint64(n_features)).astype(np.int64) + n_features
         matrix = sp.csr_matrix(
-            (np.ones(len(columns), dtype=FEATURE_DTYPE), (seconds, columns)), shape=(n_parts, self.n_columns),
+            (np.ones(len(columns), dtype=FEATURE_DTYPE), (seconds, columns)), shape=(n_parts, self.n_columns)
         )
         matrix.sum_duplicates()
         matrix.data[:] = self.config.pair_weight
@@ -274,7 +284,7 @@ class QueryFeaturizer:
             low, high = config.char_ngram_range
             for size in range(low, min(high, len(padded)) + 1):
                 for start in range(len(padded) - size + 1):
-                    column = self.column(padded[start: start + size], CHAR_SEED)
+                    column = self.column(padded[start : start + size], CHAR_SEED)
                     counts[column] = counts.get(column, 0.0) + config.char_weight
         columns = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
         return columns, np.array([counts[c] for c in columns.tolist()], dtype=FEATURE_DTYPE)
@@ -283,7 +293,8 @@ class QueryFeaturizer:
         """A row x column matrix with `value` at (rows[i], column of features[i]) for each i."""
         cache = self._columns[seed]
         columns = np.fromiter(
-            (c if (c := cache.get(f)) is not None else self.column(f, seed) for f in features), dtype=np.int64,
+            (c if (c := cache.get(f)) is not None else self.column(f, seed) for f in features),
+            dtype=np.int64,
             count=len(features),
         )
         matrix = sp.csr_matrix(

@@ -138,9 +138,17 @@ class Job:
     def to_row(self) -> dict[str, object]:
         """One flat row for a table of jobs."""
         return {
-            "id": self.id, "name": self.name, "backend": self.backend, "status": self.status,
-            "phase": self.phase, "progress": self.progress, "dataset": self.dataset_id, "model": self.model_id,
-            "created": self.created_at, "ended": self.ended_at, "failure": self.failure_message,
+            "id": self.id,
+            "name": self.name,
+            "backend": self.backend,
+            "status": self.status,
+            "phase": self.phase,
+            "progress": self.progress,
+            "dataset": self.dataset_id,
+            "model": self.model_id,
+            "created": self.created_at,
+            "ended": self.ended_at,
+            "failure": self.failure_message,
         }
 
 
@@ -219,8 +227,15 @@ class JobRunner:
                     "INSERT INTO jobs (id, name, backend, status, phase, progress, dataset_id, teacher, student, "
                     f"params_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, {NOW_SQL}, {NOW_SQL})",
                     (
-                        job_id, name, LOCAL_BACKEND, JobStatus.IN_PROGRESS.value, JobPhase.VALIDATION.value,
-                        dataset.id, teacher, settings.student, json.dumps(settings.flat()),
+                        job_id,
+                        name,
+                        LOCAL_BACKEND,
+                        JobStatus.IN_PROGRESS.value,
+                        JobPhase.VALIDATION.value,
+                        dataset.id,
+                        teacher,
+                        settings.student,
+                        json.dumps(settings.flat()),
                     ),
                 )
         except sqlite3.IntegrityError as exc:
@@ -241,8 +256,7 @@ class JobRunner:
     def metrics(self, job_id: str) -> list[dict[str, object]]:
         """Per-epoch metric rows (step, epoch, name, value), ready for `pandas.DataFrame(rows)`."""
         rows = self.store.query(
-            "SELECT step, epoch, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, name, rowid",
-            (job_id,),
+            "SELECT step, epoch, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, name, rowid", (job_id,)
         )
         return [dict(row) for row in rows]
 
@@ -269,8 +283,7 @@ class JobRunner:
         self._reap()
         if not self._worker_alive(job):
             self.store.execute(
-                f"UPDATE jobs SET status = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} "
-                "WHERE id = ? AND status = ?",
+                f"UPDATE jobs SET status = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} WHERE id = ? AND status = ?",
                 (JobStatus.STOPPED.value, job_id, JobStatus.STOPPING.value),
             )
         return self.get(job_id)
@@ -351,7 +364,13 @@ class JobRunner:
     def _launch(self, job_id: str) -> None:
         folder = self.job_dir(job_id)
         command = [
-            sys.executable, "-m", "core.distill.worker", str(self.data_dir), job_id, "--store", str(self.store.path),
+            sys.executable,
+            "-m",
+            "core.distill.worker",
+            str(self.data_dir),
+            job_id,
+            "--store",
+            str(self.store.path),
         ]
         # The worker imports `core` whatever the caller's working directory is.
         python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
@@ -359,8 +378,12 @@ class JobRunner:
         try:
             with open(folder / LOG_FILE, "ab") as log:
                 child = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=env, start_new_session=True,
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
                 )
         except OSError as exc:
             self.store.execute(
@@ -433,7 +456,7 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
     except OSError:
         return None
     # The command name may hold spaces and parentheses: fields resume after the last ')'.
-    fields = text[text.rfind(")") + 2:].split()
+    fields = text[text.rfind(")") + 2 :].split()
     try:
         return fields[0], int(fields[19])
     except (IndexError, ValueError):
@@ -457,10 +480,23 @@ def _job_from_row(row: sqlite3.Row) -> Job:
     except ValueError:
         params = {}
     return Job(
-        id=row["id"], name=row["name"], backend=row["backend"], status=row["status"], phase=row["phase"],
-        progress=float(row["progress"] or 0.0), dataset_id=row["dataset_id"], teacher=row["teacher"],
-        student=row["student"], pid=row["pid"], stop_requested=bool(row["stop_requested"]),
-        failure_message=row["failure_message"], model_id=row["model_id"], remote_arn=row["remote_arn"],
-        created_at=row["created_at"], started_at=row["started_at"], ended_at=row["ended_at"],
-        updated_at=row["updated_at"], params=params if isinstance(params, dict) else {},
+        id=row["id"],
+        name=row["name"],
+        backend=row["backend"],
+        status=row["status"],
+        phase=row["phase"],
+        progress=float(row["progress"] or 0.0),
+        dataset_id=row["dataset_id"],
+        teacher=row["teacher"],
+        student=row["student"],
+        pid=row["pid"],
+        stop_requested=bool(row["stop_requested"]),
+        failure_message=row["failure_message"],
+        model_id=row["model_id"],
+        remote_arn=row["remote_arn"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        updated_at=row["updated_at"],
+        params=params if isinstance(params, dict) else {},
     )

@@ -109,8 +109,7 @@ class _Scratch:
         self.seen[columns] = False
         self.position[columns] = np.arange(len(columns))
         local = sp.csr_matrix(
-            (features.data, self.position[features.indices], features.indptr),
-            shape=(features.shape[0], len(columns)),
+            (features.data, self.position[features.indices], features.indptr), shape=(features.shape[0], len(columns))
         )
         return columns, local
 
@@ -118,8 +117,15 @@ class _Scratch:
 class _Member:
     """One network of the ensemble with its Adam state, its training rows and its held-out fold."""
 
-    def __init__(self, n_columns: int, hidden: int, prior: np.ndarray, rng: np.random.Generator,
-                 train_rows: np.ndarray, validation_rows: np.ndarray):
+    def __init__(
+        self,
+        n_columns: int,
+        hidden: int,
+        prior: np.ndarray,
+        rng: np.random.Generator,
+        train_rows: np.ndarray,
+        validation_rows: np.ndarray,
+    ):
         self.rng = rng
         self.train_rows = train_rows
         self.validation_rows = validation_rows
@@ -141,7 +147,13 @@ class _Member:
         return tuple(p.copy() for p in (self.embeddings, *self._dense()))
 
     def train_step(
-        self, features: sp.csr_matrix, targets: np.ndarray, reference: np.ndarray, rate: float, step: int, l2: float,
+        self,
+        features: sp.csr_matrix,
+        targets: np.ndarray,
+        reference: np.ndarray,
+        rate: float,
+        step: int,
+        l2: float,
         scratch: _Scratch,
     ) -> float:
         """One Adam step on a mini-batch, touching only the embedding rows of the batch's columns.
@@ -156,7 +168,9 @@ class _Member:
         residual = (predicted - targets) / features.shape[0]
         hidden_gradient = (residual @ self.output_weights.T) * (1.0 - hidden * hidden)
         dense_gradients = [
-            hidden_gradient.sum(axis=0), hidden.T @ residual + l2 * self.output_weights, residual.sum(axis=0),
+            hidden_gradient.sum(axis=0),
+            hidden.T @ residual + l2 * self.output_weights,
+            residual.sum(axis=0),
         ]
         embedding_gradient = np.asarray(local.T @ hidden_gradient, dtype=FEATURE_DTYPE) + l2 * embeddings
 
@@ -178,8 +192,9 @@ class _Member:
         step_size *= scaled_rate
         embeddings -= step_size
         self.embeddings[columns] = embeddings
-        for parameter, gradient, (first, second) in zip(self._dense(), dense_gradients, self.dense_moments,
-                                                        strict=True):
+        for parameter, gradient, (first, second) in zip(
+            self._dense(), dense_gradients, self.dense_moments, strict=True
+        ):
             first *= beta1
             first += (1 - beta1) * gradient
             second *= beta2
@@ -223,10 +238,16 @@ def train_student(
     for index in range(config.members):
         # Folds follow each other through one shuffled order (wrapping round when they outnumber the data).
         fold = np.sort(np.take(order, np.arange(index * n_validation, (index + 1) * n_validation), mode="wrap"))
-        members.append(_Member(
-            matrix.shape[1], config.hidden_units, prior - prior.mean(), np.random.default_rng([config.seed, index]),
-            np.setdiff1d(np.arange(len(queries)), fold), fold,
-        ))
+        members.append(
+            _Member(
+                matrix.shape[1],
+                config.hidden_units,
+                prior - prior.mean(),
+                np.random.default_rng([config.seed, index]),
+                np.setdiff1d(np.arange(len(queries)), fold),
+                fold,
+            )
+        )
 
     scratch = _Scratch(matrix.shape[1])
     steps_per_epoch = math.ceil(len(members[0].train_rows) / config.batch_size)
@@ -245,10 +266,13 @@ def train_student(
                 stop_gate.check(epoch - 1)
                 step = (epoch - 1) * steps_per_epoch + position
                 rate = config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
-                batch = shuffled[start: start + config.batch_size]
-                batch_losses.append(member.train_step(
-                    matrix[batch], trained_towards[batch], target_weights[batch], rate, step + 1, config.l2, scratch,
-                ) * len(batch))
+                batch = shuffled[start : start + config.batch_size]
+                batch_losses.append(
+                    member.train_step(
+                        matrix[batch], trained_towards[batch], target_weights[batch], rate, step + 1, config.l2, scratch
+                    )
+                    * len(batch)
+                )
         train_loss = math.fsum(batch_losses) / (len(members) * len(members[0].train_rows))
         report = _epoch_report(epoch, config.epochs, train_loss, members, matrix, target_weights, started)
         if on_epoch is not None:
@@ -392,14 +416,23 @@ def _merged(snapshots: list[tuple[np.ndarray, ...]], columns: np.ndarray, featur
     n = len(snapshots)
     embeddings, hidden_bias, output_weights, output_bias = (list(parts) for parts in zip(*snapshots, strict=True))
     return StudentModel(
-        columns, np.hstack(embeddings), np.concatenate(hidden_bias), np.vstack(output_weights) / n,
-        np.mean(output_bias, axis=0), features,
+        columns,
+        np.hstack(embeddings),
+        np.concatenate(hidden_bias),
+        np.vstack(output_weights) / n,
+        np.mean(output_bias, axis=0),
+        features,
     )
 
 
 def _epoch_report(
-    epoch: int, max_epochs: int, train_loss: float, members: list[_Member], matrix: sp.csr_matrix,
-    targets: np.ndarray, started: float,
+    epoch: int,
+    max_epochs: int,
+    train_loss: float,
+    members: list[_Member],
+    matrix: sp.csr_matrix,
+    targets: np.ndarray,
+    started: float,
 ) -> EpochReport:
     """The epoch's figures, validation out of fold: every member scored on the fold it never trained on."""
     if not len(members[0].validation_rows):
@@ -407,7 +440,9 @@ def _epoch_report(
     predicted = np.vstack([softmax(m.logits(matrix[m.validation_rows])) for m in members])
     reference = np.vstack([targets[m.validation_rows] for m in members])
     return EpochReport(
-        epoch, max_epochs, train_loss,
+        epoch,
+        max_epochs,
+        train_loss,
         validation_loss=soft_cross_entropy(predicted, reference),
         validation_agreement=dominant_agreement(predicted, reference),
         validation_mae=float(np.abs(predicted - reference).mean()),

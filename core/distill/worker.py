@@ -226,12 +226,17 @@ class _Pipeline:
 
         self.reporter.enter(JobPhase.TRAINING, DATA_PROCESSING_END)
         provenance = Provenance(
-            dataset_sha256=loaded.report.sha256, teacher_id=teacher_id,
+            dataset_sha256=loaded.report.sha256,
+            teacher_id=teacher_id,
             prompt_version=loaded.manifest.prompt_version if loaded.manifest else None,
         )
         model = train_student(
-            train.queries, train.targets(), self.params.training_config(),
-            on_epoch=self._on_epoch, should_stop=self.reporter.stop_requested, provenance=provenance,
+            train.queries,
+            train.targets(),
+            self.params.training_config(),
+            on_epoch=self._on_epoch,
+            should_stop=self.reporter.stop_requested,
+            provenance=provenance,
         )
         self.reporter.progress(TRAINING_END)
         self.reporter.check_stop()
@@ -277,7 +282,9 @@ class _Pipeline:
         teacher = ReferenceTeacher(load_price_table(self.store))
         span = DATA_PROCESSING_END - VALIDATION_END
         run = label_queries(
-            teacher, queries, checkpoint_path=self.folder / LABEL_CHECKPOINT_FILE,
+            teacher,
+            queries,
+            checkpoint_path=self.folder / LABEL_CHECKPOINT_FILE,
             on_progress=lambda done, total: self.reporter.progress(VALIDATION_END + span * done / max(total, 1)),
             should_stop=self.reporter.stop_requested,
         )
@@ -290,7 +297,10 @@ class _Pipeline:
         return queries, list(run.decisions), self.params.teacher
 
     def _split(
-        self, queries: list[str], decisions: list[RoutingDecision | None], loaded: LoadedDataset,
+        self,
+        queries: list[str],
+        decisions: list[RoutingDecision | None],
+        loaded: LoadedDataset,
         heldout_loaded: LoadedDataset | None,
     ) -> tuple[LabelledSet, LabelledSet | None]:
         usable = [i for i, decision in enumerate(decisions) if decision is not None]
@@ -316,12 +326,16 @@ class _Pipeline:
         )
 
     def _on_epoch(self, report: EpochReport) -> None:
-        self.reporter.add_metrics(report.epoch, report.epoch, {
-            "train_loss": report.train_loss,
-            "validation_loss": report.validation_loss,
-            "validation_agreement": report.validation_agreement,
-            "validation_mae": report.validation_mae,
-        })
+        self.reporter.add_metrics(
+            report.epoch,
+            report.epoch,
+            {
+                "train_loss": report.train_loss,
+                "validation_loss": report.validation_loss,
+                "validation_agreement": report.validation_agreement,
+                "validation_mae": report.validation_mae,
+            },
+        )
         span = TRAINING_END - DATA_PROCESSING_END
         self.reporter.progress(DATA_PROCESSING_END + span * report.epoch / report.max_epochs)
 
@@ -331,26 +345,44 @@ class _Pipeline:
             # Every example given to training, the trainer's early-stopping share included.
             "n_train": int(training.get("n_train", 0)) + int(training.get("n_validation", 0)),
             "epochs_run": training.get("epochs_run"),
-            "best_epoch": training.get("best_epoch"), "validation_agreement": training.get("validation_agreement"),
+            "best_epoch": training.get("best_epoch"),
+            "validation_agreement": training.get("validation_agreement"),
         }
         if heldout is None:
             return figures
         # Scored through the router users deploy (0.05-rounded weights), as `evaluate` would score it.
         results = StudentRouter(model).route_batch(heldout.queries)
         scores = score_pairs(results, heldout.decisions)
-        figures.update({
-            HELDOUT_N: scores["n"], HELDOUT_AGREEMENT: scores["dominant_accuracy"], HELDOUT_MAE: scores["mae"],
-            HELDOUT_RUBRIC: scores["rubric_mean"], "heldout_validity": scores["validity"],
-        })
+        figures.update(
+            {
+                HELDOUT_N: scores["n"],
+                HELDOUT_AGREEMENT: scores["dominant_accuracy"],
+                HELDOUT_MAE: scores["mae"],
+                HELDOUT_RUBRIC: scores["rubric_mean"],
+                "heldout_validity": scores["validity"],
+            }
+        )
         step = int(training.get("epochs_run") or 0)
-        self.reporter.add_metrics(step, step, {
-            HELDOUT_AGREEMENT: scores["dominant_accuracy"], HELDOUT_MAE: scores["mae"],
-            HELDOUT_RUBRIC: scores["rubric_mean"],
-        })
-        model.manifest = model.manifest.model_copy(update={"heldout_metrics": {
-            "n": scores["n"], "dominant_accuracy": scores["dominant_accuracy"], "mae": scores["mae"],
-            "rubric_mean": scores["rubric_mean"], "validity": scores["validity"],
-        }})
+        self.reporter.add_metrics(
+            step,
+            step,
+            {
+                HELDOUT_AGREEMENT: scores["dominant_accuracy"],
+                HELDOUT_MAE: scores["mae"],
+                HELDOUT_RUBRIC: scores["rubric_mean"],
+            },
+        )
+        model.manifest = model.manifest.model_copy(
+            update={
+                "heldout_metrics": {
+                    "n": scores["n"],
+                    "dominant_accuracy": scores["dominant_accuracy"],
+                    "mae": scores["mae"],
+                    "rubric_mean": scores["rubric_mean"],
+                    "validity": scores["validity"],
+                }
+            }
+        )
         return figures
 
     def _save(self, model: StudentModel, figures: dict[str, float | int | None]) -> str:
@@ -360,7 +392,7 @@ class _Pipeline:
         save_student(model, folder)
         try:
             registry.register(
-                self._model_name(registry), self.job.id, self.job.dataset_id, folder, figures, model_id=model_id,
+                self._model_name(registry), self.job.id, self.job.dataset_id, folder, figures, model_id=model_id
             )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)

@@ -91,7 +91,10 @@ class Router(ABC):
             if results[index] is None:
                 results[index] = RouteResult(
                     query=query if isinstance(query, str) else "",
-                    router_id=self.router_id, decision=None, raw_text="", valid=False,
+                    router_id=self.router_id,
+                    decision=None,
+                    raw_text="",
+                    valid=False,
                     errors=[EMPTY_QUERY_ERROR],
                 )
         return results  # type: ignore[return-value]
@@ -122,10 +125,16 @@ class Router(ABC):
         input_tokens = reply.input_tokens if measured else estimate_tokens(self.input_text(query))
         output_tokens = reply.output_tokens if measured else estimate_tokens(raw_text)
         return RouteResult(
-            query=original, router_id=self.router_id, decision=decision, raw_text=raw_text,
-            valid=decision is not None and not reply.error, errors=errors, warnings=warnings,
+            query=original,
+            router_id=self.router_id,
+            decision=decision,
+            raw_text=raw_text,
+            valid=decision is not None and not reply.error,
+            errors=errors,
+            warnings=warnings,
             latency_ms=reply.latency_ms if reply.latency_ms is not None else share_ms,
-            input_tokens=input_tokens, output_tokens=output_tokens,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
             token_source="measured" if measured else "estimated",
             cost_usd=self.prices.cost_usd(self.price_key, input_tokens, output_tokens),
         )

@@ -129,7 +129,8 @@ def reply_from_converse(response: dict[str, Any]) -> RouterReply:
     if text is None:
         stop = response.get("stopReason", "unknown")
         return RouterReply(
-            text="", error=f"The model returned no text (stop reason: {stop}): try again or pick another model.",
+            text="",
+            error=f"The model returned no text (stop reason: {stop}): try again or pick another model.",
             **measured,
         )
     return RouterReply(text=text, **measured)

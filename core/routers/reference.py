@@ -183,7 +183,9 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         raise ValueError(f"{SETTINGS_FILE}: categories missing: {', '.join(missing)}")
     negation = settings["negation"]
     lexicon = Lexicon(
-        categories=categories, words={}, phrases={},
+        categories=categories,
+        words={},
+        phrases={},
         names=frozenset(_read_names(directory / NAMES_FILE)),
         negators=frozenset(negation["words"]),
         topic_markers=frozenset(settings["talked_about"]["markers"]),
@@ -388,8 +390,11 @@ class ReferenceTeacher(Router):
         """Capitalised words not at a sentence start are names (metadata); a run of them is one name."""
         lexicon = self.lexicon
         candidates = [
-            t.text[0].isupper() and t.text.isalpha() and t.lower not in lexicon.function_words
-            and t.lower != "i" and not t.quoted
+            t.text[0].isupper()
+            and t.text.isalpha()
+            and t.lower not in lexicon.function_words
+            and t.lower != "i"
+            and not t.quoted
             for t in tokens
         ]
         content = [t for t in tokens if t.text.isalpha() and t.lower not in lexicon.function_words]

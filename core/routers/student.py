@@ -20,7 +20,7 @@ class StudentRouter(Router):
 
     @classmethod
     def from_directory(
-        cls, path: Path | str, prices: PriceTable | None = None, router_id: str | None = None,
+        cls, path: Path | str, prices: PriceTable | None = None, router_id: str | None = None
     ) -> StudentRouter:
         """Load a saved student; a bad folder raises StudentArtifactError with a sentence for the user."""
         return cls(load_student(path), prices, router_id)

@@ -8,7 +8,10 @@ from core.routers.base import Router, RouterReply
 from core.schema import RoutingDecision
 
 UNIFORM_DECISION = RoutingDecision(
-    visual=0.25, audio=0.25, transcription=0.25, metadata=0.25,
+    visual=0.25,
+    audio=0.25,
+    transcription=0.25,
+    metadata=0.25,
     reasoning="No routing: every channel weighted equally (the baseline).",
 )
 

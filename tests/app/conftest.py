@@ -46,8 +46,9 @@ def teacher_is(monkeypatch):
 
     def use(router_class):
         router_class.calls = 0
-        monkeypatch.setattr(LocalBackend, "teacher",
-                            lambda backend, prompt=None: router_class(backend.prices(), "teacher"))
+        monkeypatch.setattr(
+            LocalBackend, "teacher", lambda backend, prompt=None: router_class(backend.prices(), "teacher")
+        )
         return router_class
 
     return use

@@ -25,6 +25,8 @@ APP = ROOT / "dashboard" / "app.py"
 RUN_TIMEOUT_S = 30
 SMALL_DATASET = 120
 FEW_EPOCHS = 3
+
+
 def run_app() -> AppTest:
     """The studio app after its first run (on its default page, Overview)."""
     return AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT_S).run()

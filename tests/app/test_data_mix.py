@@ -98,6 +98,7 @@ def save_as(at: AppTest, name: str) -> AppTest:
 
 # ---- the mix --------------------------------------------------------------------------------------------------
 
+
 def test_moving_a_share_rebalances_the_rest_of_its_group_to_100_percent():
     at = open_data_mix()
     assert shares(at, "focus", FOCI) == {"visual": 22, "audio": 22, "transcription": 22, "metadata": 22, "mixed": 12}
@@ -161,6 +162,7 @@ def test_the_mix_survives_leaving_the_page():
 
 
 # ---- generating -----------------------------------------------------------------------------------------------
+
 
 def test_empty_states_before_anything_is_generated_or_saved():
     at = open_data_mix()
@@ -228,6 +230,7 @@ def test_the_teachers_lead_is_its_highest_weight_and_a_tie_is_mixed():
 
 # ---- the teacher prompt ---------------------------------------------------------------------------------------
 
+
 def test_the_local_teacher_says_it_does_not_read_the_prompt():
     at = open_data_mix()
 
@@ -263,6 +266,7 @@ def test_an_edited_prompt_is_a_new_version_recorded_in_the_saved_manifest():
 
 
 # ---- saving and the library -----------------------------------------------------------------------------------
+
 
 def test_saving_lists_the_dataset_and_stores_it_with_its_manifest():
     at = save_as(generate(set_total(open_data_mix(), 200)), "router-train-v1")
@@ -344,6 +348,7 @@ def test_s3_upload_on_the_local_backend_says_it_needs_bedrock():
 # AppTest cannot drive st.file_uploader, so these run the step the uploader hands its bytes to,
 # datasets.uploaded_file_check(library, name, bytes), as a small app of its own.
 
+
 def _check_uploaded_bytes(name: str, data: bytes) -> None:
     from dashboard import dataset_views, state
 
@@ -399,9 +404,10 @@ class _SometimesProseRouter(CountingRouter):
 
     def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
         replies = super().route_many(queries)
-        return [RouterReply(text=f"Sure! {query} is mostly visual.") if i % 3 == 0 else reply
-                for i, (query, reply) in enumerate(zip(queries, replies, strict=True))]
-
+        return [
+            RouterReply(text=f"Sure! {query} is mostly visual.") if i % 3 == 0 else reply
+            for i, (query, reply) in enumerate(zip(queries, replies, strict=True))
+        ]
 
 
 def test_a_billable_teacher_shows_the_estimate_and_labels_only_after_confirmation(teacher_is):
@@ -486,8 +492,10 @@ def test_s3_upload_on_bedrock_stores_and_shows_the_uri(bedrock_with_fake_keys):
         assert library().get(info.id).s3_uri == uri
         assert uri in texts(at)
         keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
-        assert keys == [f"video-search-router/datasets/bedrock-set/{n}"
-                        for n in ("data.jsonl", "data.manifest.json", "data.tags.jsonl")]
+        assert keys == [
+            f"video-search-router/datasets/bedrock-set/{n}"
+            for n in ("data.jsonl", "data.manifest.json", "data.tags.jsonl")
+        ]
 
 
 def test_a_malformed_bucket_name_is_refused_before_any_call(bedrock_with_fake_keys, monkeypatch):

@@ -31,16 +31,7 @@ from dashboard.distillation_views import (
     format_elapsed,
     phase_states,
 )
-from tests.app.helpers import (
-    FEW_EPOCHS,
-    alerts,
-    chart_rows,
-    finished_job,
-    open_page,
-    run_app,
-    save_dataset,
-    texts,
-)
+from tests.app.helpers import FEW_EPOCHS, alerts, chart_rows, finished_job, open_page, run_app, save_dataset, texts
 
 WORKER_DEADLINE_S = 90.0
 
@@ -91,7 +82,8 @@ def test_running_job_shows_phases_progress_and_live_curves(app, store, runner, s
     assert progress.proto.value == 50 and progress.proto.text == "Training: 50%"
     loss_rows = chart_rows(at.get("vega_lite_chart")[0])
     assert {(row["curve"], row["epoch"], row["value"]) for row in loss_rows} == {
-        ("training loss", 1, 1.25), ("validation loss", 1, 1.31),
+        ("training loss", 1, 1.25),
+        ("validation loss", 1, 1.31),
     }
     assert at.button(key="distill_stop").label == "Stop job"
 
@@ -253,13 +245,28 @@ def test_the_studios_job_runner_marks_a_job_whose_worker_died_while_the_app_was_
 
 def test_phase_states_follow_bedrock_words():
     base = dict(
-        id="j", name="n", backend="local", progress=0.3, dataset_id=None, teacher=None, student=None, pid=None,
-        stop_requested=False, failure_message=None, model_id=None, remote_arn=None, created_at="2026-01-01 10:00:00",
-        started_at="2026-01-01 10:00:00", ended_at=None, updated_at="2026-01-01 10:00:00",
+        id="j",
+        name="n",
+        backend="local",
+        progress=0.3,
+        dataset_id=None,
+        teacher=None,
+        student=None,
+        pid=None,
+        stop_requested=False,
+        failure_message=None,
+        model_id=None,
+        remote_arn=None,
+        created_at="2026-01-01 10:00:00",
+        started_at="2026-01-01 10:00:00",
+        ended_at=None,
+        updated_at="2026-01-01 10:00:00",
     )
     running = Job(status="InProgress", phase="DataProcessing", **base)
     assert phase_states(running) == [
-        (JobPhase.VALIDATION, "Completed"), (JobPhase.DATA_PROCESSING, "InProgress"), (JobPhase.TRAINING, "NotStarted"),
+        (JobPhase.VALIDATION, "Completed"),
+        (JobPhase.DATA_PROCESSING, "InProgress"),
+        (JobPhase.TRAINING, "NotStarted"),
     ]
     failed = Job(status="Failed", phase="Validation", **base)
     assert [state for _, state in phase_states(failed)] == ["Failed", "NotStarted", "NotStarted"]

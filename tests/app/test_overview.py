@@ -88,11 +88,9 @@ def test_last_result_survives_leaving_and_returning(app):
     assert at.text_input(key="try_router_query").value == QUERY
 
 
-
 class _ProseRouter(CountingRouter):
     def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
         return [RouterReply(text="Sure! Visual matters most here.") for _ in queries]
-
 
 
 def test_billable_router_shows_the_estimate_and_routes_only_after_confirmation(teacher_is):

@@ -32,24 +32,46 @@ def assert_one_sentence(text: str) -> None:
 
 
 CLIENT_ERROR_CASES = [
-    ("AccessDeniedException", "User: arn:aws:iam::123456789012:user/a is not authorized", 403, "access-denied",
-     "administrator"),
+    (
+        "AccessDeniedException",
+        "User: arn:aws:iam::123456789012:user/a is not authorized",
+        403,
+        "access-denied",
+        "administrator",
+    ),
     ("AccessDenied", "", 403, "access-denied", "administrator"),
-    ("UnrecognizedClientException", "The security token included in the request is invalid.", 403,
-     "no-credentials", "aws configure"),
-    ("InvalidClientTokenId", "The security token included in the request is invalid.", 403, "no-credentials",
-     "Check credentials"),
-    ("ExpiredToken", "The security token included in the request is expired", 400, "no-credentials",
-     "aws sso login"),
-    ("ExpiredTokenException", "The security token included in the request is expired", 403, "no-credentials",
-     "aws sso login"),
+    (
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+        403,
+        "no-credentials",
+        "aws configure",
+    ),
+    (
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+        403,
+        "no-credentials",
+        "Check credentials",
+    ),
+    ("ExpiredToken", "The security token included in the request is expired", 400, "no-credentials", "aws sso login"),
+    (
+        "ExpiredTokenException",
+        "The security token included in the request is expired",
+        403,
+        "no-credentials",
+        "aws sso login",
+    ),
     ("ValidationException", ON_DEMAND_MESSAGE, 400, "needs-inference-profile", "us.amazon.nova-premier-v1:0"),
-    ("ValidationException", "The provided model identifier is invalid.", 400, "validation",
-     "The provided model identifier is invalid"),
-    ("ThrottlingException", "Too many requests, please wait before trying again.", 429, "throttled",
-     "wait a minute"),
-    ("ServiceQuotaExceededException", "You have reached the maximum number of jobs.", 400, "quota",
-     "Service Quotas"),
+    (
+        "ValidationException",
+        "The provided model identifier is invalid.",
+        400,
+        "validation",
+        "The provided model identifier is invalid",
+    ),
+    ("ThrottlingException", "Too many requests, please wait before trying again.", 429, "throttled", "wait a minute"),
+    ("ServiceQuotaExceededException", "You have reached the maximum number of jobs.", 400, "quota", "Service Quotas"),
     ("ModelNotReadyException", "Model is not ready for inference.", 429, "model-not-ready", "wait a minute"),
     ("ModelTimeoutException", "Model has timed out in processing the request.", 408, "timeout", "try again"),
     ("ModelErrorException", "The model returned an error.", 424, "unavailable", "another model"),
@@ -76,21 +98,30 @@ def test_client_errors_become_a_kind_and_a_sentence_saying_what_to_do(code, mess
 
 BOTOCORE_CASES = [
     (boto_errors.NoCredentialsError(), "no-credentials", "aws configure"),
-    (boto_errors.PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"), "no-credentials",
-     "AWS_SECRET_ACCESS_KEY"),
+    (
+        boto_errors.PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"),
+        "no-credentials",
+        "AWS_SECRET_ACCESS_KEY",
+    ),
     (boto_errors.ProfileNotFound(profile="work"), "no-credentials", "aws configure --profile work"),
     (boto_errors.NoRegionError(), "validation", "region"),
     (boto_errors.UnauthorizedSSOTokenError(), "no-credentials", "aws sso login"),
     (boto_errors.SSOTokenLoadError(error_msg="token expired"), "no-credentials", "aws sso login"),
     (boto_errors.TokenRetrievalError(provider="sso", error_msg="expired"), "no-credentials", "aws sso login"),
-    (boto_errors.CredentialRetrievalError(provider="custom-process", error_msg="exit 1"), "no-credentials",
-     "custom-process"),
+    (
+        boto_errors.CredentialRetrievalError(provider="custom-process", error_msg="exit 1"),
+        "no-credentials",
+        "custom-process",
+    ),
     (boto_errors.ConnectTimeoutError(endpoint_url=ENDPOINT), "timeout", "network"),
     (boto_errors.ReadTimeoutError(endpoint_url=ENDPOINT), "timeout", "network"),
     (boto_errors.EndpointConnectionError(endpoint_url=ENDPOINT), "network", ENDPOINT),
     (boto_errors.ConnectionClosedError(endpoint_url=ENDPOINT), "network", "network"),
-    (boto_errors.ParamValidationError(report="Invalid length for parameter modelId"), "validation",
-     "Invalid length for parameter modelId"),
+    (
+        boto_errors.ParamValidationError(report="Invalid length for parameter modelId"),
+        "validation",
+        "Invalid length for parameter modelId",
+    ),
     (RuntimeError("boom"), "unknown", "RuntimeError"),
 ]
 
@@ -194,7 +225,9 @@ def test_a_stubbed_bedrock_error_is_explained(session):
     client = make_client(session, "bedrock-runtime")
     with Stubber(client) as stub:
         stub.add_client_error(
-            "converse", service_error_code="ValidationException", service_message=ON_DEMAND_MESSAGE,
+            "converse",
+            service_error_code="ValidationException",
+            service_message=ON_DEMAND_MESSAGE,
             http_status_code=400,
         )
         with pytest.raises(ClientError) as raised:

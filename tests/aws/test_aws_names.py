@@ -74,7 +74,7 @@ VALID_BASE_MODEL_IDS = ["amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:30
 INVALID_BASE_MODEL_IDS = ["", "amazon.nova micro", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/x.y"]
 
 VALID_CUSTOM_MODEL_ARNS = [
-    "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456",
+    "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456"
 ]
 INVALID_CUSTOM_MODEL_ARNS = [
     "",

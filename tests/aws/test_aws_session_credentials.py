@@ -67,7 +67,8 @@ def test_caller_identity_keeps_only_account_and_arn(session):
     sts = make_client(session, "sts")
     with Stubber(sts) as stub:
         stub.add_response(
-            "get_caller_identity", {"UserId": "AIDAEXAMPLEUSERID", "Account": ACCOUNT, "Arn": ALICE_ARN},
+            "get_caller_identity",
+            {"UserId": "AIDAEXAMPLEUSERID", "Account": ACCOUNT, "Arn": ALICE_ARN},
             expected_params={},
         )
         identity = check_credentials(session, sts_client=sts)

@@ -23,8 +23,11 @@ def converse_response(*blocks: dict, input_tokens: int = 420, output_tokens: int
     return {
         "output": {"message": {"role": "assistant", "content": list(blocks)}},
         "stopReason": "end_turn",
-        "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
-                  "totalTokens": input_tokens + output_tokens},
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        },
         "metrics": {"latencyMs": latency_ms},
     }
 
@@ -34,8 +37,12 @@ def teacher_request(query: str, router_id: str = "teacher") -> dict:
         "modelId": MODELS["nova-premier"].invoke_id,
         "messages": [{"role": "user", "content": [{"text": DEFAULT_TEACHER_PROMPT.render(query)}]}],
         "inferenceConfig": {"maxTokens": 512, "temperature": 0.0},
-        "requestMetadata": {"app": APP_TAG, "router": router_id, "mode": "teacher",
-                            "prompt": DEFAULT_TEACHER_PROMPT.version},
+        "requestMetadata": {
+            "app": APP_TAG,
+            "router": router_id,
+            "mode": "teacher",
+            "prompt": DEFAULT_TEACHER_PROMPT.version,
+        },
     }
 
 
@@ -115,8 +122,8 @@ def test_a_reply_that_is_not_json_is_invalid_with_the_reason(session, runtime):
 def test_tokens_latency_and_cost_are_the_measured_ones(session, runtime):
     client, stub = runtime
     stub.add_response(
-        "converse", converse_response({"text": json.dumps(GOOD_JSON)}, input_tokens=420, output_tokens=38,
-                                      latency_ms=812),
+        "converse",
+        converse_response({"text": json.dumps(GOOD_JSON)}, input_tokens=420, output_tokens=38, latency_ms=812),
         teacher_request(QUERY),
     )
 
@@ -140,18 +147,30 @@ def test_a_reply_without_text_is_an_error_naming_the_stop_reason():
 @pytest.mark.parametrize(
     ("code", "status", "message", "advice"),
     [
-        ("AccessDeniedException", 403, "You don't have access to the model with the specified model ID.",
-         "Model access"),
-        ("ValidationException", 400,
-         "Invocation of model ID amazon.nova-premier-v1:0 with on-demand throughput isn’t supported.",
-         "us.amazon.nova-premier-v1:0"),
+        (
+            "AccessDeniedException",
+            403,
+            "You don't have access to the model with the specified model ID.",
+            "Model access",
+        ),
+        (
+            "ValidationException",
+            400,
+            "Invocation of model ID amazon.nova-premier-v1:0 with on-demand throughput isn’t supported.",
+            "us.amazon.nova-premier-v1:0",
+        ),
         ("ResourceNotFoundException", 404, "Deployment not found.", "check the name or ARN"),
     ],
 )
 def test_a_failed_call_becomes_the_rows_error_sentence(session, runtime, code, status, message, advice):
     client, stub = runtime
-    stub.add_client_error("converse", service_error_code=code, service_message=message, http_status_code=status,
-                          expected_params=teacher_request(QUERY))
+    stub.add_client_error(
+        "converse",
+        service_error_code=code,
+        service_message=message,
+        http_status_code=status,
+        expected_params=teacher_request(QUERY),
+    )
 
     result = teacher(session, client).route(QUERY)
 

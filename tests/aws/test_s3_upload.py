@@ -47,8 +47,9 @@ def test_upload_puts_data_tags_and_manifest_and_returns_the_data_uri(fake_creden
         data = s3.get_object(Bucket=BUCKET, Key="studio/datasets/router-train.jsonl")
         assert data["Body"].read() == dataset_file.read_bytes()
         assert data["ServerSideEncryption"] == "AES256"
-        manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="studio/datasets/router-train.manifest.json")["Body"]
-                              .read())
+        manifest = json.loads(
+            s3.get_object(Bucket=BUCKET, Key="studio/datasets/router-train.manifest.json")["Body"].read()
+        )
         assert manifest["record_count"] == 3
 
 
@@ -74,19 +75,19 @@ def test_access_denied_names_the_permission(dataset_file):
 
     client = boto3.client("s3", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
     with Stubber(client) as stub:
-        stub.add_client_error("put_object", service_error_code="AccessDenied", service_message="Access Denied",
-                              http_status_code=403)
+        stub.add_client_error(
+            "put_object", service_error_code="AccessDenied", service_message="Access Denied", http_status_code=403
+        )
         with pytest.raises(StudioAwsError) as raised:
             upload_dataset(client, dataset_file, BUCKET, "data")
     assert raised.value.kind == "access-denied"
     assert "s3:PutObject" in str(raised.value)
 
 
-@pytest.mark.parametrize("prefix, expected", [
-    ("my data", "cannot contain a space"),
-    ("data//train", "empty folder name"),
-    ("données", "cannot contain"),
-])
+@pytest.mark.parametrize(
+    "prefix, expected",
+    [("my data", "cannot contain a space"), ("data//train", "empty folder name"), ("données", "cannot contain")],
+)
 def test_a_bad_key_is_refused_before_any_call(dataset_file, prefix, expected):
     client = mock.Mock(spec=["put_object"])
     with pytest.raises(StudioAwsError, match=expected):
@@ -104,8 +105,12 @@ def test_a_bad_bucket_name_is_refused_before_any_call(dataset_file):
 def test_parse_s3_uri():
     assert parse_s3_uri("s3://router-bucket/studio/datasets/") == ("router-bucket", "studio/datasets")
     assert parse_s3_uri("s3://router-bucket") == ("router-bucket", "")
-    for bad, reason in [("https://router-bucket/x", "must start with s3://"), ("s3://Bad_Bucket/x", "bucket name"),
-                        ("", "empty"), ("s3://router-bucket/a b", "not valid")]:
+    for bad, reason in [
+        ("https://router-bucket/x", "must start with s3://"),
+        ("s3://Bad_Bucket/x", "bucket name"),
+        ("", "empty"),
+        ("s3://router-bucket/a b", "not valid"),
+    ]:
         with pytest.raises(StudioAwsError, match=reason) as raised:
             parse_s3_uri(bad)
         assert raised.value.kind == "validation"

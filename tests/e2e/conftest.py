@@ -26,6 +26,7 @@ SERVER_START_TIMEOUT_S = 60
 HEALTH_POLL_INTERVAL_S = 0.2
 SERVER_STOP_TIMEOUT_S = 10
 
+
 @dataclass
 class StudioServer:
     url: str
@@ -51,13 +52,26 @@ def start_studio(tmp_dir: Path, settings: dict | None = None) -> tuple[subproces
     port = free_port()
     log_path = tmp_dir / "streamlit.log"
     command = [
-        str(ROOT / ".venv" / "bin" / "python"), "-m", "streamlit", "run", "dashboard/app.py",
-        "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
+        str(ROOT / ".venv" / "bin" / "python"),
+        "-m",
+        "streamlit",
+        "run",
+        "dashboard/app.py",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=isolated_environment(data_dir, tmp_dir / "aws"),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            command,
+            cwd=ROOT,
+            env=isolated_environment(data_dir, tmp_dir / "aws"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = StudioServer(url=f"http://localhost:{port}", data_dir=data_dir, log_path=log_path)
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S

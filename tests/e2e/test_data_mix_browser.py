@@ -67,8 +67,9 @@ def test_generate_see_save_and_download_a_small_mix(studio, page, artifacts):
     records = [json.loads(line) for line in lines]
     assert len(records) == TOTAL
     assert all(record["schemaVersion"] == "bedrock-conversation-2024" for record in records)
-    assert all(set(json.loads(record["messages"][1]["content"][0]["text"])) >= {"visual", "audio"}
-               for record in records)
+    assert all(
+        set(json.loads(record["messages"][1]["content"][0]["text"])) >= {"visual", "audio"} for record in records
+    )
     expect(page.get_by_test_id("stException")).to_have_count(0)
     screenshot_whole_page(page, artifacts / "data-mix.png")
 

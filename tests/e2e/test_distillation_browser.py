@@ -96,9 +96,9 @@ def test_a_running_job_updates_live_and_a_failed_one_says_why(studio, studio_sto
         reporter.enter(JobPhase.DATA_PROCESSING, 0.05)
         reporter.enter(JobPhase.TRAINING, 0.25)
         for epoch, loss in enumerate((1.3, 1.2, 1.12), start=1):
-            reporter.add_metrics(epoch, epoch, {
-                "train_loss": loss, "validation_loss": loss + 0.08, "validation_agreement": 0.2 * epoch,
-            })
+            reporter.add_metrics(
+                epoch, epoch, {"train_loss": loss, "validation_loss": loss + 0.08, "validation_agreement": 0.2 * epoch}
+            )
         reporter.progress(0.4)
         reporter.flush()
 

@@ -59,4 +59,3 @@ def test_settings_on_bedrock_without_credentials(bedrock_studio, page, artifacts
 def _local_teacher(data_dir: Path):
     settings = Settings(data_dir=data_dir)
     return LocalBackend(settings, Store(settings.store_path)).teacher()
-

@@ -19,8 +19,13 @@ from core.settings import Settings
 from core.store import Store
 
 SUBJECTS = ("red car", "dog", "crowd", "piano", "CEO", "storm", "chef", "drone shot", "train", "guitar")
-TEMPLATES = ("{} driving at night", "{} barking loudly", "interview where the {} talks", "{} in season 2 trailer",
-             "close-up of a {}")
+TEMPLATES = (
+    "{} driving at night",
+    "{} barking loudly",
+    "interview where the {} talks",
+    "{} in season 2 trailer",
+    "close-up of a {}",
+)
 EDITED_PROMPT = teacher_prompt('Weigh the four channels for "{query}" and answer with JSON.')
 
 
@@ -69,6 +74,7 @@ def student_dir(tmp_path_factory):
 
 
 # ---- local backend --------------------------------------------------------------------------------------------
+
 
 def test_the_local_backend_is_ready_without_any_account(tmp_path):
     status = local_backend(tmp_path).status()
@@ -119,6 +125,7 @@ def test_an_unknown_router_id_names_the_ids_that_exist(tmp_path):
 
 
 # ---- Bedrock backend (no call leaves this machine: constructing a router sends nothing) ----------------------
+
 
 def test_the_bedrock_teacher_carries_the_prompt_it_is_given(tmp_path, fake_credentials):
     backend = bedrock_backend(tmp_path)

@@ -21,8 +21,12 @@ def run_cli(capsys, *argv):
 
 def test_route_json_gives_the_published_dominant_modalities(capsys):
     code, out, _ = run_cli(
-        capsys, "route", "--json",
-        "dog barking loudly", "Olivia talking about growing up in poverty", "sunset over mountains",
+        capsys,
+        "route",
+        "--json",
+        "dog barking loudly",
+        "Olivia talking about growing up in poverty",
+        "sunset over mountains",
     )
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
@@ -60,11 +64,14 @@ def test_route_text_output_is_for_people(capsys):
     assert "audio" in out and "reasoning:" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["route", "--router", "nonsense", "x"], "Unknown router"),
-    (["route"], "give at least one QUERY"),
-    (["route", "--file", "/no/such/file.txt"], "cannot read"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["route", "--router", "nonsense", "x"], "Unknown router"),
+        (["route"], "give at least one QUERY"),
+        (["route", "--file", "/no/such/file.txt"], "cannot read"),
+    ],
+)
 def test_user_mistakes_get_one_line_and_exit_2(capsys, argv, message):
     code, _, err = run_cli(capsys, *argv)
     assert code == 2
@@ -74,7 +81,9 @@ def test_user_mistakes_get_one_line_and_exit_2(capsys, argv, message):
 def test_python_dash_m_core_runs_as_a_program(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "core", "route", "--json", "sunset over mountains"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["valid"] is True
@@ -135,8 +144,9 @@ def test_synth_then_validate_then_distill_then_route_the_student(capsys, tmp_pat
     assert run_cli(capsys, "synth", "--n", "200", "--seed", "8", "--out", str(heldout))[0] == 0
     code, out, _ = run_cli(capsys, "validate", str(train))
     assert code == 0 and out.strip().endswith("ready for Bedrock distillation.")
-    code, out, _ = run_cli(capsys, "distill", "--train", str(train), "--heldout", str(heldout), "--out", str(model),
-                           "--json")
+    code, out, _ = run_cli(
+        capsys, "distill", "--train", str(train), "--heldout", str(heldout), "--out", str(model), "--json"
+    )
     figures = json.loads(out)
     assert code == 0 and figures["heldout"]["n"] == 200 and 0 <= figures["heldout"]["dominant_accuracy"] <= 1
     code, out, _ = run_cli(capsys, "route", "--json", "--router", f"student:{model}", "crowd cheering loudly")
@@ -152,13 +162,22 @@ def test_bench_with_an_unknown_group_says_which_groups_exist(capsys):
 def test_evaluate_json_scores_each_router_in_the_contract_shape(capsys, tmp_path):
     heldout = tmp_path / "heldout.jsonl"
     assert run_cli(capsys, "synth", "--n", "150", "--seed", "8", "--out", str(heldout))[0] == 0
-    code, out, _ = run_cli(capsys, "evaluate", "--heldout", str(heldout), "--router", "teacher", "--router",
-                           "uniform", "--json")
+    code, out, _ = run_cli(
+        capsys, "evaluate", "--heldout", str(heldout), "--router", "teacher", "--router", "uniform", "--json"
+    )
     report = json.loads(out)
     assert code == 0 and report["n"] == 150 and set(report["routers"]) == {"teacher", "uniform"}
     for figures in report["routers"].values():
-        assert set(figures) == {"n", "validity", "rubric_mean", "mae", "dominant_accuracy", "latency_p50_ms",
-                                "latency_p95_ms", "cost_per_1k_usd"}
+        assert set(figures) == {
+            "n",
+            "validity",
+            "rubric_mean",
+            "mae",
+            "dominant_accuracy",
+            "latency_p50_ms",
+            "latency_p95_ms",
+            "cost_per_1k_usd",
+        }
     # The teacher labelled this set itself; the no-routing baseline is far from it.
     assert report["routers"]["teacher"]["rubric_mean"] == 5.0
     assert report["routers"]["uniform"]["rubric_mean"] < 2.5

@@ -30,10 +30,12 @@ from core.schema import RoutingDecision
 LABELS = {
     "visual": RoutingDecision(visual=0.9, audio=0.0, transcription=0.0, metadata=0.1, reasoning="Colour and motion."),
     "audio": RoutingDecision(visual=0.3, audio=0.6, transcription=0.0, metadata=0.1, reasoning="A loud sound."),
-    "transcription": RoutingDecision(visual=0.2, audio=0.1, transcription=0.6, metadata=0.1,
-                                     reasoning="Words someone says."),
-    "metadata": RoutingDecision(visual=0.1, audio=0.0, transcription=0.1, metadata=0.8,
-                                reasoning="A name and a year: facts about the video."),
+    "transcription": RoutingDecision(
+        visual=0.2, audio=0.1, transcription=0.6, metadata=0.1, reasoning="Words someone says."
+    ),
+    "metadata": RoutingDecision(
+        visual=0.1, audio=0.0, transcription=0.1, metadata=0.8, reasoning="A name and a year: facts about the video."
+    ),
 }
 TEMPLATES = {
     "visual": "red car driving through {place}",
@@ -41,9 +43,38 @@ TEMPLATES = {
     "transcription": "reporter saying goodbye from {place}",
     "metadata": "2019 documentary about {place} by Ana Díaz",
 }
-PLACES = ["Lisbon", "Oslo", "Cairo", "Lima", "Quito", "Hanoi", "Accra", "Perth", "Porto", "Bergen",
-          "Dakar", "Kyoto", "Tunis", "Sucre", "Riga", "Turin", "Leeds", "Cork", "Basel", "Ghent",
-          "Split", "Graz", "Lyon", "Bonn", "Pune", "Davao", "Cusco", "Nara", "Fez", "Bari"]
+PLACES = [
+    "Lisbon",
+    "Oslo",
+    "Cairo",
+    "Lima",
+    "Quito",
+    "Hanoi",
+    "Accra",
+    "Perth",
+    "Porto",
+    "Bergen",
+    "Dakar",
+    "Kyoto",
+    "Tunis",
+    "Sucre",
+    "Riga",
+    "Turin",
+    "Leeds",
+    "Cork",
+    "Basel",
+    "Ghent",
+    "Split",
+    "Graz",
+    "Lyon",
+    "Bonn",
+    "Pune",
+    "Davao",
+    "Cusco",
+    "Nara",
+    "Fez",
+    "Bari",
+]
 DIFFICULTIES = ("easy", "medium", "hard")
 PINNED = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 
@@ -52,8 +83,11 @@ PINNED = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 def rows() -> list[tuple[str, RoutingDecision, DatasetTags]]:
     """120 distinct labelled queries, 30 per focus, in an interleaved order."""
     return [
-        (TEMPLATES[focus].format(place=place), LABELS[focus],
-         DatasetTags(focus=focus, difficulty=DIFFICULTIES[i % 3], domain="travel"))
+        (
+            TEMPLATES[focus].format(place=place),
+            LABELS[focus],
+            DatasetTags(focus=focus, difficulty=DIFFICULTIES[i % 3], domain="travel"),
+        )
         for i, place in enumerate(PLACES)
         for focus in TEMPLATES
     ]
@@ -98,13 +132,13 @@ def test_make_record_gives_exactly_the_bedrock_shape():
         ],
     }
     assert make_record("red car driving", None)["messages"] == [
-        {"role": "user", "content": [{"text": "red car driving"}]}]
+        {"role": "user", "content": [{"text": "red car driving"}]}
+    ]
 
 
 def test_the_response_is_compact_router_json_that_parses_back_to_the_label():
     text = router_json(LABELS["transcription"])
-    assert text == ('{"visual":0.2,"audio":0.1,"transcription":0.6,"metadata":0.1,'
-                    '"reasoning":"Words someone says."}')
+    assert text == ('{"visual":0.2,"audio":0.1,"transcription":0.6,"metadata":0.1,"reasoning":"Words someone says."}')
     assert parse_router_output(text).decision == LABELS["transcription"]
 
 
@@ -122,11 +156,20 @@ def test_record_accessors_read_the_query_and_response(records):
 
 def test_write_dataset_writes_three_files_and_a_manifest_that_hashes_the_data(tmp_path, records, tags):
     path = tmp_path / "mix.jsonl"
-    manifest = write_dataset(path, records, tags, {
-        "seed": 7, "mix": {"visual": 0.25, "audio": 0.25, "transcription": 0.25, "metadata": 0.25},
-        "generator_version": "synth-1", "teacher_id": "teacher", "prompt_version": "teacher-v1",
-        "label_failures": 2, "created_at": PINNED,
-    })
+    manifest = write_dataset(
+        path,
+        records,
+        tags,
+        {
+            "seed": 7,
+            "mix": {"visual": 0.25, "audio": 0.25, "transcription": 0.25, "metadata": 0.25},
+            "generator_version": "synth-1",
+            "teacher_id": "teacher",
+            "prompt_version": "teacher-v1",
+            "label_failures": 2,
+            "created_at": PINNED,
+        },
+    )
     paths = dataset_paths(path)
     assert [p.name for p in paths] == ["mix.jsonl", "mix.tags.jsonl", "mix.manifest.json"]
     assert manifest.sha256 == hashlib.sha256(paths.data.read_bytes()).hexdigest()
@@ -200,8 +243,9 @@ def test_importing_an_uploaded_stream_keeps_readable_records_and_reports_the_res
     loaded = read_dataset(io.BytesIO(("\n".join(lines) + "\n").encode()))
     assert isinstance(loaded, LoadedDataset)
     assert not loaded.ok
-    assert loaded.report.lines() == ["line 5: not valid JSON: Expecting property name enclosed in double quotes "
-                                     "at column 2"]
+    assert loaded.report.lines() == [
+        "line 5: not valid JSON: Expecting property name enclosed in double quotes at column 2"
+    ]
     assert len(loaded.records) == 119 and 5 not in loaded.lines
 
 
@@ -222,7 +266,8 @@ def test_a_data_file_edited_after_writing_is_flagged_against_its_manifest(tmp_pa
     loaded = read_dataset(path)
     assert loaded.ok
     assert loaded.report.warning_lines() == [
-        "file: the file's sha256 does not match manifest d.manifest.json: it changed after it was written"]
+        "file: the file's sha256 does not match manifest d.manifest.json: it changed after it was written"
+    ]
 
 
 def test_write_dataset_refuses_mismatched_tags_mixed_records_and_other_names(tmp_path, records, tags):
@@ -267,5 +312,3 @@ def test_split_shares_an_uneven_heldout_count_by_largest_remainder(records, tags
 def test_split_refuses_a_ratio_outside_zero_and_one(records, tags, ratio):
     with pytest.raises(ValueError, match="between 0 and 1"):
         split_dataset(records, tags, ratio, seed=1)
-
-

@@ -161,8 +161,11 @@ def test_split_saves_two_datasets_that_partition_the_records(library):
     assert (train.records, heldout.records) == (160, 40)
     assert train.role == "train" and heldout.role == "heldout"
     assert heldout.manifest["split"]["parent"] == "router" and heldout.manifest["teacher_id"] == "teacher"
-    queries = {json.loads(line)["messages"][0]["content"][0]["text"]
-               for part in (train, heldout) for line in library.download_bytes(part.id).splitlines()}
+    queries = {
+        json.loads(line)["messages"][0]["content"][0]["text"]
+        for part in (train, heldout)
+        for line in library.download_bytes(part.id).splitlines()
+    }
     assert len(queries) == 200
     # Stratified by focus: each focus keeps its share in the held-out part.
     assert {t.focus for t in read_dataset(heldout.path, min_records=1).tags} == set(FOCUSES)

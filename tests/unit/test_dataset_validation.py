@@ -77,55 +77,86 @@ def assert_problems(report, line: int | None, *fragments: str) -> None:
 
 LINE_PROBLEMS = {
     "bad JSON": (
-        7, '{"schemaVersion": "bedrock-conversation-2024", "messages": [',
-        ["not valid JSON: Expecting value at column 61"]),
+        7,
+        '{"schemaVersion": "bedrock-conversation-2024", "messages": [',
+        ["not valid JSON: Expecting value at column 61"],
+    ),
     "not an object": (8, "[1, 2]", ["expected a JSON object", "got a list"]),
     "missing schemaVersion": (3, drop("schemaVersion"), ['missing "schemaVersion"']),
     "wrong schemaVersion": (
-        4, set_path("schemaVersion", "converse-v1"), ['"schemaVersion" is "converse-v1"; it must be']),
+        4,
+        set_path("schemaVersion", "converse-v1"),
+        ['"schemaVersion" is "converse-v1"; it must be'],
+    ),
     "misspelt schemaVersion": (
-        5, set_path("schemaVersion", "bedrock-conversion-2024"), ['did you mean "bedrock-conversation-2024"?']),
+        5,
+        set_path("schemaVersion", "bedrock-conversion-2024"),
+        ['did you mean "bedrock-conversation-2024"?'],
+    ),
     "schemaVersion not text": (6, set_path("schemaVersion", 2024), ['"schemaVersion" must be the text']),
     "misspelt schemaVersion key": (
-        9, lambda r: r.update(schemaversion=r.pop("schemaVersion")),
-        ['unexpected key "schemaversion" in the record; did you mean "schemaVersion"?', 'missing "schemaVersion"']),
+        9,
+        lambda r: r.update(schemaversion=r.pop("schemaVersion")),
+        ['unexpected key "schemaversion" in the record; did you mean "schemaVersion"?', 'missing "schemaVersion"'],
+    ),
     "extra key in record": (10, set_path("id", "rec-10"), ['unexpected key "id" in the record']),
     "extra key in system": (11, set_path("system.0.cachePoint", {}), ['unexpected key "cachePoint" in system[0]']),
     "extra key in message": (12, set_path("messages.0.name", "ann"), ['unexpected key "name" in messages[0]']),
     "extra key in content": (
-        13, set_path("messages.1.content.0.type", "text"), ['unexpected key "type" in messages[1].content[0]']),
+        13,
+        set_path("messages.1.content.0.type", "text"),
+        ['unexpected key "type" in messages[1].content[0]'],
+    ),
     "system with two blocks": (
-        14, set_path("system", [{"text": "a"}, {"text": "b"}]), ['"system" must hold exactly one']),
+        14,
+        set_path("system", [{"text": "a"}, {"text": "b"}]),
+        ['"system" must hold exactly one'],
+    ),
     "system not a list": (15, set_path("system", "route this"), ['"system" must be a list']),
     "missing messages": (16, drop("messages"), ['missing "messages"']),
     "assistant first": (
-        17, lambda r: r["messages"].reverse(),
-        ['messages[0] role is "assistant"; the first turn must be "user"',
-         'messages[1] role is "user"; turns alternate, so this one must be "assistant"']),
-    "two user turns": (
-        18, set_path("messages.1.role", "user"), ['messages[1] role is "user"; turns alternate']),
-    "three turns": (
-        19, lambda r: r["messages"].append(copy.deepcopy(r["messages"][1])), ['"messages" has 3 turns']),
+        17,
+        lambda r: r["messages"].reverse(),
+        [
+            'messages[0] role is "assistant"; the first turn must be "user"',
+            'messages[1] role is "user"; turns alternate, so this one must be "assistant"',
+        ],
+    ),
+    "two user turns": (18, set_path("messages.1.role", "user"), ['messages[1] role is "user"; turns alternate']),
+    "three turns": (19, lambda r: r["messages"].append(copy.deepcopy(r["messages"][1])), ['"messages" has 3 turns']),
     "unknown role": (20, set_path("messages.0.role", "bot"), ['messages[0] role "bot" is not allowed']),
     "two text blocks": (
-        21, lambda r: r["messages"][0]["content"].append({"text": "again"}),
-        ["messages[0].content has 2 blocks; exactly one text block is allowed"]),
+        21,
+        lambda r: r["messages"][0]["content"].append({"text": "again"}),
+        ["messages[0].content has 2 blocks; exactly one text block is allowed"],
+    ),
     "empty text": (22, set_path("messages.0.content.0.text", ""), ["messages[0].content[0].text is empty"]),
     "whitespace text": (
-        23, set_path("messages.0.content.0.text", "  \t "), ["messages[0].content[0].text is only whitespace"]),
+        23,
+        set_path("messages.0.content.0.text", "  \t "),
+        ["messages[0].content[0].text is only whitespace"],
+    ),
     "empty system text": (24, set_path("system.0.text", ""), ["system[0].text is empty"]),
     "assistant text is prose": (
-        25, set_path("messages.1.content.0.text", "Sure, it is mostly visual."),
-        ["assistant response is not router JSON: no JSON object found in the reply"]),
+        25,
+        set_path("messages.1.content.0.text", "Sure, it is mostly visual."),
+        ["assistant response is not router JSON: no JSON object found in the reply"],
+    ),
     "assistant JSON misses modalities": (
-        26, set_path("messages.1.content.0.text", '{"visual": 1.0, "reasoning": "seen"}'),
-        ["assistant response is not router JSON: missing modality: audio, transcription, metadata"]),
+        26,
+        set_path("messages.1.content.0.text", '{"visual": 1.0, "reasoning": "seen"}'),
+        ["assistant response is not router JSON: missing modality: audio, transcription, metadata"],
+    ),
     "assistant weights all zero": (
-        27, set_path("messages.1.content.0.text", '{"visual":0,"audio":0,"transcription":0,"metadata":0}'),
-        ["assistant response is not router JSON: all weights are zero"]),
+        27,
+        set_path("messages.1.content.0.text", '{"visual":0,"audio":0,"transcription":0,"metadata":0}'),
+        ["assistant response is not router JSON: all weights are zero"],
+    ),
     "duplicate prompt": (
-        50, set_path("messages.0.content.0.text", "Clip 2 of a red car  at the HARBOUR"),
-        ["duplicate prompt: the same query as line 3"]),
+        50,
+        set_path("messages.0.content.0.text", "Clip 2 of a red car  at the HARBOUR"),
+        ["duplicate prompt: the same query as line 3"],
+    ),
     "invalid UTF-8": (30, "placeholder", ["not valid UTF-8"]),
 }
 
@@ -153,7 +184,9 @@ def test_reserved_strings_in_system_and_assistant_text_are_reported():
     set_path("messages.1.content.0.text", response)(lines[42 - 1])
     report = validate_lines(lines)
     assert [(p.line, p.message.split(" contains")[0]) for p in report.problems] == [
-        (41, "system[0].text"), (42, "messages[1].content[0].text")]
+        (41, "system[0].text"),
+        (42, "messages[1].content[0].text"),
+    ]
 
 
 def test_a_good_labelled_file_is_valid():
@@ -199,8 +232,12 @@ def test_a_mixed_file_is_a_problem_on_the_first_odd_record():
     for line in (10, 20, 30):
         lines[line - 1] = make_record(f"unlabelled clip {line}", None)
     report = validate_lines(lines)
-    assert_problems(report, 10, "3 of 100 records have no assistant response (the first is here); "
-                                "a dataset must be all labelled or all prompt-only")
+    assert_problems(
+        report,
+        10,
+        "3 of 100 records have no assistant response (the first is here); "
+        "a dataset must be all labelled or all prompt-only",
+    )
 
 
 def test_a_mostly_prompt_only_file_points_at_its_first_labelled_record():
@@ -245,8 +282,7 @@ def test_every_problem_is_reported_with_its_line_and_counted_in_the_verdict():
 
 def test_the_verdict_separates_line_problems_from_file_problems():
     report = validate_lines(broken(2, "not json")[:50])
-    assert report.verdict == ("Invalid: 2 problems (1 on 1 line, 1 with the whole file); "
-                              "fix them and validate again.")
+    assert report.verdict == ("Invalid: 2 problems (1 on 1 line, 1 with the whole file); fix them and validate again.")
 
 
 def test_stored_problems_are_capped_but_all_are_counted_and_file_problems_kept():
@@ -257,8 +293,9 @@ def test_stored_problems_are_capped_but_all_are_counted_and_file_problems_kept()
         "file: 1,500 records; Bedrock distillation accepts at most 1,000 (split or sample the file)",
         "... and 500 more problems not shown",
     ]
-    assert report.verdict == ("Invalid: 1,501 problems (1,500 on 1,500 lines, 1 with the whole file); "
-                              "fix them and validate again.")
+    assert report.verdict == (
+        "Invalid: 1,501 problems (1,500 on 1,500 lines, 1 with the whole file); fix them and validate again."
+    )
 
 
 def test_a_response_wrapped_in_prose_is_valid_with_a_warning():
@@ -266,7 +303,8 @@ def test_a_response_wrapped_in_prose_is_valid_with_a_warning():
     report = validate_lines(broken(33, set_path("messages.1.content.0.text", wrapped)))
     assert report.ok
     assert [w.text() for w in report.warnings] == [
-        "line 33: assistant response has text around its JSON; the student would learn to write it too"]
+        "line 33: assistant response has text around its JSON; the student would learn to write it too"
+    ]
 
 
 def test_parser_warnings_on_a_response_become_line_warnings():
@@ -300,18 +338,21 @@ def test_a_missing_file_is_a_problem_not_a_crash(tmp_path):
     assert report.source == "absent.jsonl"
 
 
-@pytest.mark.parametrize("response", [
-    '{"visual": 0.5, "audio": 0.5, "transcription": 0, "metadata": 0, "reasoning": "r"}',
-    '{"visual": "50%", "audio": "50%", "transcription": "0%", "metadata": "0%"}',
-    '{"video": {"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}}',
-    '{"results": [{"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}]}',
-    '[{"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}]',
-    '```json\n{"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}\n```',
-    '{"visual": -1, "audio": 1, "transcription": 1, "metadata": 0}',
-    '{"query": "q"} {"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}',
-    '"just a string"',
-    "0.25",
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        '{"visual": 0.5, "audio": 0.5, "transcription": 0, "metadata": 0, "reasoning": "r"}',
+        '{"visual": "50%", "audio": "50%", "transcription": "0%", "metadata": "0%"}',
+        '{"video": {"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}}',
+        '{"results": [{"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}]}',
+        '[{"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}]',
+        '```json\n{"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}\n```',
+        '{"visual": -1, "audio": 1, "transcription": 1, "metadata": 0}',
+        '{"query": "q"} {"visual": 1, "audio": 0, "transcription": 0, "metadata": 0}',
+        '"just a string"',
+        "0.25",
+    ],
+)
 def test_a_response_is_accepted_exactly_when_the_router_parser_accepts_it(response):
     report = validate_lines(broken(60, set_path("messages.1.content.0.text", response)))
     assert report.ok == parse_router_output(response).valid

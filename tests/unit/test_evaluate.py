@@ -43,8 +43,13 @@ def test_rubric_score_follows_the_rubric_in_order(candidate, reference, expected
 def result(query, weights=None, latency_ms=1.0, cost_usd=0.0, valid=True):
     chosen = decision(*weights) if weights is not None else None
     return RouteResult(
-        query=query, router_id="r", decision=chosen, raw_text="", valid=valid and chosen is not None,
-        latency_ms=latency_ms, cost_usd=cost_usd,
+        query=query,
+        router_id="r",
+        decision=chosen,
+        raw_text="",
+        valid=valid and chosen is not None,
+        latency_ms=latency_ms,
+        cost_usd=cost_usd,
     )
 
 

@@ -37,7 +37,10 @@ def test_no_pages_folder_inside_dashboard():
     assert not (ROOT / "dashboard" / "pages").exists()
 
 
-@pytest.mark.parametrize("path", python_files("core") + python_files("dashboard") + python_files("pages"),
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path",
+    python_files("core") + python_files("dashboard") + python_files("pages"),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
 def test_model_files_are_never_unpickled(path):
     assert not {"pickle", "joblib", "dill", "cloudpickle"} & imported_modules(path)

@@ -40,16 +40,39 @@ from core.store import Store
 
 DEADLINE_S = 90.0
 SUBJECTS = {
-    "visual": ["red car", "sunset over mountains", "dog running on a beach", "aerial shot of a city",
-               "man in a blue coat"],
+    "visual": [
+        "red car",
+        "sunset over mountains",
+        "dog running on a beach",
+        "aerial shot of a city",
+        "man in a blue coat",
+    ],
     "audio": ["dog barking loudly", "thunder rumbling", "piano music playing", "crowd cheering", "siren wailing"],
-    "transcription": ["interview about climate", "lecture on physics", "someone saying goodbye",
-                      "podcast discussing startups", "chef explains the recipe"],
-    "metadata": ["movies from 1995", "season 2 episode 4", "documentary by Ken Burns", "4k footage licensed",
-                 "trailer of a comedy"],
+    "transcription": [
+        "interview about climate",
+        "lecture on physics",
+        "someone saying goodbye",
+        "podcast discussing startups",
+        "chef explains the recipe",
+    ],
+    "metadata": [
+        "movies from 1995",
+        "season 2 episode 4",
+        "documentary by Ken Burns",
+        "4k footage licensed",
+        "trailer of a comedy",
+    ],
 }
-SETTINGS = ["at night", "in the rain", "close up", "slow motion", "with friends", "in a kitchen", "outdoors",
-            "in winter"]
+SETTINGS = [
+    "at night",
+    "in the rain",
+    "close up",
+    "slow motion",
+    "with friends",
+    "in a kitchen",
+    "outdoors",
+    "in winter",
+]
 # A training run that takes many seconds on this machine (one example per step, no early stop), so a
 # stop or a kill lands while it is still training.
 LONG_TRAINING = {"batch_size": 1, "epochs": 1000, "patience": 1000}
@@ -294,8 +317,9 @@ def test_a_prompt_only_dataset_is_labelled_by_the_teacher_with_a_checkpoint(runn
 def test_a_held_out_dataset_is_scored_instead_of_a_split(runner, library, store, data_dir):
     training = save_dataset(library, "train-part")
     heldout = save_dataset(library, "heldout-part", n_settings=3)
-    job = runner.submit("with-heldout", training.id, {"heldout_dataset_id": heldout.name, "epochs": 10},
-                        background=False)
+    job = runner.submit(
+        "with-heldout", training.id, {"heldout_dataset_id": heldout.name, "epochs": 10}, background=False
+    )
     assert job.params["heldout_dataset_id"] == heldout.id
 
     assert worker.run_job(store, data_dir, job.id) == "Completed"

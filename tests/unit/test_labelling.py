@@ -34,10 +34,7 @@ class ScriptedRouter(Router):
 
 
 def queries(n: int, broken_every: int = 0) -> list[str]:
-    return [
-        f"broken query {i}" if broken_every and i % broken_every == 0 else f"red car number {i}"
-        for i in range(n)
-    ]
+    return [f"broken query {i}" if broken_every and i % broken_every == 0 else f"red car number {i}" for i in range(n)]
 
 
 def test_failures_are_kept_with_their_raw_reply_and_the_run_goes_on():
@@ -83,8 +80,9 @@ def test_resume_from_checkpoint_skips_finished_batches(tmp_path):
         nonlocal batches_done
         batches_done = done // 3
 
-    stopped = label_queries(first, items, checkpoint_path=checkpoint, batch_size=3,
-                            on_progress=count, should_stop=stop_after_two_batches)
+    stopped = label_queries(
+        first, items, checkpoint_path=checkpoint, batch_size=3, on_progress=count, should_stop=stop_after_two_batches
+    )
     assert stopped.stopped and not stopped.complete
     assert len(first.calls) == 2 and stopped.pending == 6
 
@@ -172,8 +170,10 @@ def test_each_run_gets_its_own_checkpoint_file_inside_the_data_dir(tmp_path):
 
 
 def test_dataset_rows_leave_failures_out_and_keep_tags_aligned():
-    items = [SimpleNamespace(query=q, focus=f"focus-{i}", difficulty="easy", domain="news")
-             for i, q in enumerate(queries(6, broken_every=3))]
+    items = [
+        SimpleNamespace(query=q, focus=f"focus-{i}", difficulty="easy", domain="news")
+        for i, q in enumerate(queries(6, broken_every=3))
+    ]
     run = label_queries(ScriptedRouter(), [item.query for item in items], batch_size=6)
 
     records, tags = build_dataset_rows(items, run)
@@ -195,8 +195,13 @@ def test_generated_queries_labelled_by_the_reference_teacher_make_a_valid_datase
 
     items = generate(DataMix(total=200, seed=5))
     progress: list[int] = []
-    run = label_queries(ReferenceTeacher(), [item.query for item in items], batch_size=64,
-                        checkpoint_path=tmp_path / "run.ckpt.jsonl", on_progress=lambda d, t: progress.append(d))
+    run = label_queries(
+        ReferenceTeacher(),
+        [item.query for item in items],
+        batch_size=64,
+        checkpoint_path=tmp_path / "run.ckpt.jsonl",
+        on_progress=lambda d, t: progress.append(d),
+    )
     assert run.complete and run.total == 200 and progress[-1] == 200
 
     records, tags = build_dataset_rows(items, run)

@@ -135,9 +135,14 @@ def test_reasoning_keeps_model_text_verbatim():
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=True, allow_infinity=True) | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from([*MODALITIES, "reasoning", "video", "results", "x"]) | st.text(max_size=8),
-                      children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from([*MODALITIES, "reasoning", "video", "results", "x"]) | st.text(max_size=8),
+            children,
+            max_size=6,
+        )
+    ),
     max_leaves=20,
 )
 
@@ -164,8 +169,11 @@ def test_arbitrary_json_like_objects_never_raise_as_objects_or_as_text(value):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=4, max_size=4).filter(
-    lambda ws: sum(ws) > 1e-6))
+@given(
+    st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=4, max_size=4).filter(
+        lambda ws: sum(ws) > 1e-6
+    )
+)
 def test_rounding_gives_multiples_of_a_twentieth_summing_to_exactly_one(raw):
     total = sum(raw)
     rounded = round_weights(dict(zip(MODALITIES, (w / total for w in raw), strict=True)))
@@ -179,7 +187,15 @@ def test_rounding_gives_multiples_of_a_twentieth_summing_to_exactly_one(raw):
 
 def test_rounding_matches_published_examples():
     assert round_weights({"visual": 0.62, "audio": 0.28, "transcription": 0.0, "metadata": 0.10}) == {
-        "visual": 0.6, "audio": 0.3, "transcription": 0.0, "metadata": 0.1}
+        "visual": 0.6,
+        "audio": 0.3,
+        "transcription": 0.0,
+        "metadata": 0.1,
+    }
     assert round_weights({m: 0.25 for m in MODALITIES}) == {m: 0.25 for m in MODALITIES}
     assert round_weights({"visual": 1 / 3, "audio": 1 / 3, "transcription": 1 / 3, "metadata": 0.0}) == {
-        "visual": 0.35, "audio": 0.35, "transcription": 0.3, "metadata": 0.0}
+        "visual": 0.35,
+        "audio": 0.35,
+        "transcription": 0.3,
+        "metadata": 0.0,
+    }

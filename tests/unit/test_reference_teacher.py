@@ -142,8 +142,12 @@ def test_mixed_test_queries_mostly_lead_with_the_two_expected_channels(teacher):
 
 
 def test_single_channel_queries_have_a_clear_leader_but_never_all_or_nothing(teacher):
-    for query in ["red car driving", "dog barking loudly", "royalty free stock footage of Paris 2019",
-                  "siren horn gunshot explosion sound thunder screeching tires applause loud noise"]:
+    for query in [
+        "red car driving",
+        "dog barking loudly",
+        "royalty free stock footage of Paris 2019",
+        "siren horn gunshot explosion sound thunder screeching tires applause loud noise",
+    ]:
         weights = teacher.route(query).decision.weights()
         assert 0.5 <= max(weights.values()) < 1.0, (query, weights)
 

@@ -80,12 +80,10 @@ def test_a_corrupt_settings_file_falls_back_to_defaults(monkeypatch, tmp_path):
     assert load_settings().backend == "local"
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("My dataset v2", "My-dataset-v2"),
-    ("../../etc/passwd", "etc-passwd"),
-    ("   ", "untitled"),
-    ("ünïcödé", "n-c-d"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [("My dataset v2", "My-dataset-v2"), ("../../etc/passwd", "etc-passwd"), ("   ", "untitled"), ("ünïcödé", "n-c-d")],
+)
 def test_safe_names(name, expected):
     assert safe_name(name) == expected
 

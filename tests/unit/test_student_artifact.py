@@ -32,11 +32,21 @@ def sparse_model(seed=0, touched=300):
     """A model holding embeddings for a few hundred columns, as training leaves it (most hashed columns unused)."""
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(CONFIG.n_columns, size=touched, replace=False))
-    manifest = StudentManifest(dataset_sha256="cd" * 32, teacher_id="teacher", seed=seed,
-                               training_metrics={"epochs_run": 3}, heldout_metrics={"rubric_mean": 4.2})
+    manifest = StudentManifest(
+        dataset_sha256="cd" * 32,
+        teacher_id="teacher",
+        seed=seed,
+        training_metrics={"epochs_run": 3},
+        heldout_metrics={"rubric_mean": 4.2},
+    )
     return StudentModel(
-        rows, rng.normal(0, 1, size=(touched, HIDDEN)), rng.normal(size=HIDDEN), rng.normal(size=(HIDDEN, 4)),
-        rng.normal(size=4), CONFIG, manifest,
+        rows,
+        rng.normal(0, 1, size=(touched, HIDDEN)),
+        rng.normal(size=HIDDEN),
+        rng.normal(size=(HIDDEN, 4)),
+        rng.normal(size=4),
+        CONFIG,
+        manifest,
     )
 
 

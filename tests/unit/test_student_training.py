@@ -209,8 +209,18 @@ def test_numbers_count_by_their_shape_so_an_unseen_year_is_still_a_year():
 
 def test_a_batch_gives_each_query_the_features_it_has_alone():
     featurizer = QueryFeaturizer(FeatureConfig(n_features=2**12))
-    queries = ["Dog  barking\tloudly", "", "   ", "café ÉCOLE", "a\u3000b\nc", "x" * 50, "Olivia's 'quote' 2019!",
-               'Bob says "hi there" to Ann', "dog's bark", "the dog"]
+    queries = [
+        "Dog  barking\tloudly",
+        "",
+        "   ",
+        "café ÉCOLE",
+        "a\u3000b\nc",
+        "x" * 50,
+        "Olivia's 'quote' 2019!",
+        'Bob says "hi there" to Ann',
+        "dog's bark",
+        "the dog",
+    ]
     batch = featurizer.transform(queries).toarray()
     alone = np.vstack([featurizer.transform([query]).toarray() for query in queries])
     assert np.array_equal(batch, alone)

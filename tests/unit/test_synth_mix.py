@@ -66,12 +66,7 @@ def test_a_sum_within_the_tolerance_is_accepted():
 
 
 @pytest.mark.parametrize(
-    "focus",
-    [
-        {"visual": 1.0, "smell": 0.0},
-        {"visual": 1.5, "audio": -0.5},
-        {"visual": float("nan"), "audio": 1.0},
-    ],
+    "focus", [{"visual": 1.0, "smell": 0.0}, {"visual": 1.5, "audio": -0.5}, {"visual": float("nan"), "audio": 1.0}]
 )
 def test_unknown_keys_and_out_of_range_shares_are_rejected(focus):
     with pytest.raises(ValidationError):
@@ -188,9 +183,7 @@ class TestRebalance:
 
     @settings(max_examples=200, deadline=None)
     @given(
-        shares=st.lists(st.floats(0, 1), min_size=2, max_size=11),
-        index=st.integers(0, 10),
-        value=st.floats(-0.5, 1.5),
+        shares=st.lists(st.floats(0, 1), min_size=2, max_size=11), index=st.integers(0, 10), value=st.floats(-0.5, 1.5)
     )
     def test_any_slider_move_keeps_exactly_100_percent_in_whole_steps(self, shares, index, value):
         keyed = {f"k{i}": share for i, share in enumerate(shares)}

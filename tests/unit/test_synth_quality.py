@@ -102,11 +102,7 @@ def test_share_report_of_no_queries_has_zero_actual_shares():
 
 def test_count_tags_reads_queries_and_sidecar_dicts():
     queries = [SynthQuery("a", "visual", "easy", "news"), {"focus": "audio", "difficulty": "easy", "domain": "news"}]
-    assert count_tags(queries) == {
-        "focus": {"visual": 1, "audio": 1},
-        "difficulty": {"easy": 2},
-        "domain": {"news": 2},
-    }
+    assert count_tags(queries) == {"focus": {"visual": 1, "audio": 1}, "difficulty": {"easy": 2}, "domain": {"news": 2}}
 
 
 class TestVocabularyCoverage:
