@@ -147,13 +147,13 @@ class BedrockBackend(Backend):
 
     @property
     def teacher_name(self) -> str:
-        from core.catalog import DEFAULT_TEACHER, model
+        from core.aws.models import DEFAULT_TEACHER, model
 
         return model(DEFAULT_TEACHER).name
 
     def teacher(self, prompt: RouterPrompt | None = None) -> Router:
         from core.aws.errors import StudioAwsError
-        from core.catalog import DEFAULT_TEACHER
+        from core.aws.models import DEFAULT_TEACHER
         from core.routers.bedrock import BedrockRouter
 
         session = self.aws_session()

@@ -168,7 +168,7 @@ def format_result(result: RouteResult) -> str:
 def _synth(args: argparse.Namespace) -> int:
     from core.backends import BackendUnavailable
     from core.synth import DataMix
-    from core.synthesis import synthesise, write_synthesis
+    from core.synth.pipeline import synthesise, write_synthesis
 
     if args.out.suffix != ".jsonl":
         raise UserFacingError("--out must name a .jsonl file")
@@ -256,7 +256,7 @@ def _first_error_line(exc: Exception) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from core.dataset_validation import validate_file
+    from core.datasets.validation import validate_file
 
     report = validate_file(args.file)
     if args.json:
@@ -269,7 +269,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _load_labelled(path: Path, role: str, min_records: int):
-    from core.dataset import read_dataset
+    from core.datasets.files import read_dataset
 
     loaded = read_dataset(path, min_records=min_records)
     if not loaded.report.ok:
@@ -286,7 +286,8 @@ def _load_labelled(path: Path, role: str, min_records: int):
 
 def _distill(args: argparse.Namespace) -> int:
 
-    from core.distill.artifact import Provenance, StudentArtifactError, save_student
+    from core.distill.artifact import StudentArtifactError, save_student
+    from core.distill.student_model import Provenance
     from core.distill.trainer import EpochReport, TrainingConfig, decision_targets, train_student
     from core.evaluate import score_pairs
     from core.routers.student import StudentRouter

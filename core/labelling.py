@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.dataset import DatasetTags, make_record
+from core.datasets.files import DatasetTags, make_record
 from core.files import atomic_write_text, path_inside
 from core.routers.base import Router
 from core.schema import RouteResult, RoutingDecision
@@ -79,7 +79,7 @@ class LabelRun:
         return self.pending == 0
 
     def manifest_fields(self, teacher_id: str | None = None) -> dict[str, object]:
-        """What a dataset manifest records about this run (core.dataset.ManifestFields keys)."""
+        """What a dataset manifest records about this run (core.datasets.files.ManifestFields keys)."""
         return {
             "teacher_id": teacher_id or self.router_id,
             "prompt_version": self.prompt_version,

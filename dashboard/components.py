@@ -16,8 +16,8 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit.navigation.page import StreamlitPage
 
+from core.aws.models import MODELS
 from core.backends import BackendStatus
-from core.catalog import MODELS
 from core.pricing import DEFAULT_PRICES_PER_MILLION, ModelPrice, load_price_table, reset_prices, save_price
 from core.routers.base import Router
 from core.schema import MODALITIES, RouteResult
@@ -339,7 +339,7 @@ def model_name(model_key: str) -> str:
 
 def price_frame(store: Store) -> pd.DataFrame:
     rows = []
-    # Catalog order (Nova family first), then any price the catalog does not name.
+    # The order of core.aws.models (Nova family first), then any price it does not name.
     order = {key: index for index, key in enumerate(MODELS)}
     for price in sorted(load_price_table(store).all(), key=lambda p: (order.get(p.model_key, len(order)), p.model_key)):
         default = DEFAULT_PRICES_PER_MILLION.get(price.model_key)

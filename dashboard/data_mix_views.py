@@ -15,15 +15,15 @@ import streamlit as st
 from pydantic import ValidationError
 
 from core.backends import Backend
-from core.dataset_library import DatasetLibrary
+from core.datasets.library import DatasetLibrary
 from core.labelling import LabelFailure, prompt_version_of
 from core.prompts import DEFAULT_TEACHER_TEMPLATE, QUERY_PLACEHOLDER, RouterPrompt, teacher_prompt
 from core.routers.base import Router
 from core.schema import MODALITIES
 from core.synth import DataMix
 from core.synth.mix import CUSTOM_DOMAIN, GROUPS, MAX_TOTAL, MIN_TOTAL, rebalance
+from core.synth.pipeline import Synthesis, synthesise
 from core.synth.quality import diversity
-from core.synthesis import Synthesis, synthesise
 from dashboard import components, state
 from dashboard import data_mix_charts as charts
 from dashboard.dataset_views import notice, run_action, select_dataset, show_notice

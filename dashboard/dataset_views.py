@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from core.backends import Backend
-from core.dataset_library import DatasetInfo, DatasetLibrary
-from core.dataset_validation import ValidationReport, validate_file
+from core.datasets.library import DatasetInfo, DatasetLibrary
+from core.datasets.validation import ValidationReport, validate_file
 from core.files import safe_name
 from dashboard import components, state
 

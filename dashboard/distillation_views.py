@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from core.aws.models import DEFAULT_TEACHER, model, students_for
 from core.aws.names import check_job_name
-from core.catalog import DEFAULT_TEACHER, model, students_for
-from core.dataset_library import DatasetInfo, DatasetLibrary
+from core.datasets.library import DatasetInfo, DatasetLibrary
 from core.distill.jobs import INTERRUPTED, STUDENT_KIND, DistillParams, Job, JobPhase, JobRunner, JobStatus
 from core.distill.trainer import TrainingConfig
 from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC, ModelRegistry

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.distill.artifact import JSON_NAME, StudentArtifactError, StudentManifest
+from core.distill.artifact import JSON_NAME, StudentArtifactError
+from core.distill.student_model import StudentManifest
 from core.model_registry import HELDOUT_MAE, HELDOUT_N, CustomModel, ModelRegistry
 from core.routers.student import StudentRouter
 from dashboard import components, state

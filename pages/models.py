@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.dataset_library import DatasetLibrary
+from core.datasets.library import DatasetLibrary
 from core.model_registry import ModelRegistry
 from dashboard import components, model_views, state
 

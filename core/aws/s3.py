@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from core.aws.errors import StudioAwsError, explain_aws_error
 from core.aws.names import check_s3_uri
 from core.aws.session import make_client
-from core.dataset import dataset_paths
+from core.datasets.files import dataset_paths
 
 DEFAULT_SERVER_SIDE_ENCRYPTION = "AES256"
 # Bedrock accepts training-data file names made of these characters only (REFERENCE.md section 4).

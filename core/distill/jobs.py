@@ -9,12 +9,9 @@ restarted) is found by `reconcile()` and marked Failed "interrupted".
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,11 +22,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.aws.names import check_custom_model_name, check_job_name
-from core.files import atomic_write_text, path_inside
+from core.files import path_inside
+from core.processes import ChildProcesses, process_alive, recorded_start, spawn_detached, write_process_file
 from core.store import NOW_SQL, Store
 
 if TYPE_CHECKING:
-    from core.dataset_library import DatasetInfo
+    from core.datasets.library import DatasetInfo
     from core.distill.trainer import TrainingConfig
 
 JOBS_FOLDER = "jobs"
@@ -42,7 +40,6 @@ STUDENT_KIND = "hashed-ngram-softmax"
 INTERRUPTED = "interrupted"
 # A job row is written just before its worker starts; give the launch this long before calling it lost.
 LAUNCH_GRACE_S = 30
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class JobStatus(StrEnum):
@@ -186,9 +183,7 @@ class JobRunner:
         self.store = store
         self.data_dir = Path(data_dir).resolve()
         # Workers this runner started, kept so that finished ones are reaped instead of lingering as zombies.
-        # The app shares one runner between sessions, whose polling fragments reap from several threads.
-        self._children: dict[str, subprocess.Popen] = {}
-        self._children_lock = threading.Lock()
+        self._workers = ChildProcesses()
 
     def job_dir(self, job_id: str) -> Path:
         return job_dir(self.data_dir, job_id)
@@ -280,7 +275,7 @@ class JobRunner:
             f"WHERE id = ? AND status IN {ACTIVE_SQL}",
             (JobStatus.STOPPING.value, job_id),
         )
-        self._reap()
+        self._workers.reap()
         if not self._worker_alive(job):
             self.store.execute(
                 f"UPDATE jobs SET status = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} WHERE id = ? AND status = ?",
@@ -290,7 +285,7 @@ class JobRunner:
 
     def reconcile(self) -> list[str]:
         """Mark Failed "interrupted" every running local job whose worker process is gone; returns their ids."""
-        self._reap()
+        self._workers.reap()
         rows = self.store.query(
             f"SELECT *, created_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-{LAUNCH_GRACE_S} seconds') AS overdue "
             f"FROM jobs WHERE backend = ? AND status IN {ACTIVE_SQL}",
@@ -319,13 +314,12 @@ class JobRunner:
         if not job.finished:
             raise JobError(f"Job {job.name!r} is still {job.status}: stop it and wait for it to end before deleting.")
         self.store.execute(f"DELETE FROM jobs WHERE id = ? AND status IN {FINISHED_SQL}", (job_id,))
-        with self._children_lock:
-            self._children.pop(job_id, None)
+        self._workers.forget(job_id)
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
     def _resolve_sources(self, dataset_ref: str, settings: DistillParams) -> tuple[DatasetInfo, DistillParams]:
         """The training dataset (found by id or name) and the settings with the held-out dataset's id resolved."""
-        from core.dataset_library import DatasetLibrary
+        from core.datasets.library import DatasetLibrary
 
         library = DatasetLibrary(self.store, self.data_dir)
         found = library.find(dataset_ref or "")
@@ -372,19 +366,8 @@ class JobRunner:
             "--store",
             str(self.store.path),
         ]
-        # The worker imports `core` whatever the caller's working directory is.
-        python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PYTHONPATH": python_path}
         try:
-            with open(folder / LOG_FILE, "ab") as log:
-                child = subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    start_new_session=True,
-                )
+            child = spawn_detached(command, folder / LOG_FILE)
         except OSError as exc:
             self.store.execute(
                 f"UPDATE jobs SET status = ?, failure_message = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} "
@@ -392,21 +375,13 @@ class JobRunner:
                 (JobStatus.FAILED.value, f"The worker process could not be started ({exc.strerror or exc}).", job_id),
             )
             raise JobError(f"The job's worker process could not be started: {exc.strerror or exc}.") from exc
-        with self._children_lock:
-            self._children[job_id] = child
+        self._workers.add(job_id, child)
         record_process(self.store, folder, job_id, child.pid)
 
-    def _reap(self) -> None:
-        with self._children_lock:
-            children = list(self._children.items())
-        for job_id, child in children:
-            # Another thread may have reaped this child since the copy was taken: forget it only once.
-            if child.poll() is not None:
-                with self._children_lock:
-                    self._children.pop(job_id, None)
-
     def _worker_alive(self, job: Job) -> bool:
-        return job.pid is not None and process_alive(job.pid, _recorded_start(self.job_dir(job.id), job.pid))
+        return job.pid is not None and process_alive(
+            job.pid, recorded_start(self.job_dir(job.id) / PROCESS_FILE, job.pid)
+        )
 
 
 def job_making_model(conn: sqlite3.Connection, model_name: str, *, other_than: str | None = None) -> str | None:
@@ -421,57 +396,8 @@ def job_making_model(conn: sqlite3.Connection, model_name: str, *, other_than: s
 
 def record_process(store: Store, folder: Path, job_id: str, pid: int) -> None:
     """Note which process runs a job, with its start time so that a reused pid is not mistaken for it."""
-    atomic_write_text(folder / PROCESS_FILE, json.dumps({"pid": pid, "start_ticks": process_start_ticks(pid)}))
+    write_process_file(folder / PROCESS_FILE, pid)
     store.execute(f"UPDATE jobs SET pid = ?, updated_at = {NOW_SQL} WHERE id = ?", (pid, job_id))
-
-
-def process_alive(pid: int, start_ticks: int | None = None) -> bool:
-    """True while `pid` runs and is the same process (not a zombie, not a newer process given the same pid)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else: only the start time can tell whether it is ours
-    stat = _proc_stat(pid)
-    if stat is None:
-        return True  # no /proc here: the signal check is all there is
-    state, started = stat
-    if state == "Z":
-        return False
-    return start_ticks is None or started == start_ticks
-
-
-def process_start_ticks(pid: int) -> int | None:
-    stat = _proc_stat(pid)
-    return stat[1] if stat else None
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks since boot) from /proc/<pid>/stat, or None where unreadable."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses: fields resume after the last ')'.
-    fields = text[text.rfind(")") + 2 :].split()
-    try:
-        return fields[0], int(fields[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def _recorded_start(folder: Path, pid: int) -> int | None:
-    try:
-        recorded = json.loads((folder / PROCESS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(recorded, dict) or recorded.get("pid") != pid:
-        return None
-    ticks = recorded.get("start_ticks")
-    return ticks if isinstance(ticks, int) else None
 
 
 def _job_from_row(row: sqlite3.Row) -> Job:

@@ -22,8 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.distill.artifact import Provenance, StudentManifest, StudentModel, softmax
 from core.distill.features import FEATURE_DTYPE, FeatureConfig, QueryFeaturizer
+from core.distill.student_model import Provenance, StudentManifest, StudentModel, softmax
 from core.evaluate import rubric_score
 from core.parsing import round_weights
 from core.schema import MODALITIES, TIE_TOLERANCE, RoutingDecision

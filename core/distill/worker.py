@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.dataset import LoadedDataset, read_dataset, split_dataset
-from core.dataset_library import DatasetInfo, DatasetLibrary, DatasetLibraryError
-from core.dataset_validation import MIN_RECORDS
-from core.distill.artifact import Provenance, StudentArtifactError, StudentModel, save_student
+from core.datasets.files import LoadedDataset, read_dataset, split_dataset
+from core.datasets.library import DatasetInfo, DatasetLibrary, DatasetLibraryError
+from core.datasets.validation import MIN_RECORDS
+from core.distill.artifact import StudentArtifactError, save_student
 from core.distill.jobs import (
     ACTIVE_SQL,
     LABEL_CHECKPOINT_FILE,
@@ -43,6 +43,7 @@ from core.distill.jobs import (
     load_job,
     record_process,
 )
+from core.distill.student_model import Provenance, StudentModel
 from core.distill.trainer import EpochReport, TrainingStopped, decision_targets, train_student
 from core.evaluate import score_pairs
 from core.labelling import label_queries

@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from core.aws.backoff import call_with_backoff
 from core.aws.errors import StudioAwsError, explain_aws_error
+from core.aws.models import MODELS
 from core.aws.names import check_model_identifier
 from core.aws.session import make_client
-from core.catalog import MODELS
 from core.pricing import PriceTable
 from core.prompts import DEFAULT_TEACHER_PROMPT, STUDENT_SYSTEM_TEXT, RouterPrompt
 from core.routers.base import Router, RouterReply
@@ -31,7 +31,7 @@ METADATA_VALUE_LIMIT = 256
 
 
 def resolve_model(model: str) -> tuple[str, str | None]:
-    """A catalog key or a raw model id / ARN -> (the id to invoke, the catalog key that prices it or None)."""
+    """A model key of core.aws.models or a raw model id or ARN -> (the id to invoke, the key that prices it or None)."""
     if model in MODELS:
         return MODELS[model].invoke_id, model
     for entry in MODELS.values():

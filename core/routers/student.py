@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.distill.artifact import StudentModel, load_student
+from core.distill.artifact import load_student
+from core.distill.student_model import StudentModel
 from core.pricing import PriceTable
 from core.routers.base import Router, RouterReply
 

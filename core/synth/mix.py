@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 # A custom term must not bring in the strings that make Nova training data invalid.
-from core.dataset_validation import RESERVED_STRINGS
+from core.datasets.validation import RESERVED_STRINGS
 
 FOCI: tuple[str, ...] = ("visual", "audio", "transcription", "metadata", "mixed")
 DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard", "edge")

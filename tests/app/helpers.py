@@ -9,7 +9,7 @@ from pathlib import Path
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from core.dataset_library import DatasetInfo, DatasetLibrary
+from core.datasets.library import DatasetInfo, DatasetLibrary
 from core.distill import worker
 from core.distill.jobs import Job, JobRunner
 from core.routers.base import RouterReply
@@ -17,7 +17,7 @@ from core.routers.reference import ReferenceTeacher
 from core.routers.uniform import UniformRouter
 from core.store import Store
 from core.synth import DataMix
-from core.synthesis import synthesise
+from core.synth.pipeline import synthesise
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.backends import LocalBackend
-from core.dataset_library import DatasetLibrary
+from core.datasets.library import DatasetLibrary
 from core.prompts import DEFAULT_TEACHER_VERSION
 from core.routers.base import RouterReply
 from core.schema import MODALITIES, RoutingDecision
@@ -360,7 +360,7 @@ def check_upload(name: str, data: bytes) -> AppTest:
 
 
 def valid_jsonl(n: int) -> bytes:
-    from core.dataset import encode_records, make_record
+    from core.datasets.files import encode_records, make_record
     from core.schema import RoutingDecision
 
     decision = RoutingDecision(visual=0.7, audio=0.1, transcription=0.1, metadata=0.1, reasoning="seen")
@@ -461,7 +461,7 @@ def bedrock_with_fake_keys(monkeypatch):
 
 
 def saved_dataset(name: str):
-    from core.dataset import make_record
+    from core.datasets.files import make_record
 
     decision = RoutingDecision(visual=0.7, audio=0.1, transcription=0.1, metadata=0.1, reasoning="seen")
     return library().save(name, [make_record(f"red car number {i}", decision) for i in range(100)])

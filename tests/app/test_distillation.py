@@ -18,7 +18,7 @@ from datetime import datetime
 import pytest
 
 from core.aws.names import check_job_name
-from core.dataset_library import DatasetInfo
+from core.datasets.library import DatasetInfo
 from core.distill import worker
 from core.distill.jobs import INTERRUPTED, Job, JobPhase, JobRunner, JobStatus, job_dir, record_process
 from dashboard import state

@@ -8,8 +8,8 @@ import pytest
 from botocore.stub import Stubber
 
 from core.aws.errors import StudioAwsError
+from core.aws.models import MODELS
 from core.aws.session import make_client
-from core.catalog import MODELS
 from core.pricing import PriceTable, estimate_tokens
 from core.prompts import DEFAULT_TEACHER_PROMPT, STUDENT_SYSTEM_TEXT
 from core.routers.bedrock import APP_TAG, BedrockRouter, reply_from_converse
@@ -233,7 +233,7 @@ def test_a_batch_keeps_query_order_and_one_failure_does_not_stop_the_rest(sessio
     assert results[2].errors == ["empty query: type what you are looking for"]
 
 
-def test_catalog_keys_and_catalog_ids_are_priced_and_other_ids_are_not(session):
+def test_known_model_keys_and_ids_are_priced_and_other_ids_are_not(session):
     by_key = BedrockRouter(session, "nova-premier", client=object())
     by_id = BedrockRouter(session, "amazon.nova-micro-v1:0", client=object())
     deployment = BedrockRouter(session, DEPLOYMENT_ARN, mode="student", client=object())

@@ -13,7 +13,7 @@ from moto import mock_aws
 from core.aws.errors import StudioAwsError
 from core.aws.s3 import parse_s3_uri, upload_dataset
 from core.aws.session import make_session
-from core.dataset import make_record, write_dataset
+from core.datasets.files import make_record, write_dataset
 from core.schema import RoutingDecision
 
 REGION = "us-east-1"

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from core.dataset import encode_records, make_record
+from core.datasets.files import encode_records, make_record
 from core.schema import RoutingDecision
 from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from core.dataset_library import DatasetLibrary
+from core.datasets.library import DatasetLibrary
 from core.distill import worker
 from core.distill.jobs import JobPhase, JobRunner, JobStatus, job_dir, record_process
 from core.model_registry import ModelRegistry
@@ -23,7 +23,7 @@ from core.routers.student import StudentRouter
 from core.settings import Settings
 from core.store import Store
 from core.synth import DataMix
-from core.synthesis import synthesise
+from core.synth.pipeline import synthesise
 from dashboard.components import weights_text
 from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
 

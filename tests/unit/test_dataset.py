@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.dataset import (
+from core.datasets.files import (
     DatasetTags,
     LoadedDataset,
     dataset_paths,
@@ -22,7 +22,7 @@ from core.dataset import (
     split_dataset,
     write_dataset,
 )
-from core.dataset_validation import SCHEMA_VERSION
+from core.datasets.validation import SCHEMA_VERSION
 from core.parsing import parse_router_output
 from core.prompts import STUDENT_SYSTEM_TEXT
 from core.schema import RoutingDecision

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from core.dataset import DatasetTags, make_record, read_dataset
-from core.dataset_library import DatasetImportError, DatasetLibrary, DatasetLibraryError
-from core.dataset_validation import validate_file
+from core.datasets.files import DatasetTags, make_record, read_dataset
+from core.datasets.library import DatasetImportError, DatasetLibrary, DatasetLibraryError
+from core.datasets.validation import validate_file
 from core.schema import RoutingDecision
 from core.store import Store
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-from core.dataset import make_record
-from core.dataset_validation import MAX_STORED_PROBLEMS, RESERVED_STRINGS, validate_file
+from core.datasets.files import make_record
+from core.datasets.validation import MAX_STORED_PROBLEMS, RESERVED_STRINGS, validate_file
 from core.parsing import parse_router_output
 from core.schema import RoutingDecision
 

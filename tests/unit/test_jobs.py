@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.dataset import DatasetTags, make_record
-from core.dataset_library import DatasetLibrary
+from core.datasets.files import DatasetTags, make_record
+from core.datasets.library import DatasetLibrary
 from core.distill import worker
 from core.distill.jobs import (
     INTERRUPTED,
@@ -29,11 +29,10 @@ from core.distill.jobs import (
     JobError,
     JobNotFoundError,
     JobRunner,
-    process_alive,
-    process_start_ticks,
     record_process,
 )
 from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_N, HELDOUT_RUBRIC, ModelRegistry
+from core.processes import process_alive, process_start_ticks
 from core.routers.reference import ReferenceTeacher
 from core.routers.student import StudentRouter
 from core.store import Store
@@ -507,12 +506,12 @@ def test_two_sessions_reaping_the_same_ended_worker_both_succeed(runner):
         except Exception as exc:  # noqa: BLE001 - handed to the test thread, which asserts there were none
             failures.append(exc)
 
-    runner._children["job-ended"] = _EndedWorker(other_session_lists_jobs)
+    runner._workers.children["job-ended"] = _EndedWorker(other_session_lists_jobs)
 
     assert runner.reconcile() == []
 
     assert failures == []
-    assert runner._children == {}
+    assert runner._workers.children == {}
 
 
 def test_a_job_whose_worker_never_started_is_failed_only_after_a_grace_period(runner, library, store):

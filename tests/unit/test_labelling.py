@@ -188,8 +188,8 @@ def test_dataset_rows_leave_failures_out_and_keep_tags_aligned():
 
 
 def test_generated_queries_labelled_by_the_reference_teacher_make_a_valid_dataset(tmp_path):
-    from core.dataset import write_dataset
-    from core.dataset_validation import validate_file
+    from core.datasets.files import write_dataset
+    from core.datasets.validation import validate_file
     from core.routers.reference import ReferenceTeacher
     from core.synth import DataMix, generate
 

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.routers.base import EMPTY_QUERY_ERROR
-from core.routers.reference import LEXICON_DIR, ReferenceTeacher, load_lexicon, stem
+from core.routers.lexicon import LEXICON_DIR, load_lexicon, stem
+from core.routers.reference import ReferenceTeacher
 from core.schema import MODALITIES
 
 # Hand-written queries, typed the way people search; `expect` lists the channel(s) a person would expect to

@@ -8,17 +8,9 @@ import pickle
 import numpy as np
 import pytest
 
-from core.distill.artifact import (
-    FORMAT_VERSION,
-    JSON_NAME,
-    NPZ_NAME,
-    StudentArtifactError,
-    StudentManifest,
-    StudentModel,
-    load_student,
-    save_student,
-)
+from core.distill.artifact import FORMAT_VERSION, JSON_NAME, NPZ_NAME, StudentArtifactError, load_student, save_student
 from core.distill.features import FeatureConfig
+from core.distill.student_model import StudentManifest, StudentModel
 from core.routers.student import StudentRouter
 
 CONFIG = FeatureConfig(n_features=2**12)

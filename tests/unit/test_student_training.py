@@ -6,7 +6,6 @@ import random
 import numpy as np
 import pytest
 
-from core.distill.artifact import NO_DRIVER_REASONING, Provenance, StudentModel
 from core.distill.features import (
     CAPITALISED,
     NAME_START,
@@ -16,6 +15,7 @@ from core.distill.features import (
     QueryFeaturizer,
     split_query,
 )
+from core.distill.student_model import NO_DRIVER_REASONING, Provenance, StudentModel
 from core.distill.trainer import EpochReport, TrainingConfig, TrainingStopped, train_student
 from core.routers.base import EMPTY_QUERY_ERROR
 from core.routers.student import StudentRouter

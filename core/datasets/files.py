@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.dataset_validation import (
+from core.datasets.validation import (
     MAX_FILE_BYTES,
     MAX_RECORDS,
     MIN_RECORDS,

@@ -1,4 +1,4 @@
-"""Time each page's script run with a 10,000-row dataset loaded: `python -m dashboard.page_timing` prints JSON.
+"""Time each page's script run with a 10,000-row dataset loaded: `python -m tests.perf.page_timing` prints JSON.
 
 `python -m core bench` runs this in a child process (core itself never imports Streamlit). The studio gets
 a private data directory holding a saved 10,000-record dataset and a finished distillation; the Data Mix
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if sys.path[0] != str(ROOT):
     sys.path.insert(0, str(ROOT))
 
@@ -27,13 +27,13 @@ PAGES = ("overview.py", "data_mix.py", "distillation.py", "models.py", "settings
 
 
 def _prepare(data_dir: Path) -> None:
-    from core.dataset_library import DatasetLibrary
+    from core.datasets.library import DatasetLibrary
     from core.distill.jobs import JobRunner
     from core.distill.worker import run_job
     from core.routers.reference import ReferenceTeacher
     from core.store import Store
     from core.synth import DataMix
-    from core.synthesis import synthesise
+    from core.synth.pipeline import synthesise
 
     store = Store(data_dir / "studio.db")
     synthesis = synthesise(DataMix(total=ROWS, seed=7), ReferenceTeacher())

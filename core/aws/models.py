@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class CatalogModel:
+class BedrockModel:
     key: str
     name: str
     invoke_id: str
@@ -14,28 +14,28 @@ class CatalogModel:
     note: str = ""
 
 
-MODELS: dict[str, CatalogModel] = {
+MODELS: dict[str, BedrockModel] = {
     m.key: m
     for m in (
-        CatalogModel(
+        BedrockModel(
             "nova-premier", "Amazon Nova Premier", "us.amazon.nova-premier-v1:0", note="inference profile only"
         ),
-        CatalogModel("nova-pro", "Amazon Nova Pro", "amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0:300k"),
-        CatalogModel("nova-lite", "Amazon Nova Lite", "amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0:300k"),
-        CatalogModel("nova-micro", "Amazon Nova Micro", "amazon.nova-micro-v1:0", "amazon.nova-micro-v1:0:128k"),
-        CatalogModel(
+        BedrockModel("nova-pro", "Amazon Nova Pro", "amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0:300k"),
+        BedrockModel("nova-lite", "Amazon Nova Lite", "amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0:300k"),
+        BedrockModel("nova-micro", "Amazon Nova Micro", "amazon.nova-micro-v1:0", "amazon.nova-micro-v1:0:128k"),
+        BedrockModel(
             "claude-haiku-4.5",
             "Claude Haiku 4.5",
             "us.anthropic.claude-haiku-4-5-20251001-v1:0",
             note="not available for distillation",
         ),
-        CatalogModel(
+        BedrockModel(
             "claude-3-haiku",
             "Claude 3 Haiku",
             "anthropic.claude-3-haiku-20240307-v1:0",
             note="not available for distillation",
         ),
-        CatalogModel(
+        BedrockModel(
             "claude-sonnet-4.5",
             "Claude Sonnet 4.5",
             "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
@@ -57,7 +57,7 @@ def students_for(teacher_key: str) -> tuple[str, ...]:
     return DISTILLATION_PAIRS.get(teacher_key, ())
 
 
-def model(key: str) -> CatalogModel:
+def model(key: str) -> BedrockModel:
     try:
         return MODELS[key]
     except KeyError:

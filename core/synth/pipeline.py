@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.dataset import DatasetManifest, DatasetTags, ManifestFields, write_dataset
+from core.datasets.files import DatasetManifest, DatasetTags, ManifestFields, write_dataset
 from core.labelling import LabelRun, build_dataset_rows, checkpoint_path_for, label_queries
 from core.prompts import DEFAULT_TEACHER_PROMPT, RouterPrompt
 from core.routers.base import Router

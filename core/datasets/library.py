@@ -1,7 +1,7 @@
 """Datasets as things the user names, lists, renames, splits, downloads and deletes.
 
 Each dataset lives in its own folder `<data_dir>/datasets/<safe-name>/` as `data.jsonl` with its tags
-sidecar and manifest (core.dataset), and has one row in the store's `datasets` table. A dataset folder is
+sidecar and manifest (core.datasets.files), and has one row in the store's `datasets` table. A dataset folder is
 first written under a temporary name and then renamed into place, so a crash never leaves half a dataset
 where the library looks; the row is written only once the folder is complete.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from core.aws.names import check_s3_uri
-from core.dataset import (
+from core.datasets.files import (
     DatasetManifest,
     DatasetTags,
     ManifestFields,
@@ -32,7 +32,7 @@ from core.dataset import (
     split_dataset,
     write_dataset,
 )
-from core.dataset_validation import MAX_RECORDS, MIN_RECORDS, ValidationReport
+from core.datasets.validation import MAX_RECORDS, MIN_RECORDS, ValidationReport
 from core.files import atomic_write_text, path_inside, safe_name
 from core.store import Store
 

@@ -1,0 +1,245 @@
+"""The trained student: a small neural network over hashed query features, and how it explains itself.
+
+Each feature column has an embedding; a query's embeddings are summed, passed through tanh (one hidden
+layer) and mapped to the four modality logits, then a softmax. The sum lets cues add up like evidence,
+tanh lets a pile of cues saturate and lets cues interact ("talking about" a car is not a car on screen).
+Several networks trained from different seeds and data folds are stored as one wider network: averaging
+their logits is exactly a hidden layer of their units side by side with the output weights divided by
+their number. Its on-disk form lives in core.distill.artifact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, Field
+
+from core.distill.features import FEATURE_DTYPE, FeatureConfig, QueryFeatures, QueryFeaturizer
+from core.schema import MODALITIES, RoutingDecision
+
+# A part must move a weight by at least this much to be named in the reasoning.
+MIN_PUSH = 0.02
+DEFAULT_TOP_K = 3
+NO_DRIVER_REASONING = "Student: no single word stood out; these are close to its usual weights."
+
+
+class Provenance(BaseModel):
+    """Where the training data came from (recorded in the manifest so a run can be traced and repeated)."""
+
+    dataset_sha256: str | None = None
+    teacher_id: str | None = None
+    prompt_version: str | None = None
+
+
+class StudentManifest(Provenance):
+    """How a student was made: data, teacher, seed, hyperparameters and the metrics it reached."""
+
+    seed: int = 0
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    training_metrics: dict[str, Any] = Field(default_factory=dict)
+    heldout_metrics: dict[str, Any] | None = None
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+@dataclass(frozen=True)
+class StudentExplanation:
+    """Why the student weighted a query as it did: for each modality, the query's words that raised it most."""
+
+    query: str
+    weights: dict[str, float]
+    pushes: dict[str, list[tuple[str, float]]]
+    reasoning: str
+
+
+class StudentModel:
+    """A one-hidden-layer network over the hashed features, kept as the embeddings of the columns it uses."""
+
+    labels: tuple[str, ...] = MODALITIES
+
+    def __init__(
+        self,
+        rows: np.ndarray,
+        embeddings: np.ndarray,
+        hidden_bias: np.ndarray,
+        output_weights: np.ndarray,
+        output_bias: np.ndarray,
+        features: FeatureConfig,
+        manifest: StudentManifest | None = None,
+    ):
+        rows = np.asarray(rows, dtype=np.int64)
+        # Embeddings are held at half precision, as the artifact stores them: the rounding (under a
+        # thousandth of each value) is far below what moves a weight by one 0.05 step, and it halves the
+        # model on disk. Holding them so in memory too keeps a saved and reloaded model exactly the same.
+        with np.errstate(over="ignore"):
+            embeddings = np.asarray(embeddings, dtype=np.float16).astype(FEATURE_DTYPE)
+        if not np.all(np.isfinite(embeddings)):
+            raise ValueError("embeddings must be finite numbers within half-precision range")
+        hidden = embeddings.shape[1] if embeddings.ndim == 2 else -1
+        expected = {
+            "rows": (rows.shape, (len(rows),)),
+            "embeddings": (embeddings.shape, (len(rows), hidden)),
+            "hidden_bias": (np.shape(hidden_bias), (hidden,)),
+            "output_weights": (np.shape(output_weights), (hidden, len(MODALITIES))),
+            "output_bias": (np.shape(output_bias), (len(MODALITIES),)),
+        }
+        for name, (shape, wanted) in expected.items():
+            if shape != wanted or hidden < 1:
+                raise ValueError(f"{name} must have shape {wanted}, got {shape}")
+        if rows.size and (rows[0] < 0 or rows[-1] >= features.n_columns or np.any(np.diff(rows) <= 0)):
+            raise ValueError(f"rows must be sorted, unique column numbers below {features.n_columns}")
+        self.rows = rows
+        self.embeddings = embeddings
+        self.hidden_bias = np.asarray(hidden_bias, dtype=FEATURE_DTYPE)
+        self.output_weights = np.asarray(output_weights, dtype=FEATURE_DTYPE)
+        self.output_bias = np.asarray(output_bias, dtype=FEATURE_DTYPE)
+        self.features = features
+        self.manifest = manifest or StudentManifest()
+        self.featurizer = QueryFeaturizer(features)
+        # Column number -> embedding row (-1: a column training never saw, whose embedding is zero).
+        self._row_of = np.full(features.n_columns, -1, dtype=np.int32)
+        self._row_of[rows] = np.arange(len(rows), dtype=np.int32)
+
+    @property
+    def hidden_units(self) -> int:
+        return self.embeddings.shape[1]
+
+    def predict_proba(self, queries: Sequence[str]) -> np.ndarray:
+        """Weights over MODALITIES for each query, shape (n, 4), each row summing to 1."""
+        features = self.featurizer.features(queries)
+        hidden_input, _ = self._hidden_input(features)
+        return softmax(self._logits(hidden_input))
+
+    def predict_with_reasoning(
+        self, queries: Sequence[str], top_k: int = DEFAULT_TOP_K
+    ) -> tuple[np.ndarray, list[str]]:
+        """Probabilities and, per query, a sentence naming the words that drove them (vectorised for batches)."""
+        features = self.featurizer.features(queries)
+        probabilities, pushes = self._probabilities_and_pushes(features)
+        return probabilities, _reasoning_sentences(
+            len(queries), features.part_query, features.part_names, pushes, top_k
+        )
+
+    def decisions(self, queries: Sequence[str]) -> list[RoutingDecision]:
+        probabilities, reasonings = self.predict_with_reasoning(queries)
+        return [
+            RoutingDecision(visual=row[0], audio=row[1], transcription=row[2], metadata=row[3], reasoning=reasoning)
+            for row, reasoning in zip(probabilities.tolist(), reasonings, strict=True)
+        ]
+
+    def explain(self, query: str, top_k: int = DEFAULT_TOP_K) -> StudentExplanation:
+        features = self.featurizer.features([query])
+        probabilities, pushes = self._probabilities_and_pushes(features)
+        names = features.part_names
+        by_modality: dict[str, list[tuple[str, float]]] = {}
+        for column, modality in enumerate(MODALITIES):
+            order = np.argsort(-pushes[:, column], kind="stable")[:top_k]
+            by_modality[modality] = [
+                (names[i], float(pushes[i, column])) for i in order if pushes[i, column] >= MIN_PUSH
+            ]
+        reasoning = _reasoning_sentences(1, features.part_query, names, pushes, top_k)[0]
+        return StudentExplanation(
+            query=query,
+            weights=dict(zip(MODALITIES, map(float, probabilities[0]), strict=True)),
+            pushes=by_modality,
+            reasoning=reasoning,
+        )
+
+    def _known_columns(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """The matrix over embedding rows instead of hashed columns, unseen columns dropped."""
+        matrix = matrix.tocsr()
+        rows = self._row_of[matrix.indices]
+        known = rows >= 0
+        row_of_entry = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_of_entry[known], minlength=matrix.shape[0]), out=indptr[1:])
+        return sp.csr_matrix((matrix.data[known], rows[known], indptr), shape=(matrix.shape[0], len(self.rows)))
+
+    def _hidden_input(self, features: QueryFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's hidden-layer input, and each part's share of it (its summed embeddings)."""
+        # One extra zero row, which part_word -1 (a number or a quotation: no word) picks.
+        word_embeddings = np.zeros((len(features.words) + 1, self.hidden_units), dtype=FEATURE_DTYPE)
+        word_embeddings[:-1] = self._known_columns(features.word_matrix) @ self.embeddings
+        part_embeddings = np.asarray(self._known_columns(features.part_extra) @ self.embeddings)
+        part_embeddings += word_embeddings[features.part_word]
+        hidden_input = features.query_sum() @ part_embeddings
+        hidden_input += self._known_columns(features.query_extra) @ self.embeddings
+        hidden_input += self.hidden_bias
+        return hidden_input, part_embeddings
+
+    def _logits(self, hidden_input: np.ndarray, in_place: bool = False) -> np.ndarray:
+        hidden = np.tanh(hidden_input, out=hidden_input if in_place else None)
+        return (hidden @ self.output_weights + self.output_bias).astype(np.float64)
+
+    def _probabilities_and_pushes(self, features: QueryFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities, and how much each part raised each modality's weight (one row per part).
+
+        A part's push averages two views: how the weights move when the part is taken out of its query
+        (which sees context, like "about" turning a car into a topic) and how the part alone moves them
+        from the student's weights for an empty query (which still credits a word that its neighbours
+        repeat). With two players this average is exactly their Shapley value. Pushes are in weight
+        units: positive means "this part raised this weight", and each row sums to zero.
+        """
+        hidden_input, part_embeddings = self._hidden_input(features)
+        probabilities = softmax(self._logits(hidden_input))
+        # One part x hidden buffer, reused in place: these are the largest arrays of a batch.
+        buffer = np.take(hidden_input, features.part_query, axis=0)
+        buffer -= part_embeddings
+        without = softmax(self._logits(buffer, in_place=True))
+        np.add(part_embeddings, self.hidden_bias, out=buffer)
+        alone = softmax(self._logits(buffer, in_place=True))
+        empty = softmax(self._logits(self.hidden_bias[None, :]))
+        pushes = probabilities[features.part_query]
+        pushes -= without
+        pushes += alone
+        pushes -= empty
+        pushes *= 0.5
+        return probabilities, pushes
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _reasoning_sentences(
+    n_queries: int, query_ids: np.ndarray, names: list[str], pushes: np.ndarray, top_k: int
+) -> list[str]:
+    """One sentence per query naming its strongest parts and the modality each pushed (a part per row of
+    `pushes`, grouped by query: `query_ids` and `names` give its query and its name)."""
+    sentences = [NO_DRIVER_REASONING] * n_queries
+    if not len(names):
+        return sentences
+    best_push = pushes.max(axis=1)
+    strong = np.flatnonzero(best_push >= MIN_PUSH)
+    if not strong.size:
+        return sentences
+    # Group by query, strongest first, with one stable sort on a single key (several times faster than
+    # lexsort here): pushes lie in [MIN_PUSH, top], so a stride of top + 1 keeps the queries apart.
+    stride = float(best_push[strong].max()) + 1.0
+    order = strong[np.argsort(query_ids[strong] * stride - best_push[strong], kind="stable")]
+    starts = np.searchsorted(query_ids[order], np.arange(n_queries + 1)).tolist()
+    # Plain lists from here: indexing them in the per-query loop is far cheaper than indexing arrays.
+    chosen_names = [names[i] for i in order.tolist()]
+    chosen_modalities = [MODALITIES[i] for i in pushes[order].argmax(axis=1).tolist()]
+    for query_id in range(n_queries):
+        start, end = starts[query_id], min(starts[query_id + 1], starts[query_id] + top_k)
+        if end > start:
+            sentences[query_id] = _sentence(chosen_names[start:end], chosen_modalities[start:end])
+    return sentences
+
+
+def _sentence(parts: list[str], modalities: list[str]) -> str:
+    grouped: dict[str, list[str]] = {}
+    for part, modality in zip(parts, modalities, strict=True):
+        grouped.setdefault(modality, []).append(f"'{part}'")
+    parts = [f"{_and_join(quoted)} pushed {modality}" for modality, quoted in grouped.items()]
+    return "Student: " + "; ".join(parts) + "."
+
+
+def _and_join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
