@@ -1,8 +1,9 @@
 """Scoring routers against reference decisions: the deterministic rubric and the `evaluate` metrics.
 
-The rubric is the weights part of the published 1-5 "OverallQuality" rubric (DESIGN.md section 2); on
-Bedrock a judge model adds the reasoning part. Everything here is pure, so the CLI, the pages and
-the trainer's held-out report all score the same way.
+The rubric is the weights part of the published 1-5 "OverallQuality" rubric (docs/ARCHITECTURE.md,
+contracts); on Bedrock a judge model adds the reasoning part. Everything here is pure and is the only
+scorer: the CLI, the pages, the distillation pipeline's held-out figures and the trainer's per-epoch
+validation all score the same way.
 """
 
 from __future__ import annotations
@@ -22,16 +23,8 @@ MAX_ERROR_EXCELLENT = 0.05
 MAX_ERROR_GOOD = 0.10
 AVG_ERROR_FAIR = 0.15
 
-EVALUATE_KEYS = (
-    "n",
-    "validity",
-    "rubric_mean",
-    "mae",
-    "dominant_accuracy",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "cost_per_1k_usd",
-)
+QUALITY_KEYS = ("validity", "rubric_mean", "mae", "dominant_accuracy")
+EVALUATE_KEYS = ("n", *QUALITY_KEYS, "latency_p50_ms", "latency_p95_ms", "cost_per_1k_usd")
 
 
 def weight_errors(candidate: RoutingDecision, reference: RoutingDecision) -> list[float]:
@@ -68,40 +61,72 @@ def rubric_scores(candidates: Sequence[RouteResult], references: Sequence[Routin
 def score_pairs(candidates: Sequence[RouteResult], references: Sequence[RoutingDecision]) -> dict[str, float | None]:
     """One router's figures of the `evaluate --json` contract (fractions 0-1; None where undefined).
 
-    validity, rubric_mean and dominant_accuracy count every row (an invalid reply scores 1 and is
-    never right); mae averages the valid rows only; latency percentiles cover every routed row.
-    A candidate tied between several top modalities gets the share of them that lead the reference too
-    (a tie is a coin toss: after rounding to 0.05 ties are common, and breaking them by modality order
-    would be arbitrary, while counting any overlap as a hit would give the uniform baseline 100%).
+    The quality figures are those of score_decisions; latency percentiles cover every routed row, and
+    cost is what the results say they cost.
     """
     _check_lengths(candidates, references)
     n = len(candidates)
     if n == 0:
         return {"n": 0, **dict.fromkeys(EVALUATE_KEYS[1:])}
-    usable = [_usable(c) for c in candidates]
-    errors = [weight_errors(d, r) for d, r in zip(usable, references, strict=True) if d is not None]
-    dominant_hits = math.fsum(
-        len(d.dominant_set() & r.dominant_set()) / len(d.dominant_set())
-        for d, r in zip(usable, references, strict=True)
-        if d is not None
-    )
+    quality = score_decisions([_usable(c) for c in candidates], references)
     latencies = np.array([c.latency_ms for c in candidates], dtype=np.float64)
     return {
         "n": n,
-        "validity": sum(d is not None for d in usable) / n,
-        "rubric_mean": math.fsum(rubric_score(d, r) for d, r in zip(usable, references, strict=True)) / n,
-        "mae": float(np.mean(errors)) if errors else None,
-        "dominant_accuracy": dominant_hits / n,
+        **quality,
         "latency_p50_ms": float(np.percentile(latencies, 50)),
         "latency_p95_ms": float(np.percentile(latencies, 95)),
         "cost_per_1k_usd": math.fsum(c.cost_usd for c in candidates) / n * 1000.0,
     }
 
 
+def score_decisions(
+    candidates: Sequence[RoutingDecision | None], references: Sequence[RoutingDecision]
+) -> dict[str, float | None]:
+    """validity, rubric_mean, mae and dominant_accuracy of candidate decisions (None: no usable reply).
+
+    The one place quality is scored: `evaluate`, held-out figures and the trainer's per-epoch validation
+    all come through here. validity, rubric_mean and dominant_accuracy count every row (a missing
+    decision scores 1 and is never right); mae averages the usable rows only. A candidate tied between
+    several top modalities gets the share of them that lead the reference too (a tie is a coin toss:
+    after rounding to 0.05 ties are common, and breaking them by modality order would be arbitrary,
+    while counting any overlap as a hit would give the uniform baseline 100%).
+    """
+    _check_lengths(candidates, references)
+    n = len(candidates)
+    if n == 0:
+        return dict.fromkeys(QUALITY_KEYS)
+    pairs = list(zip(candidates, references, strict=True))
+    errors = [weight_errors(d, r) for d, r in pairs if d is not None]
+    return {
+        "validity": sum(d is not None for d in candidates) / n,
+        "rubric_mean": math.fsum(rubric_score(d, r) for d, r in pairs) / n,
+        "mae": float(np.mean(errors)) if errors else None,
+        "dominant_accuracy": math.fsum(dominant_credit(d, r) for d, r in pairs) / n,
+    }
+
+
+def dominant_credit(candidate: RoutingDecision | None, reference: RoutingDecision) -> float:
+    """1 when the candidate's single top modality leads the reference, the share of its tied top modalities
+    that do when it is tied, 0 when none do or there is no candidate."""
+    if candidate is None:
+        return 0.0
+    top = candidate.dominant_set()
+    return len(top & reference.dominant_set()) / len(top)
+
+
+def expected_channel_credit(candidate: RoutingDecision | None, expected: str) -> float:
+    """Credit for a query whose expected channel a person named: the share of the candidate's top set it is
+    (1 for a clean win, 0.5 for a two-way tie that includes it, 0.25 for uniform weights)."""
+    if candidate is None:
+        return 0.0
+    top = candidate.dominant_set()
+    return 1.0 / len(top) if expected in top else 0.0
+
+
 def _usable(result: RouteResult) -> RoutingDecision | None:
     return result.decision if result.valid else None
 
 
-def _check_lengths(candidates: Sequence[RouteResult], references: Sequence[RoutingDecision]) -> None:
+def _check_lengths(candidates: Sequence[object], references: Sequence[RoutingDecision]) -> None:
     if len(candidates) != len(references):
         raise ValueError(f"{len(candidates)} router results but {len(references)} references")

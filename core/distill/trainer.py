@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.distill.features import FEATURE_DTYPE, FeatureConfig, QueryFeaturizer
 from core.distill.student_model import Provenance, StudentManifest, StudentModel, softmax
-from core.evaluate import rubric_score
+from core.evaluate import score_decisions, score_pairs
 from core.parsing import round_weights
-from core.schema import MODALITIES, TIE_TOLERANCE, RoutingDecision
+from core.schema import MODALITIES, RoutingDecision
 
 # Target rows may be off 1.0 by this much (rounded teacher labels); they are renormalised.
 TARGET_SUM_TOLERANCE = 0.01
@@ -291,6 +291,7 @@ def train_student(
                 break
 
     _, snapshots, best_report = best
+    assert best_report is not None, "at least one epoch ran"
     if not all(np.all(np.isfinite(array)) for snapshot in snapshots for array in snapshot):
         raise ValueError("training diverged (the weights are not finite numbers); lower the learning rate")
     model = _merged(snapshots, used_columns, featurizer.config)
@@ -340,35 +341,17 @@ def checked_targets(queries: Sequence[str], targets: np.ndarray) -> np.ndarray:
     return values / sums[:, None]
 
 
-def heldout_metrics(model: StudentModel, queries: Sequence[str], targets: np.ndarray) -> dict[str, float | int]:
-    """How the student does on examples it never saw, on its raw and its 0.05-rounded (served) weights."""
+def heldout_metrics(model: StudentModel, queries: Sequence[str], targets: np.ndarray) -> dict[str, float | int | None]:
+    """How the student does on examples it never saw: the `evaluate --json` entry of the served router."""
+    from core.routers.student import StudentRouter
+
     queries = list(queries)
-    reference = checked_targets(queries, targets)
-    probabilities = model.predict_proba(queries)
-    rubric = [
-        rubric_score(
-            RoutingDecision(**round_weights(dict(zip(MODALITIES, row, strict=True)))),
-            RoutingDecision(**dict(zip(MODALITIES, ref, strict=True))),
-        )
-        for row, ref in zip(probabilities.tolist(), reference.tolist(), strict=True)
-    ]
-    return {
-        "n": len(queries),
-        "loss": soft_cross_entropy(probabilities, reference),
-        "dominant_accuracy": dominant_agreement(probabilities, reference),
-        "mae": float(np.abs(probabilities - reference).mean()),
-        "rubric_mean": float(np.mean(rubric)),
-    }
+    references = [_decision(row) for row in checked_targets(queries, targets).tolist()]
+    return score_pairs(StudentRouter(model).route_batch(queries), references)
 
 
 def soft_cross_entropy(probabilities: np.ndarray, targets: np.ndarray) -> float:
     return float(-(targets * np.log(np.maximum(probabilities, LOG_FLOOR))).sum(axis=1).mean())
-
-
-def dominant_agreement(probabilities: np.ndarray, targets: np.ndarray) -> float:
-    """Share of rows whose top predicted modality is one of the target's top (tied) modalities."""
-    picked = targets[np.arange(len(targets)), probabilities.argmax(axis=1)]
-    return float(np.mean(picked >= targets.max(axis=1) - TIE_TOLERANCE))
 
 
 class _StopGate:
@@ -439,12 +422,21 @@ def _epoch_report(
         return EpochReport(epoch, max_epochs, train_loss, None, None, None, time.perf_counter() - started)
     predicted = np.vstack([softmax(m.logits(matrix[m.validation_rows])) for m in members])
     reference = np.vstack([targets[m.validation_rows] for m in members])
+    # Agreement and error are scored as `evaluate` scores a served router: on the 0.05-rounded weights.
+    served = [_decision(round_weights(dict(zip(MODALITIES, row, strict=True)))) for row in predicted.tolist()]
+    quality = score_decisions(served, [_decision(row) for row in reference.tolist()])
     return EpochReport(
         epoch,
         max_epochs,
         train_loss,
         validation_loss=soft_cross_entropy(predicted, reference),
-        validation_agreement=dominant_agreement(predicted, reference),
-        validation_mae=float(np.abs(predicted - reference).mean()),
+        validation_agreement=quality["dominant_accuracy"],
+        validation_mae=quality["mae"],
         elapsed_seconds=time.perf_counter() - started,
     )
+
+
+def _decision(weights) -> RoutingDecision:
+    """Weights (a MODALITIES-ordered row or a mapping) as a decision, unchecked: they come from the model."""
+    values = weights if isinstance(weights, dict) else dict(zip(MODALITIES, weights, strict=True))
+    return RoutingDecision.model_construct(**values, reasoning="")
