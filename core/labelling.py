@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from core.datasets.files import DatasetTags, make_record
 from core.files import atomic_write_text, path_inside
@@ -244,7 +244,7 @@ class _Checkpoint:
         self.path = Path(path)
         self.fingerprint = fingerprint
         self.total = total
-        self._handle = None
+        self._handle: BinaryIO | None = None
 
     def load(self) -> list[dict]:
         """Entries of a matching checkpoint; a torn last line is cut off, a foreign checkpoint replaced."""

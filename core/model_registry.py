@@ -173,7 +173,7 @@ class ModelRegistry:
         try:
             self.store.execute("DELETE FROM models WHERE id = ?", (model_id,))
         except BaseException:
-            if tombstone is not None:
+            if tombstone is not None and owned is not None:
                 os.replace(tombstone, owned)
             raise
         if tombstone is not None:

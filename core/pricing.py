@@ -1,4 +1,4 @@
-"""Token prices (editable defaults from REFERENCE.md section 3) and the cost of a routed query."""
+"""Token prices (editable defaults, docs/ARCHITECTURE.md, prices) and the cost of a routed query."""
 
 from __future__ import annotations
 

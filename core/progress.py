@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 from core.store import Store
@@ -12,7 +13,7 @@ def table_names(store: Store) -> set[str]:
 
 
 def datasets_summary(store: Store) -> str:
-    row = store.query_one("SELECT COUNT(*) AS n, COALESCE(SUM(records), 0) AS records FROM datasets")
+    row = _one(store, "SELECT COUNT(*) AS n, COALESCE(SUM(records), 0) AS records FROM datasets")
     if not row["n"]:
         return "No datasets yet."
     return f"{_count(row['n'], 'dataset')}, {_count(row['records'], 'record')}."
@@ -20,7 +21,7 @@ def datasets_summary(store: Store) -> str:
 
 def jobs_summary(store: Store) -> str:
     rows = store.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
-    models = store.query_one("SELECT COUNT(*) AS n FROM models")["n"]
+    models = _one(store, "SELECT COUNT(*) AS n FROM models")["n"]
     if not rows and not models:
         return "No jobs yet."
     jobs = ", ".join(f"{row['n']} {row['status']}" for row in rows) if rows else "none"
@@ -29,10 +30,17 @@ def jobs_summary(store: Store) -> str:
 
 def row_count_summary(table: str, noun: str) -> Callable[[Store], str]:
     def summary(store: Store) -> str:
-        n = store.query_one(f'SELECT COUNT(*) AS n FROM "{table}"')["n"]
+        n = _one(store, f'SELECT COUNT(*) AS n FROM "{table}"')["n"]
         return f"{_count(n, noun)}." if n else f"No {noun}s yet."
 
     return summary
+
+
+def _one(store: Store, sql: str) -> sqlite3.Row:
+    """The one row an aggregate query always returns."""
+    row = store.query_one(sql)
+    assert row is not None, sql
+    return row
 
 
 def _count(n: int, noun: str) -> str:

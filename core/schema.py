@@ -70,8 +70,8 @@ class RouteResult(BaseModel):
     cost_usd: float = 0.0
 
     def to_cli_dict(self) -> dict[str, object]:
-        """The `route --json` line of DESIGN.md section 2 (weights null when invalid)."""
-        weights: dict[str, float | None] = self.decision.weights() if self.decision else dict.fromkeys(MODALITIES)
+        """The `route --json` line of docs/ARCHITECTURE.md (command line) (weights null when invalid)."""
+        weights: dict[str, float | None] = dict(self.decision.weights()) if self.decision else dict.fromkeys(MODALITIES)
         return {
             "query": self.query,
             "router": self.router_id,

@@ -14,7 +14,8 @@ from pathlib import Path
 BUSY_TIMEOUT_S = 10.0
 NOW_SQL = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
-# (version, description, SQL). Append only: a released migration is never edited.
+# (version, description, SQL). Append only: a released migration is never edited. Numbers are given out per
+# feature (docs/ARCHITECTURE.md, store), and each one is applied once whatever order they arrive in.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -122,10 +123,17 @@ class Store:
             row = conn.execute("SELECT MAX(version) AS v FROM schema_version").fetchone()
             return int(row["v"] or 0)
 
+    def applied_versions(self) -> set[int]:
+        self.schema_version()  # makes the version table if it is not there yet
+        with self.connect() as conn:
+            return {int(row["version"]) for row in conn.execute("SELECT version FROM schema_version")}
+
     def migrate(self) -> int:
-        current = self.schema_version()
+        # Every migration not yet applied, in order (not only those above the highest applied: features
+        # that land in any order each bring their own numbered migration).
+        applied = self.applied_versions()
         for version, description, sql in MIGRATIONS:
-            if version <= current:
+            if version in applied:
                 continue
             with self.connect() as conn:
                 conn.execute("BEGIN IMMEDIATE")

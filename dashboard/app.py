@@ -34,8 +34,8 @@ for index, (section, script, title, icon) in enumerate(PAGES):
 selected = st.navigation(menu)
 try:
     state.studio()
-    # Created once per process: marks jobs whose worker died while the app was down as interrupted.
-    state.job_runner()
+    # Once per process: marks jobs whose worker died while the app was down as interrupted.
+    state.reconcile_at_start()
 except Exception as exc:  # an unusable data directory: say so instead of failing on every page
     components.show_error(exc)
     st.info("The data directory is chosen with the VSRS_DATA_DIR environment variable before the app starts.")

@@ -26,7 +26,7 @@ from dashboard import state
 from dashboard.charts import weights_bar_chart
 
 FLASH_KEY = "flash_messages"
-# Published examples (REFERENCE.md sections 1 and 2), so a first-time visitor has something to click.
+# Published examples (docs/ARCHITECTURE.md, published reference points), so a first-time visitor has something to click.
 EXAMPLE_QUERIES = ("dog barking loudly", "Olivia talking about growing up in poverty", "sunset over mountains")
 QUERY_PREVIEW_CHARS = 300
 SIDEBAR_DETAILS = ("teacher", "data directory", "profile", "region", "account")

@@ -21,7 +21,7 @@ from core.prompts import DEFAULT_TEACHER_TEMPLATE, QUERY_PLACEHOLDER, RouterProm
 from core.routers.base import Router
 from core.schema import MODALITIES
 from core.synth import DataMix
-from core.synth.mix import CUSTOM_DOMAIN, GROUPS, MAX_TOTAL, MIN_TOTAL, rebalance
+from core.synth.mix import GROUPS, MAX_TOTAL, MIN_TOTAL
 from core.synth.pipeline import Synthesis, synthesise
 from core.synth.quality import diversity
 from dashboard import components, state
@@ -42,8 +42,6 @@ SAVE_NAME_KEY = "data_mix_save_name"
 
 PREVIEW_ROWS = 200
 FAILURES_SHOWN = 20
-# About 1/11: the share a new custom domain starts with beside ten built-in ones, in whole percent.
-NEW_CUSTOM_SHARE = 0.09
 GROUP_TITLES = {
     "focus": ("Focus", "which channel should lead the query"),
     "difficulty": ("Difficulty", "how hard the query is to route"),
@@ -76,17 +74,6 @@ def parse_terms(text: str) -> list[str]:
     return [term.strip() for line in text.splitlines() for term in line.split(",") if term.strip()]
 
 
-def with_custom_terms(mix: DataMix, terms: list[str]) -> DataMix:
-    """The mix with new custom terms; the custom domain appears (with about 1/11) or goes, the rest rescaled."""
-    domain = dict(mix.domain)
-    if terms and CUSTOM_DOMAIN not in domain:
-        domain = rebalance({**domain, CUSTOM_DOMAIN: 0.0}, CUSTOM_DOMAIN, NEW_CUSTOM_SHARE)
-    elif not terms and CUSTOM_DOMAIN in domain:
-        domain = rebalance(domain, CUSTOM_DOMAIN, 0.0)
-        del domain[CUSTOM_DOMAIN]
-    return DataMix.model_validate({**mix.model_dump(), "custom_vocabulary": terms, "domain": domain})
-
-
 def _widget_values(mix: DataMix) -> dict[str, object]:
     values: dict[str, object] = {TOTAL_KEY: mix.total, SEED_KEY: mix.seed, TERMS_KEY: "\n".join(mix.custom_vocabulary)}
     for group, shares in mix.groups().items():
@@ -116,7 +103,7 @@ def _on_number(field: str, widget_key: str) -> None:
 
 def _on_terms() -> None:
     try:
-        mix = with_custom_terms(current_mix(), parse_terms(st.session_state[TERMS_KEY]))
+        mix = current_mix().with_custom_terms(parse_terms(st.session_state[TERMS_KEY]))
     except ValidationError as exc:
         st.session_state[MIX_ERROR_KEY] = "Custom terms not applied: " + _first_reason(exc)
         return
@@ -274,7 +261,7 @@ class GeneratedMix:
 
 def generation_key(mix: DataMix, prompt: RouterPrompt, backend: Backend) -> str:
     """What a generated set depends on: the mix, the prompt version and who labels it."""
-    text = f"{mix.model_dump_json()}|{prompt.version}|{backend.kind}|{backend.teacher_name}"
+    text = f"{mix.model_dump_json()}|{prompt.version}|{backend.label}|{backend.teacher_name}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

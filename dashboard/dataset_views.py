@@ -23,7 +23,7 @@ from core.files import safe_name
 from dashboard import components, state
 
 if TYPE_CHECKING:
-    import boto3
+    pass
 
 DATASET_KEY = "data_mix_dataset"
 DATASET_PARAM = "dataset"
@@ -35,7 +35,6 @@ UPLOAD_KEY = "data_mix_upload"
 IMPORT_NAME_KEY = "data_mix_import_name"
 REPORTS_KEY = "data_mix_validation_reports"
 NOTICE_KEY = "data_mix_notice"
-S3_PREFIX_ROOT = "video-search-router/datasets"
 EMPTY_LIBRARY = "No datasets yet: generate a mix above and save it, or import a valid file below."
 
 
@@ -237,63 +236,42 @@ def _split(library: DatasetLibrary, dataset_id: str) -> None:
 # ---- S3 upload ------------------------------------------------------------------------------------------------
 
 
-def default_s3_prefix(name: str) -> str:
-    return f"{S3_PREFIX_ROOT}/{safe_name(name, fallback='dataset')}/"
-
-
 def s3_prefix_key(dataset_id: str) -> str:
     return f"data_mix_s3_prefix_{dataset_id}"
 
 
 def s3_upload_form(library: DatasetLibrary, backend: Backend, info: DatasetInfo) -> None:
+    """Where this backend's jobs read datasets from, and the upload there when the dataset must go first."""
     try:
-        session = backend.aws_session()
+        storage = backend.dataset_storage()
     except Exception as exc:  # e.g. a profile that does not exist: shown as a sentence in place of the form
         components.show_error(exc)
         return
-    if session is None:
-        st.info(
-            f"Uploading to S3 needs the Amazon Bedrock backend ({backend.label} is in use): choose it in "
-            "Settings, with AWS credentials for your account.",
-            icon=":material/cloud_off:",
-        )
+    if not storage.needs_upload:
+        st.info(storage.describe(), icon=":material/cloud_off:")
         return
     show_notice("s3")
-    if info.s3_uri:
+    location = storage.location(info)
+    if location:
         st.caption("Uploaded to")
-        st.text(info.s3_uri)
-    st.session_state.setdefault(s3_prefix_key(info.id), default_s3_prefix(info.name))
+        st.text(location)
+    st.session_state.setdefault(s3_prefix_key(info.id), storage.suggested_destination(info))
     with st.form(f"data_mix_s3_form_{info.id}", border=False):
         bucket_column, prefix_column = st.columns(2)
         bucket_column.text_input("S3 bucket", key=S3_BUCKET_KEY, placeholder="my-training-bucket")
         prefix_column.text_input("Prefix", key=s3_prefix_key(info.id))
         upload = st.form_submit_button("Upload to S3", icon=":material/cloud_upload:", key="data_mix_s3_upload")
     if upload:
-        _upload_to_s3(
-            library, session, info, st.session_state.get(S3_BUCKET_KEY, ""), st.session_state[s3_prefix_key(info.id)]
-        )
-
-
-def _upload_to_s3(
-    library: DatasetLibrary, session: boto3.session.Session, info: DatasetInfo, bucket: str, prefix: str
-) -> None:
-    from core.aws.s3 import parse_s3_uri, upload_dataset
-
-    bucket, prefix = bucket.strip(), prefix.strip().strip("/")
-    if not bucket:
-        st.error("Give the name of an S3 bucket in your account first.", icon=":material/error:")
-        return
-    try:
-        # Checked before any call: a malformed bucket or prefix costs no request.
-        bucket, prefix = parse_s3_uri(f"s3://{bucket}/{prefix}")
-        with st.spinner("Uploading the dataset, its tags and its manifest…"):
-            uri = upload_dataset(session, info.path, bucket, prefix)
-        library.set_s3_uri(info.id, uri)
-    except Exception as exc:
-        components.show_error(exc)
-        return
-    notice("s3", "success", "Uploaded; the S3 URI is stored with the dataset.")
-    st.rerun()
+        try:
+            with st.spinner("Uploading the dataset, its tags and its manifest…"):
+                storage.upload(
+                    library, info, st.session_state.get(S3_BUCKET_KEY, ""), st.session_state[s3_prefix_key(info.id)]
+                )
+        except Exception as exc:
+            components.show_error(exc)
+            return
+        notice("s3", "success", "Uploaded; the S3 URI is stored with the dataset.")
+        st.rerun()
 
 
 # ---- validation -----------------------------------------------------------------------------------------------

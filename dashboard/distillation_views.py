@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from core.aws.models import DEFAULT_TEACHER, model, students_for
 from core.aws.names import check_job_name
-from core.datasets.library import DatasetInfo, DatasetLibrary
-from core.distill.jobs import INTERRUPTED, STUDENT_KIND, DistillParams, Job, JobPhase, JobRunner, JobStatus
+from core.datasets.library import DatasetInfo
+from core.distill.jobs import INTERRUPTED, LOCAL_STUDENTS, DistillParams, Job, JobPhase, JobService, JobStatus
 from core.distill.trainer import TrainingConfig
-from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC, ModelRegistry
+from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC
 from dashboard import components, state
 from dashboard.distillation_charts import agreement_chart, loss_chart
 from dashboard.model_views import MODEL_PARAM, format_rubric, format_share, format_time
@@ -37,7 +36,6 @@ LAUNCH_PROBLEM_KEY = "distill_launch_problem"
 PICK_KEY = "distill_pick"
 STOP_CONFIRM_KEY = "distill_stop_confirm"
 STOP_PROBLEM_KEY = "distill_stop_problem"
-STUDENT_LABELS = {STUDENT_KIND: "Local compact student (hashed n-grams)"}
 PHASES: tuple[JobPhase, ...] = (JobPhase.VALIDATION, JobPhase.DATA_PROCESSING, JobPhase.TRAINING)
 PHASE_PURPOSE = {
     JobPhase.VALIDATION: "checks the dataset file line by line",
@@ -126,24 +124,29 @@ def dataset_label(dataset: DatasetInfo) -> str:
     return f"{dataset.name} ({dataset.records:,} records, {kind})"
 
 
-def teacher_of(dataset: DatasetInfo, backend_teacher: str) -> str:
-    """Who teaches a job on this dataset: a labelled dataset keeps the labels of the teacher that made them."""
-    if dataset.kind == "labelled":
-        return str(dataset.manifest.get("teacher_id") or backend_teacher)
-    return f"{backend_teacher} (labels the prompts during DataProcessing)"
+def student_label(job: Job) -> str:
+    """The student a job trains, as the launch form named it."""
+    labels = {student.key: student.label for student in LOCAL_STUDENTS}
+    return labels.get(job.student or "", job.student or "–")
+
+
+def teacher_of(dataset: DatasetInfo, runner: JobService) -> str:
+    """Who teaches a job on this dataset, as the job will record it."""
+    teacher = runner.teacher_for(dataset)
+    return teacher if dataset.kind == "labelled" else f"{teacher} (labels the prompts during DataProcessing)"
 
 
 # --- launching ---------------------------------------------------------------------------------------
 
 
 @st.fragment
-def launch_form(current: state.Studio, runner: JobRunner) -> None:
+def launch_form(current: state.Studio, runner: JobService) -> None:
     """Dataset, teacher, student, hyperparameters and a job name checked as it is typed; then Start.
 
     A fragment, so checking the name while the user types reruns only the form.
     """
     try:
-        datasets = DatasetLibrary(current.store, current.settings.data_dir).list()
+        datasets = current.backend.datasets().list()
         taken = {job.name for job in runner.list()}
     except Exception as exc:  # e.g. a locked database: say so, the rest of the page still draws
         components.show_error(exc)
@@ -178,13 +181,11 @@ def launch_form(current: state.Studio, runner: JobRunner) -> None:
 
     teacher_column, student_column = st.columns(2, gap="large")
     teacher_column.text_input(
-        "Teacher",
-        value=teacher_of(by_id[dataset_id], current.backend.teacher_name),
-        disabled=True,
-        key=f"distill_teacher_{dataset_id}",
+        "Teacher", value=teacher_of(by_id[dataset_id], runner), disabled=True, key=f"distill_teacher_{dataset_id}"
     )
-    student_column.selectbox("Student", list(STUDENT_LABELS), key=STUDENT_KEY, format_func=STUDENT_LABELS.get)
-    _bedrock_pairs_note(current)
+    students = {student.key: student.label for student in runner.students()}
+    student_column.selectbox("Student", list(students), key=STUDENT_KEY, format_func=students.get)
+    st.caption(runner.description)
 
     epochs_column, rate_column, heldout_column, seed_column = st.columns(4)
     epochs_column.number_input(
@@ -250,23 +251,11 @@ def launch_form(current: state.Studio, runner: JobRunner) -> None:
         st.error(components.plain_markdown(launch_problem), icon=":material/error:")
 
 
-def _bedrock_pairs_note(current: state.Studio) -> None:
-    if current.backend.kind != "bedrock":
-        st.caption("The student is trained on this machine and costs nothing per query once deployed.")
-        return
-    students = ", ".join(model(key).name for key in students_for(DEFAULT_TEACHER))
-    st.info(
-        f"On Amazon Bedrock, {model(DEFAULT_TEACHER).name} distils into {students}. Jobs started here train the "
-        "local student from the labels of your dataset, so a Bedrock teacher's labels give an on-box router.",
-        icon=":material/info:",
-    )
-
-
 def _suggest_name(taken: set[str]) -> None:
     st.session_state[NAME_KEY] = default_job_name(taken | set(st.session_state.get(LAUNCHED_KEY, {})))
 
 
-def _launch(runner: JobRunner, name: str, dataset_id: str) -> None:
+def _launch(runner: JobService, name: str, dataset_id: str) -> None:
     params = {
         "student": st.session_state[STUDENT_KEY],
         "epochs": int(st.session_state[EPOCHS_KEY]),
@@ -290,7 +279,7 @@ def _launch(runner: JobRunner, name: str, dataset_id: str) -> None:
 # --- the job list and one job ------------------------------------------------------------------------
 
 
-def jobs_section(current: state.Studio, runner: JobRunner) -> None:
+def jobs_section(current: state.Studio, runner: JobService) -> None:
     """The job list and the selected job; polled every second while any job is active, so both stay live."""
     try:
         active = any(job.active for job in runner.list())  # list() reconciles: a killed worker's job ends here
@@ -301,11 +290,11 @@ def jobs_section(current: state.Studio, runner: JobRunner) -> None:
     st.fragment(_jobs_panel, run_every=poll)(current, runner, active)
 
 
-def _jobs_panel(current: state.Studio, runner: JobRunner, polling: bool) -> None:
+def _jobs_panel(current: state.Studio, runner: JobService, polling: bool) -> None:
     try:
         jobs = runner.list()
-        dataset_names = {d.id: d.name for d in DatasetLibrary(current.store, current.settings.data_dir).list()}
-        model_names = {m.id: m.name for m in ModelRegistry(current.store, current.settings.data_dir).list()}
+        dataset_names = {d.id: d.name for d in current.backend.datasets().list()}
+        model_names = {m.id: m.name for m in current.backend.models().list()}
     except Exception as exc:
         components.show_error(exc)
         return
@@ -396,7 +385,7 @@ def _job_header(job: Job, dataset_names: Mapping[str, str]) -> None:
         ("Elapsed", format_elapsed(elapsed_seconds(job))),
         ("Dataset", dataset_names.get(job.dataset_id or "", job.dataset_id or "–")),
         ("Teacher", job.teacher or "–"),
-        ("Student", STUDENT_LABELS.get(job.student or "", job.student or "–")),
+        ("Student", student_label(job)),
     )
     for column, (label, value) in zip(st.columns([3, 2, 2, 3, 3, 3]), facts, strict=True):
         with column:
@@ -424,7 +413,7 @@ def _progress(job: Job) -> None:
     st.progress(min(max(job.progress, 0.0), 1.0), text=text)
 
 
-def _outcome(runner: JobRunner, job: Job) -> None:
+def _outcome(runner: JobService, job: Job) -> None:
     if job.status == JobStatus.FAILED:
         st.error("The job failed.", icon=":material/error:")
         st.text(INTERRUPTED_TEXT if job.failure_message == INTERRUPTED else job.failure_message or "No reason given.")
@@ -440,9 +429,9 @@ def _outcome(runner: JobRunner, job: Job) -> None:
         _finished_model(runner, job)
 
 
-def _finished_model(runner: JobRunner, job: Job) -> None:
+def _finished_model(runner: JobService, job: Job) -> None:
     try:
-        made = ModelRegistry(runner.store, runner.data_dir).get(job.model_id or "")
+        made = state.studio().backend.models().get(job.model_id or "")
     except Exception as exc:  # deleted since: the job's figures stay, the link goes
         st.info(
             components.plain_markdown(f"The model this job made is gone: {state.explain_error(exc)}"),
@@ -480,7 +469,7 @@ def _curves(metrics: list[dict[str, object]], job: Job) -> None:
     agreement_column.altair_chart(agreement_chart(metrics), width="stretch")
 
 
-def _stop_control(runner: JobRunner, job: Job) -> None:
+def _stop_control(runner: JobService, job: Job) -> None:
     problem = st.session_state.pop(STOP_PROBLEM_KEY, None)
     if problem:
         st.error(components.plain_markdown(problem), icon=":material/error:")
@@ -512,7 +501,7 @@ def _cancel_stop() -> None:
     st.session_state.pop(STOP_CONFIRM_KEY, None)
 
 
-def _confirm_stop(runner: JobRunner, job_id: str) -> None:
+def _confirm_stop(runner: JobService, job_id: str) -> None:
     st.session_state.pop(STOP_CONFIRM_KEY, None)
     try:
         runner.stop(job_id)

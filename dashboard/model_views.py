@@ -130,7 +130,7 @@ def model_details(model: CustomModel, job_names: Mapping[str, str], dataset_name
     figures[1].metric(
         "Held-out rubric",
         format_rubric(model.heldout_rubric),
-        help="Mean weights-rubric score (DESIGN.md section 2), 1 to 5.",
+        help="Mean weights-rubric score (docs/ARCHITECTURE.md), 1 to 5.",
     )
     mae = model.metrics.get(HELDOUT_MAE, held.get("mae"))
     figures[2].metric(

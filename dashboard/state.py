@@ -6,6 +6,7 @@ Resources are cached per settings, so saving a setting rebuilds them on the next
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -17,13 +18,20 @@ import streamlit as st
 from pydantic import ValidationError
 
 from core import progress
-from core.backends import Backend, BackendStatus, BackendUnavailable, BedrockBackend, make_backend
+from core.backends import (
+    Backend,
+    BackendStatus,
+    BackendUnavailable,
+    CapabilityUnavailable,
+    aws_credentials_status,
+    make_backend,
+)
 from core.routers.base import Router
 from core.settings import Settings, load_settings
 from core.store import Store, StoreError
 
 if TYPE_CHECKING:
-    from core.distill.jobs import JobRunner
+    from core.distill.jobs import JobService
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +80,7 @@ def _studio_for(settings_key: str, _settings: Settings) -> Studio:
 
 
 def router(router_id: str) -> Router:
-    """A router by id (DESIGN.md section 2), rebuilt when the settings or the price table change."""
+    """A router by id (docs/ARCHITECTURE.md, router ids), rebuilt when the settings or the price table change."""
     current = studio()
     price_key = tuple((p.model_key, p.input_per_million, p.output_per_million) for p in current.backend.prices().all())
     return _router_for(_settings_key(current.settings), router_id, price_key, current.backend)
@@ -83,53 +91,64 @@ def _router_for(settings_key: str, router_id: str, price_key: tuple, _backend: B
     return _backend.router(router_id)
 
 
-def job_runner() -> JobRunner:
-    """The distillation job runner of the current store, one for the whole server, so the workers it starts
-    are reaped when they end.
+def jobs() -> JobService:
+    """The backend's job service, one for the whole server, so the workers it starts are reaped when they end.
 
-    Made on first use, when it marks Failed "interrupted" every job whose worker died while the app was down.
+    Made on first use, when it ends every job whose runner died while the app was down. Raises
+    CapabilityUnavailable (a sentence to show) on a backend without jobs.
     """
     current = studio()
-    return _runner_for(str(current.store.path), str(current.settings.data_dir), current)
+    return _jobs_for(_settings_key(current.settings), current.backend)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _runner_for(store_path: str, data_dir: str, _studio: Studio) -> JobRunner:
-    from core.distill.jobs import JobRunner  # only pages that show jobs load the job machinery
-
-    runner = JobRunner(_studio.store, _studio.settings.data_dir)
-    runner.reconcile()
-    return runner
+def _jobs_for(settings_key: str, _backend: Backend) -> JobService:
+    service = _backend.jobs()
+    service.reconcile()
+    return service
 
 
-def backend_status(*, recheck: bool = False) -> BackendStatus:
-    """The active backend's status; never raises (a failure becomes a not-ready status with its reason)."""
-    return _status_of(studio().backend, recheck)
+def job_names() -> dict[str, str]:
+    """Job id -> name, for lineage (empty on a backend without jobs)."""
+    try:
+        service = jobs()
+    except CapabilityUnavailable:
+        return {}
+    return {job.id: job.name for job in service.list()}
+
+
+def reconcile_at_start() -> None:
+    """End the jobs whose runner died while the app was down (nothing to do on a backend without jobs)."""
+    with contextlib.suppress(CapabilityUnavailable):
+        jobs()
 
 
 def credentials_status(*, recheck: bool = False) -> BackendStatus:
     """The AWS identity for the chosen profile and region, whichever backend is active."""
     current = studio()
-    backend = current.backend
-    if not isinstance(backend, BedrockBackend):
-        backend = BedrockBackend(current.settings, current.store)
-    return _status_of(backend, recheck)
+    return _status_of(lambda: aws_credentials_status(current.settings, current.store), "aws", current, recheck)
 
 
-def _status_of(backend: Backend, recheck: bool) -> BackendStatus:
-    settings = backend.settings
-    key = (backend.kind, settings.aws_profile, settings.aws_region, str(settings.data_dir))
+def backend_status(*, recheck: bool = False) -> BackendStatus:
+    """The active backend's status; never raises (a failure becomes a not-ready status with its reason)."""
+    current = studio()
+    return _status_of(current.backend.status, "backend", current, recheck)
+
+
+def _status_of(check: Callable[[], BackendStatus], what: str, current: Studio, recheck: bool) -> BackendStatus:
+    key = (what, _settings_key(current.settings))
     if recheck:
-        _cached_status.clear(backend, *key)
+        # Every status is re-checked: a fresh credentials check also refreshes the backend's status.
+        _cached_status.clear()
     try:
-        return _cached_status(backend, *key)
+        return _cached_status(check, *key)
     except Exception as exc:  # the frame must render even when a check fails in an unforeseen way
-        return BackendStatus(backend.kind, backend.label, ready=False, message=explain_error(exc))
+        return current.backend.not_ready(explain_error(exc))
 
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
-def _cached_status(_backend: Backend, kind: str, profile: str | None, region: str, data_dir: str) -> BackendStatus:
-    return _backend.status()
+def _cached_status(_check: Callable[[], BackendStatus], what: str, settings_key: str) -> BackendStatus:
+    return _check()
 
 
 def explain_error(exc: BaseException) -> str:

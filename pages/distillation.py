@@ -13,7 +13,7 @@ st.caption(
 components.show_flash()
 current = state.studio()
 try:
-    runner = state.job_runner()
+    runner = state.jobs()
 except Exception as exc:  # e.g. a locked database
     components.show_error(exc)
     st.stop()

@@ -2,8 +2,6 @@
 
 import streamlit as st
 
-from core.datasets.library import DatasetLibrary
-from core.model_registry import ModelRegistry
 from dashboard import components, model_views, state
 
 st.title("Models")
@@ -13,11 +11,11 @@ st.caption(
 )
 components.show_flash()
 current = state.studio()
-registry = ModelRegistry(current.store, current.settings.data_dir)
+registry = current.backend.models()
 try:
     models = registry.list()
-    job_names = {job.id: job.name for job in state.job_runner().list()}
-    dataset_names = {d.id: d.name for d in DatasetLibrary(current.store, current.settings.data_dir).list()}
+    job_names = state.job_names()
+    dataset_names = {d.id: d.name for d in current.backend.datasets().list()}
 except Exception as exc:  # e.g. a locked database
     components.show_error(exc)
     st.stop()

@@ -1,4 +1,4 @@
-"""Bedrock model ids and the teacher/student pairs that distillation supports (REFERENCE.md section 5)."""
+"""Bedrock model ids and the teacher/student pairs that distillation supports (docs/ARCHITECTURE.md, Amazon Bedrock)."""
 
 from __future__ import annotations
 
@@ -62,3 +62,10 @@ def model(key: str) -> BedrockModel:
         return MODELS[key]
     except KeyError:
         raise KeyError(f"unknown model {key!r}; known: {', '.join(MODELS)}") from None
+
+
+# Foundation models worth routing with beside the teacher: (model, why it is offered).
+BASELINE_ROUTERS: tuple[tuple[BedrockModel, str], ...] = (
+    (MODELS["nova-micro"], "the base Nova Micro, undistilled, with the short training system text"),
+    (MODELS["claude-haiku-4.5"], "the router of part 1 of the published system, with the teacher prompt"),
+)

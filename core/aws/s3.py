@@ -7,6 +7,7 @@ becomes one StudioAwsError sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,9 +16,11 @@ from core.aws.errors import StudioAwsError, explain_aws_error
 from core.aws.names import check_s3_uri
 from core.aws.session import make_client
 from core.datasets.files import dataset_paths
+from core.datasets.library import DatasetInfo, DatasetLibrary
+from core.datasets.storage import DatasetStorage
 
 DEFAULT_SERVER_SIDE_ENCRYPTION = "AES256"
-# Bedrock accepts training-data file names made of these characters only (REFERENCE.md section 4).
+# Bedrock accepts training-data file names made of these characters only (docs/ARCHITECTURE.md, dataset files).
 _BEDROCK_KEY = re.compile(r"[A-Za-z0-9_\-/.]+")
 _CONTENT_TYPES = {".jsonl": "application/jsonl", ".json": "application/json"}
 
@@ -118,3 +121,29 @@ def _explain_upload_error(exc: BaseException, bucket: str, key: str) -> StudioAw
             code=explained.code,
         )
     return explained
+
+
+class S3DatasetStorage(DatasetStorage):
+    """Bedrock jobs read training data from S3: a dataset is uploaded there with its tags and manifest."""
+
+    place = "Amazon S3"
+    needs_upload = True
+
+    def __init__(self, data_dir: Path, session_factory: Callable[[], object]):
+        self.data_dir = Path(data_dir)
+        self._session_factory = session_factory
+
+    def location(self, info: DatasetInfo) -> str | None:
+        return info.s3_uri
+
+    def describe(self) -> str:
+        return "Amazon Bedrock jobs read training data from S3: upload a dataset to a bucket of yours first."
+
+    def upload(self, library: DatasetLibrary, info: DatasetInfo, bucket: str, prefix: str) -> DatasetInfo:
+        bucket, prefix = bucket.strip(), prefix.strip().strip("/")
+        if not bucket:
+            raise StudioAwsError("validation", "Give the name of an S3 bucket in your account first.")
+        # Checked before any call: a malformed bucket or prefix costs no request.
+        bucket, prefix = parse_s3_uri(f"s3://{bucket}/{prefix}")
+        uri = upload_dataset(self._session_factory(), info.path, bucket, prefix)
+        return library.set_s3_uri(info.id, uri)

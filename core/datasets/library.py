@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from core.aws.names import check_s3_uri
 from core.datasets.files import (
@@ -282,10 +282,11 @@ class DatasetLibrary:
             )
         inherited = _inherited(DatasetManifest.model_validate(info.manifest))
         parts = []
-        for part_name, role, records, tags in (
+        roles: tuple[tuple[str, Literal["train", "heldout"], list[dict], list[DatasetTags]], ...] = (
             (names[0], "train", train, train_tags),
             (names[1], "heldout", heldout, heldout_tags),
-        ):
+        )
+        for part_name, role, records, tags in roles:
             split = SplitInfo(role=role, heldout_ratio=heldout_ratio, seed=seed, parent=info.name)
             try:
                 parts.append(self.save(part_name, records, tags, {**inherited, "split": split}))

@@ -1,6 +1,6 @@
 """Line-numbered validation of `bedrock-conversation-2024` JSONL files, in one pass over the bytes.
 
-The rules are AWS's validator's, which is stricter than its prose (REFERENCE.md section 4): no extra keys
+The rules are AWS's validator's, which is stricter than its prose (docs/ARCHITECTURE.md, dataset files): no extra keys
 at any level, exactly one text block per content, one user turn then at most one assistant turn, none of
 Nova's reserved strings, 100 to 15,000 records, at most 1 GB. On top of those, this tool's own rules:
 an assistant response must be router JSON (core.parsing decides), a prompt appears once, and a file is
@@ -71,12 +71,12 @@ class ValidationReport(BaseModel):
     size_bytes: int = 0
     sha256: str = ""
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
     @property
     def ok(self) -> bool:
         return self.problem_count == 0
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
     @property
     def verdict(self) -> str:
         if self.ok:

@@ -23,7 +23,7 @@ from core.distill.student_model import StudentManifest, StudentModel
 from core.files import atomic_write_bytes, atomic_write_text
 from core.schema import MODALITIES
 
-FORMAT_NAME = "video-search-router-studio/student"
+FORMAT_NAME: Literal["video-search-router-studio/student"] = "video-search-router-studio/student"
 FORMAT_VERSION = 2
 JSON_NAME = "model.json"
 NPZ_NAME = "model.npz"
@@ -74,7 +74,7 @@ def save_student(model: StudentModel, directory: Path | str) -> Path:
     # Resolved, so that "." or a trailing ".." still names a real parent to stage beside.
     target = directory.resolve()
     _check_replaceable(target)
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "rows": model.rows.astype(np.int32),
         "embeddings": model.embeddings.astype(np.float16),
         "hidden_bias": model.hidden_bias.astype(np.float32),
@@ -82,7 +82,7 @@ def save_student(model: StudentModel, directory: Path | str) -> Path:
         "output_bias": model.output_bias.astype(np.float32),
     }
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)
     npz_bytes = buffer.getvalue()
     header = _ArtifactHeader(
         format=FORMAT_NAME,

@@ -8,11 +8,13 @@ restarted) is found by `reconcile()` and marked Failed "interrupted".
 
 from __future__ import annotations
 
+import builtins
 import json
 import shutil
 import sqlite3
 import sys
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -29,14 +31,17 @@ from core.store import NOW_SQL, Store
 if TYPE_CHECKING:
     from core.datasets.library import DatasetInfo
     from core.distill.trainer import TrainingConfig
+    from core.routers.base import Router
 
 JOBS_FOLDER = "jobs"
 LOG_FILE = "worker.log"
 PROCESS_FILE = "process.json"
 LABEL_CHECKPOINT_FILE = "labels.checkpoint.jsonl"
 LOCAL_BACKEND = "local"
-LOCAL_TEACHER = "reference"
-STUDENT_KIND = "hashed-ngram-softmax"
+STUDENT_KIND: Literal["hashed-ngram-softmax"] = "hashed-ngram-softmax"
+# What jobs recorded as their teacher before every teacher had one name.
+LEGACY_LOCAL_TEACHER = "reference"
+LOCAL_STUDENT_LABEL = "Local compact student (hashed n-grams)"
 INTERRUPTED = "interrupted"
 # A job row is written just before its worker starts; give the launch this long before calling it lost.
 LAUNCH_GRACE_S = 30
@@ -82,7 +87,8 @@ class DistillParams(BaseModel):
 
     heldout_ratio: float = Field(default=0.1, ge=0.0, lt=0.9)
     seed: int = Field(default=0, ge=0)
-    teacher: str = LOCAL_TEACHER
+    # Who labels a prompt-only dataset, by the teacher's one name; the job service fills in its own.
+    teacher: str | None = None
     student: Literal["hashed-ngram-softmax"] = STUDENT_KIND
     # A separate labelled held-out dataset; when given, the whole training dataset is trained on.
     heldout_dataset_id: str | None = None
@@ -176,14 +182,82 @@ def parse_params(params: Mapping[str, object] | None) -> DistillParams:
     return settings
 
 
-class JobRunner:
-    """Submit, watch, stop and clean up local distillation jobs (the pages and the CLI share this)."""
+@dataclass(frozen=True)
+class StudentKind:
+    """A student a job service can train: its key (the job's `student`) and a label for the form."""
 
-    def __init__(self, store: Store, data_dir: Path):
+    key: str
+    label: str
+
+
+LOCAL_STUDENTS = (StudentKind(STUDENT_KIND, LOCAL_STUDENT_LABEL),)
+
+
+class JobService(ABC):
+    """Submit, watch, stop and clean up distillation jobs: the jobs capability of a backend.
+
+    Every method raises JobError with a sentence; statuses and phases are Bedrock's words.
+    """
+
+    # The one name of the teacher that labels a prompt-only dataset in this service's jobs.
+    teacher_name: str
+    # One sentence on where this service's students train and what they cost, for the launch form.
+    description: str
+
+    @abstractmethod
+    def students(self) -> builtins.list[StudentKind]:
+        """The students this service can train, the default first."""
+
+    @abstractmethod
+    def submit(self, name: str, dataset_id: str, params: Mapping[str, object] | None = None) -> Job: ...
+
+    @abstractmethod
+    def get(self, job_id: str) -> Job: ...
+
+    @abstractmethod
+    def list(self) -> list[Job]:
+        """Every job, newest first (reconciled first, so a job whose runner vanished has ended)."""
+
+    @abstractmethod
+    def stop(self, job_id: str) -> Job: ...
+
+    @abstractmethod
+    def reconcile(self) -> builtins.list[str]:
+        """End the jobs whose runner is gone; returns their ids."""
+
+    @abstractmethod
+    def delete(self, job_id: str) -> None: ...
+
+    @abstractmethod
+    def metrics(self, job_id: str) -> builtins.list[dict[str, object]]:
+        """Metric rows (step, epoch, name, value), ready for `pandas.DataFrame(rows)`."""
+
+    @abstractmethod
+    def log_text(self, job_id: str, max_chars: int = 20_000) -> str: ...
+
+    def teacher_for(self, dataset: DatasetInfo) -> str:
+        """Who teaches a job on this dataset: a labelled dataset keeps the labels of the teacher that made them."""
+        if dataset.kind == "labelled":
+            return str(dataset.manifest.get("teacher_id") or "the teacher that labelled it")
+        return self.teacher_name
+
+
+class JobRunner(JobService):
+    """Local distillation jobs, each run by a worker process (the pages and the CLI share this)."""
+
+    description = "The student is trained on this machine and costs nothing per query once deployed."
+
+    def __init__(self, store: Store, data_dir: Path, teacher_name: str | None = None):
+        from core.routers.reference import ReferenceTeacher
+
         self.store = store
         self.data_dir = Path(data_dir).resolve()
+        self.teacher_name = teacher_name or ReferenceTeacher.name
         # Workers this runner started, kept so that finished ones are reaped instead of lingering as zombies.
         self._workers = ChildProcesses()
+
+    def students(self) -> builtins.list[StudentKind]:
+        return list(LOCAL_STUDENTS)
 
     def job_dir(self, job_id: str) -> Path:
         return job_dir(self.data_dir, job_id)
@@ -191,7 +265,7 @@ class JobRunner:
     def log_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / LOG_FILE
 
-    def submit(
+    def submit(  # background=False: foreground runs and tests only
         self, name: str, dataset_id: str, params: Mapping[str, object] | None = None, *, background: bool = True
     ) -> Job:
         """Record a job and start its worker process.
@@ -206,7 +280,7 @@ class JobRunner:
         settings = parse_params(params)
         dataset, settings = self._resolve_sources(dataset_id, settings)
         # A labelled dataset was taught by whoever labelled it; the job's teacher only labels prompt-only data.
-        teacher = settings.teacher if dataset.kind == "prompt-only" else dataset.manifest.get("teacher_id")
+        teacher = self.teacher_for(dataset)
         job_id = "job-" + uuid.uuid4().hex[:12]
         try:
             # One transaction, so two submits at once cannot both claim the same model name.
@@ -248,7 +322,7 @@ class JobRunner:
         rows = self.store.query("SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC")
         return [_job_from_row(row) for row in rows]
 
-    def metrics(self, job_id: str) -> list[dict[str, object]]:
+    def metrics(self, job_id: str) -> builtins.list[dict[str, object]]:
         """Per-epoch metric rows (step, epoch, name, value), ready for `pandas.DataFrame(rows)`."""
         rows = self.store.query(
             "SELECT step, epoch, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, name, rowid", (job_id,)
@@ -283,7 +357,7 @@ class JobRunner:
             )
         return self.get(job_id)
 
-    def reconcile(self) -> list[str]:
+    def reconcile(self) -> builtins.list[str]:
         """Mark Failed "interrupted" every running local job whose worker process is gone; returns their ids."""
         self._workers.reap()
         rows = self.store.query(
@@ -337,11 +411,12 @@ class JobRunner:
             if heldout.id == found.id:
                 raise JobError("The held-out dataset cannot be the training dataset itself: pick another one.")
             settings = settings.model_copy(update={"heldout_dataset_id": heldout.id})
-        if settings.teacher != LOCAL_TEACHER and found.kind != "labelled":
+        if settings.teacher not in (None, self.teacher_name) and found.kind != "labelled":
             raise JobError(
-                f"Teacher {settings.teacher!r} cannot label on the local backend: use {LOCAL_TEACHER!r}, "
-                "or a dataset already labelled by that teacher."
+                f"Teacher {settings.teacher!r} cannot label on the local backend: its jobs label with "
+                f"{self.teacher_name!r}, or use a dataset already labelled by that teacher."
             )
+        settings = settings.model_copy(update={"teacher": self.teacher_name})
         if settings.model_name is not None:
             self._check_model_name(settings.model_name)
         return found, settings
@@ -382,6 +457,24 @@ class JobRunner:
         return job.pid is not None and process_alive(
             job.pid, recorded_start(self.job_dir(job.id) / PROCESS_FILE, job.pid)
         )
+
+
+def labelling_teacher(teacher_name: str | None, store: Store, data_dir: Path) -> Router:
+    """The teacher a job was submitted with, by its one name: the teacher of the backend that has that name.
+
+    Jobs recorded before teachers had one name carry "reference" (the local teacher) or nothing.
+    """
+    from core.backends import BACKEND_CLASSES
+    from core.settings import load_settings
+
+    settings = load_settings().model_copy(update={"data_dir": Path(data_dir)})
+    backends = [kind(settings.model_copy(update={"backend": kind.kind}), store) for kind in BACKEND_CLASSES.values()]
+    local_teacher = next(b.teacher_name for b in backends if b.kind == "local")
+    wanted = local_teacher if teacher_name in (None, LEGACY_LOCAL_TEACHER) else teacher_name
+    for backend in backends:
+        if backend.teacher_name == wanted:
+            return backend.teacher()
+    raise JobError(f"No backend of this studio labels with {teacher_name!r}; start the job again.")
 
 
 def job_making_model(conn: sqlite3.Connection, model_name: str, *, other_than: str | None = None) -> str | None:

@@ -122,8 +122,14 @@ class Router(ABC):
             if not raw_text:
                 raw_text = json.dumps(decision.to_json_dict(), ensure_ascii=False)
         measured = reply.input_tokens is not None and reply.output_tokens is not None
-        input_tokens = reply.input_tokens if measured else estimate_tokens(self.input_text(query))
-        output_tokens = reply.output_tokens if measured else estimate_tokens(raw_text)
+        input_tokens = (
+            reply.input_tokens
+            if reply.input_tokens is not None and measured
+            else estimate_tokens(self.input_text(query))
+        )
+        output_tokens = (
+            reply.output_tokens if reply.output_tokens is not None and measured else estimate_tokens(raw_text)
+        )
         return RouteResult(
             query=original,
             router_id=self.router_id,

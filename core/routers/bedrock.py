@@ -121,16 +121,13 @@ def reply_from_converse(response: dict[str, Any]) -> RouterReply:
     text = next((block["text"] for block in content if isinstance(block, dict) and "text" in block), None)
     usage = response.get("usage") or {}
     latency = (response.get("metrics") or {}).get("latencyMs")
-    measured = {
-        "input_tokens": usage.get("inputTokens"),
-        "output_tokens": usage.get("outputTokens"),
-        "latency_ms": float(latency) if latency is not None else None,
-    }
+    reply = RouterReply(
+        text=text or "",
+        input_tokens=usage.get("inputTokens"),
+        output_tokens=usage.get("outputTokens"),
+        latency_ms=float(latency) if latency is not None else None,
+    )
     if text is None:
         stop = response.get("stopReason", "unknown")
-        return RouterReply(
-            text="",
-            error=f"The model returned no text (stop reason: {stop}): try again or pick another model.",
-            **measured,
-        )
-    return RouterReply(text=text, **measured)
+        reply.error = f"The model returned no text (stop reason: {stop}): try again or pick another model."
+    return reply

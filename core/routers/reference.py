@@ -75,6 +75,8 @@ class ReferenceTeacher(Router):
 
     router_id = "teacher"
     price_key = None
+    # The teacher's one name, recorded wherever its labels go (manifests, jobs, models).
+    name = "Local reference teacher"
 
     def __init__(self, prices: PriceTable | None = None, router_id: str | None = None):
         super().__init__(prices, router_id)

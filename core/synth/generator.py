@@ -13,7 +13,7 @@ import functools
 import json
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ def _compile(text: str) -> _Template:
     return _Template(tuple(parts[0::2]), slots, len(set(slots)) < len(slots))
 
 
-def _pick(rng: _Rng, items: list[Any] | tuple[Any, ...]) -> Any:
+def _pick(rng: _Rng, items: Sequence[Any]) -> Any:
     return items[int(rng.random() * len(items))]
 
 

@@ -50,6 +50,10 @@ def equal_shares(keys: Sequence[str]) -> dict[str, float]:
     return {key: 1.0 / len(keys) for key in keys}
 
 
+# About 1/11: the share a new custom domain starts with beside ten built-in ones, in whole percent.
+CUSTOM_DOMAIN_SHARE = 0.09
+
+
 def domain_keys(custom_vocabulary: Sequence[str]) -> tuple[str, ...]:
     """The domain keys a mix has: the built-in domains, plus "custom" once the user has added terms."""
     return DOMAINS + (CUSTOM_DOMAIN,) if custom_vocabulary else DOMAINS
@@ -154,6 +158,17 @@ class DataMix(BaseModel):
             raise ValueError(f"unknown group {group!r}; expected one of {', '.join(GROUPS)}")
         return DataMix.model_validate(self.model_dump() | {group: rebalance(getattr(self, group), key, value)})
 
+    def with_custom_terms(self, terms: Sequence[str]) -> DataMix:
+        """The mix with new custom terms, as the Data Mix page and `synth --custom` both make it: the custom
+        domain appears with CUSTOM_DOMAIN_SHARE (the others rescaled, in whole percent) or goes."""
+        domain = dict(self.domain)
+        if terms and CUSTOM_DOMAIN not in domain:
+            domain = rebalance({**domain, CUSTOM_DOMAIN: 0.0}, CUSTOM_DOMAIN, CUSTOM_DOMAIN_SHARE)
+        elif not terms and CUSTOM_DOMAIN in domain:
+            domain = rebalance(domain, CUSTOM_DOMAIN, 0.0)
+            del domain[CUSTOM_DOMAIN]
+        return DataMix.model_validate({**self.model_dump(), "custom_vocabulary": list(terms), "domain": domain})
+
     @classmethod
     def from_cli(cls, spec: str, n: int, seed: int, custom_vocabulary: Iterable[str] = ()) -> DataMix:
         """Build a mix from "visual=.25,audio=.25,transcription=.25,metadata=.25"-style text.
@@ -177,7 +192,10 @@ class DataMix(BaseModel):
             if key in group:
                 raise ValueError(f"mix key {key!r} is given twice")
             group[key] = _parse_share(key, raw)
-        return cls(total=n, seed=seed, custom_vocabulary=list(custom_vocabulary), **given)
+        terms = list(custom_vocabulary)
+        if "domain" in given:
+            return cls.model_validate({"total": n, "seed": seed, "custom_vocabulary": terms, **given})
+        return cls.model_validate({"total": n, "seed": seed, **given}).with_custom_terms(terms)
 
 
 def _parse_share(key: str, raw: str) -> float:

@@ -62,13 +62,15 @@ def synthesise(
     labelling = run.manifest_fields(teacher_id) if run is not None else {}
     if run is not None and labelling.get("prompt_version") is None:
         labelling["prompt_version"] = prompt.version
-    fields = ManifestFields(
-        name=name,
-        seed=mix.seed,
-        mix=mix.model_dump(),
-        generator_version=GENERATOR_VERSION,
-        notes={"duplicates_removed": removed},
-        **labelling,
+    fields = ManifestFields.model_validate(
+        {
+            "name": name,
+            "seed": mix.seed,
+            "mix": mix.model_dump(),
+            "generator_version": GENERATOR_VERSION,
+            "notes": {"duplicates_removed": removed},
+            **labelling,
+        }
     )
     return Synthesis(mix, queries, removed, run, records, tags, fields)
 

@@ -21,7 +21,7 @@ import pytest
 
 from core.datasets.files import DatasetTags, make_record
 from core.datasets.library import DatasetLibrary
-from core.distill import worker
+from core.distill import pipeline, worker
 from core.distill.jobs import (
     INTERRUPTED,
     LABEL_CHECKPOINT_FILE,
@@ -230,14 +230,14 @@ def test_a_restarted_runner_marks_jobs_of_dead_workers_interrupted(runner, libra
 
 
 def stop_inside(monkeypatch, runner, job_id, name):
-    """Make the worker's call to `name` request a stop first, as a user clicking Stop at that moment."""
-    real = getattr(worker, name)
+    """Make the pipeline's call to `name` request a stop first, as a user clicking Stop at that moment."""
+    real = getattr(pipeline, name)
 
     def stopping_first(*args, **kwargs):
         assert runner.stop(job_id).status == "Stopping"
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(worker, name, stopping_first)
+    monkeypatch.setattr(pipeline, name, stopping_first)
 
 
 def test_a_stop_during_validation_ends_stopped_before_data_processing(monkeypatch, runner, library, store, data_dir):
@@ -265,7 +265,7 @@ def test_a_stop_between_epochs_ends_stopped_in_training_with_the_epochs_done(
     monkeypatch, runner, library, store, data_dir
 ):
     job = runner.submit("stop-training", save_dataset(library).id, {"epochs": 50, "patience": 50}, background=False)
-    real_train = worker.train_student
+    real_train = pipeline.train_student
 
     def train_then_stop_after_first_epoch(*args, on_epoch, **kwargs):
         def on_epoch_then_stop(report):
@@ -275,7 +275,7 @@ def test_a_stop_between_epochs_ends_stopped_in_training_with_the_epochs_done(
 
         return real_train(*args, on_epoch=on_epoch_then_stop, **kwargs)
 
-    monkeypatch.setattr(worker, "train_student", train_then_stop_after_first_epoch)
+    monkeypatch.setattr(pipeline, "train_student", train_then_stop_after_first_epoch)
 
     assert worker.run_job(store, data_dir, job.id) == "Stopped"
 
@@ -301,7 +301,8 @@ def test_stopping_a_job_whose_worker_never_ran_stops_it_at_once(runner, library,
 def test_a_prompt_only_dataset_is_labelled_by_the_teacher_with_a_checkpoint(runner, library, store, data_dir):
     dataset = save_dataset(library, labelled=False)
     job = runner.submit("label-then-train", dataset.id, {"epochs": 10}, background=False)
-    assert job.teacher == "reference"
+    # One name per teacher: the job, its model and the form all say who labelled.
+    assert job.teacher == "Local reference teacher"
 
     assert worker.run_job(store, data_dir, job.id) == "Completed"
 
@@ -310,7 +311,7 @@ def test_a_prompt_only_dataset_is_labelled_by_the_teacher_with_a_checkpoint(runn
     assert all("d" in json.loads(line) for line in lines[1:])
     model = ModelRegistry(store, data_dir).get(runner.get(job.id).model_id)
     assert model.metrics[HELDOUT_N] == 16 and model.metrics["n_train"] > 0
-    assert StudentRouter.from_directory(model.path).model.manifest.teacher_id == "reference"
+    assert StudentRouter.from_directory(model.path).model.manifest.teacher_id == "Local reference teacher"
 
 
 def test_a_held_out_dataset_is_scored_instead_of_a_split(runner, library, store, data_dir):
@@ -352,7 +353,7 @@ def test_an_unexpected_error_fails_the_job_with_one_sentence(monkeypatch, runner
     def broken_trainer(*args, **kwargs):
         raise RuntimeError("matrix exploded\nsecond line of detail")
 
-    monkeypatch.setattr(worker, "train_student", broken_trainer)
+    monkeypatch.setattr(pipeline, "train_student", broken_trainer)
 
     assert worker.run_job(store, data_dir, job.id) == "Failed"
 

@@ -1,0 +1,134 @@
+"""What the commands share: one-line errors, the backend, query input, billing confirmation, progress."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.routers.base import Router
+
+BAR_WIDTH = 20
+
+
+class UserFacingError(Exception):
+    """A problem the user can fix; printed as one line, no traceback."""
+
+
+def open_backend():
+    from core.backends import make_backend
+    from core.settings import load_settings
+    from core.store import Store, StoreError
+
+    settings = load_settings()
+    try:
+        return make_backend(settings, Store(settings.store_path))
+    except StoreError as exc:
+        raise UserFacingError(str(exc)) from exc
+
+
+def router_id_help() -> str:
+    """The router ids the configured backend resolves (falls back to the local forms if settings are bad)."""
+    from core.backends import LocalBackend, backend_class
+    from core.routers.registry import router_id_help as forms_help
+    from core.settings import load_settings
+
+    try:
+        forms = backend_class(load_settings()).router_id_forms
+    except Exception:  # a bad VSRS_* value: the command itself will say so; the help still reads
+        forms = LocalBackend.router_id_forms
+    return forms_help(forms)
+
+
+def resolve_routers(backend, router_ids: Sequence[str]) -> dict[str, Router]:
+    """Each distinct router id resolved by the backend, or one line saying which cannot be."""
+    from core.backends import BackendUnavailable
+
+    try:
+        return {router_id: backend.router(router_id) for router_id in dict.fromkeys(router_ids)}
+    except BackendUnavailable as exc:
+        raise UserFacingError(str(exc)) from exc
+
+
+def confirm_billable(routers: dict[str, Router], n_queries: int, args: argparse.Namespace, doing: str) -> None:
+    """Refuse to route through anything billable without --yes, quoting what it would cost."""
+    billable = [router_id for router_id, router in routers.items() if router.billable]
+    if billable and not args.yes:
+        estimate = sum(routers[r].estimate_batch_cost_usd(n_queries) for r in billable)
+        raise UserFacingError(
+            f"{doing} {n_queries:,} queries through {', '.join(billable)} bills your AWS account "
+            f"(about ${estimate:,.4f}); run again with --yes to confirm"
+        )
+
+
+def read_queries(args: argparse.Namespace) -> list[str]:
+    queries = list(args.queries)
+    if args.file is not None:
+        if str(args.file) == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                text = args.file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UserFacingError(f"cannot read {args.file}: {exc}") from exc
+        queries.extend(line for line in text.splitlines() if line.strip())
+    if not queries:
+        raise UserFacingError("give at least one QUERY or --file F")
+    return queries
+
+
+def add_query_input(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("queries", nargs="*", metavar="QUERY")
+    parser.add_argument("--file", type=Path, help="read queries from a file, one per line ('-' for stdin)")
+
+
+def check_writable_file(path: Path) -> None:
+    """Refuse an output path that cannot be written before any work (or money) is spent on it."""
+    folder = path.resolve().parent
+    if path.is_dir():
+        raise UserFacingError(f"{path} is a folder; give a file name ending in .jsonl")
+    if folder.exists() and not folder.is_dir():
+        raise UserFacingError(f"{folder} is a file, not a folder")
+    if not folder.is_dir():
+        raise UserFacingError(f"the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise UserFacingError(f"cannot write in {folder}; check its permissions")
+
+
+def progress_bar(done: int, total: int, label: str = "labelling") -> None:
+    if not sys.stderr.isatty():
+        return
+    filled = round(BAR_WIDTH * done / total) if total else BAR_WIDTH
+    end = "\n" if done >= total else ""
+    print(f"\r{label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:,}/{total:,}", end=end, file=sys.stderr)
+
+
+def first_error_line(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            field = ".".join(str(part) for part in first.get("loc", ()))
+            message = str(first.get("msg", exc)).removeprefix("Value error, ")
+            return f"{field}: {message}" if field and field != "__root__" else message
+        except (IndexError, TypeError, AttributeError):
+            pass
+    return str(exc).splitlines()[0]
+
+
+def load_labelled(path: Path, role: str, min_records: int):
+    from core.datasets.files import read_dataset
+
+    loaded = read_dataset(path, min_records=min_records)
+    if not loaded.report.ok:
+        for line in loaded.report.lines():
+            print(line, file=sys.stderr)
+        raise UserFacingError(f"the {role} file is not valid: {loaded.report.verdict}")
+    if any(decision is None for decision in loaded.decisions):
+        raise UserFacingError(
+            f"the {role} file has no labels: make it with 'synth --label teacher' (or distil it on the Distillation "
+            "page, which labels prompt-only data with the teacher)"
+        )
+    return loaded
