@@ -4,8 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
+# Tests never reach AWS, not even the instance-metadata endpoint.
+TEST_ENV := AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: run test lint bench
+.PHONY: run test check unit lint bench
 
 $(RUNTIME): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +22,21 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 run: $(RUNTIME)
 	$(PY) -m streamlit run dashboard/app.py
 
-test: $(DEV)
-	$(PY) -m ruff check .
-	AWS_EC2_METADATA_DISABLED=true $(PY) -m pytest
+# The whole suite: the house checks, then every test (unit, AWS, app and browser).
+test: check
+	$(TEST_ENV) $(PY) -m pytest
 
-lint: $(DEV)
+# Lint, formatting and types; fast, and what every commit must pass.
+check: $(DEV)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy core
+
+# The fast loop while working on core: unit and AWS tests only.
+unit: $(DEV)
+	$(TEST_ENV) $(PY) -m pytest tests/unit tests/aws -q
+
+lint: check
 
 bench: $(RUNTIME)
 	$(PY) -m core bench

@@ -1,10 +1,8 @@
-"""AppTest fixtures: a private data directory, AWS with no credentials and no network, fresh Streamlit caches."""
+"""AppTest fixtures: fresh Streamlit caches, the app after its first run, stand-in teachers and the store."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -14,22 +12,14 @@ from core.backends import LocalBackend
 from core.settings import Settings
 from core.store import Store
 from tests.app.helpers import run_app
-from tests.isolation import isolated_environment
 
 
 @pytest.fixture(autouse=True)
-def studio_env(tmp_path, monkeypatch) -> Iterator[Path]:
-    """Every app test gets an empty data directory, no AWS credentials and empty Streamlit caches."""
-    data_dir = tmp_path / "studio-data"
-    env = isolated_environment(data_dir, tmp_path / "aws")
-    for name in list(os.environ):
-        if name not in env:
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+def fresh_streamlit_caches() -> Iterator[None]:
+    """Every app test starts and ends with empty Streamlit caches (the environment is tests/conftest.py's)."""
     st.cache_data.clear()
     st.cache_resource.clear()
-    yield data_dir
+    yield
     st.cache_data.clear()
     st.cache_resource.clear()
 

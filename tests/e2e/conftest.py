@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -52,7 +53,7 @@ def start_studio(tmp_dir: Path, settings: dict | None = None) -> tuple[subproces
     port = free_port()
     log_path = tmp_dir / "streamlit.log"
     command = [
-        str(ROOT / ".venv" / "bin" / "python"),
+        sys.executable,
         "-m",
         "streamlit",
         "run",

@@ -1,4 +1,4 @@
-"""The command line's contract (DESIGN.md section 2): `route` lines and `bench` JSON."""
+"""The command line's contract (docs/ARCHITECTURE.md): `route` lines and `bench` JSON."""
 
 import json
 import math

@@ -1,4 +1,4 @@
-"""The deterministic rubric (DESIGN.md section 2) on every boundary, and the `evaluate --json` figures."""
+"""The deterministic rubric (docs/ARCHITECTURE.md) on every boundary, and the `evaluate --json` figures."""
 
 import pytest
 

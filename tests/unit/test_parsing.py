@@ -1,4 +1,4 @@
-"""parse_router_output: every accepted and rejected form of DESIGN.md section 2, and it never raises."""
+"""parse_router_output: every accepted and rejected form of docs/ARCHITECTURE.md, and it never raises."""
 
 import json
 import math
@@ -25,7 +25,7 @@ ACCEPTED = {
         f"Sure! Here are the weights for your query:\n{CLEAN}\nLet me know if you need anything else.",
         {"visual": 0.6, "audio": 0.3, "transcription": 0.0, "metadata": 0.1},
     ),
-    # The undistilled Nova Micro's nestings quoted in REFERENCE.md section 2.
+    # The undistilled Nova Micro's nestings quoted in docs/ARCHITECTURE.md (published reference points).
     "nested under video": (
         '{"video": {"visual": 0.2, "audio": 0.1, "transcription": 0.6, "metadata": 0.1, "reasoning": "speech"}}',
         {"visual": 0.2, "audio": 0.1, "transcription": 0.6, "metadata": 0.1},
