@@ -78,3 +78,45 @@ def save_price(store, price: ModelPrice) -> None:
 
 def reset_prices(store) -> None:
     store.execute("DELETE FROM prices")
+
+
+# Prices AWS does not publish in a form the studio can know: the user enters them in Settings, and until
+# then every meter and estimate that needs one says "price unknown". (kind, unit) per rate kind; a rate is
+# named "<kind>:<model key>", e.g. "provisioned_hour:nova-micro".
+RATE_KINDS: dict[str, str] = {
+    "provisioned_hour": "USD per model unit per hour (provisioned throughput)",
+    "training_per_million_tokens": "USD per 1M training tokens (model customization)",
+    "storage_per_month": "USD per custom model per month (storage)",
+}
+
+
+def rate_name(kind: str, model_key: str) -> str:
+    if kind not in RATE_KINDS:
+        raise ValueError(f"unknown rate kind {kind!r}; expected one of {', '.join(RATE_KINDS)}")
+    return f"{kind}:{model_key}"
+
+
+def load_rates(store) -> dict[str, float]:
+    """Every rate the user has entered, by name."""
+    return {row["name"]: float(row["usd"]) for row in store.query("SELECT name, usd FROM billing_rates")}
+
+
+def billing_rate(store, kind: str, model_key: str) -> float | None:
+    """The rate the user entered for this kind and model, or None (shown as "price unknown")."""
+    row = store.query_one("SELECT usd FROM billing_rates WHERE name = ?", (rate_name(kind, model_key),))
+    return float(row["usd"]) if row is not None else None
+
+
+def save_rate(store, kind: str, model_key: str, usd: float | None) -> None:
+    """Enter (or, with None, forget) a rate; a negative or non-finite one is refused with a sentence."""
+    name = rate_name(kind, model_key)
+    if usd is None:
+        store.execute("DELETE FROM billing_rates WHERE name = ?", (name,))
+        return
+    if not math.isfinite(usd) or usd < 0:
+        raise ValueError(f"The rate {name} must be a non-negative number of US dollars.")
+    store.execute(
+        "INSERT INTO billing_rates (name, usd, updated_at) VALUES (?, ?, datetime('now')) "
+        "ON CONFLICT(name) DO UPDATE SET usd = excluded.usd, updated_at = excluded.updated_at",
+        (name, float(usd)),
+    )

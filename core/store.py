@@ -81,7 +81,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             created_at TEXT NOT NULL
         );
         """,
-    )
+    ),
+    (
+        2,
+        "billing rates the user enters (provisioned throughput, training, storage)",
+        """
+        CREATE TABLE billing_rates (
+            name TEXT PRIMARY KEY,
+            usd REAL NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

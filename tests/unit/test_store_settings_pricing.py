@@ -117,3 +117,20 @@ def test_an_invalid_saved_choice_is_ignored_and_the_rest_kept(monkeypatch, tmp_p
     (tmp_path / "settings.json").write_text(json.dumps({"aws_region": "not a region", "backend": "bedrock"}))
     settings = load_settings()
     assert (settings.backend, settings.aws_region) == ("bedrock", "us-east-1")
+
+
+def test_billing_rates_are_unknown_until_entered_and_refuse_nonsense(tmp_path):
+    from core.pricing import billing_rate, load_rates, save_rate
+
+    store = Store(tmp_path / "studio.db")
+    assert billing_rate(store, "provisioned_hour", "nova-micro") is None
+    save_rate(store, "provisioned_hour", "nova-micro", 21.18)
+    assert billing_rate(store, "provisioned_hour", "nova-micro") == 21.18
+    assert load_rates(store) == {"provisioned_hour:nova-micro": 21.18}
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="non-negative number"):
+            save_rate(store, "provisioned_hour", "nova-micro", bad)
+    with pytest.raises(ValueError, match="unknown rate kind"):
+        save_rate(store, "hourly", "nova-micro", 1.0)
+    save_rate(store, "provisioned_hour", "nova-micro", None)
+    assert billing_rate(store, "provisioned_hour", "nova-micro") is None
