@@ -6,7 +6,6 @@ is escaped with plain_markdown first, so it shows exactly as written.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,9 +15,10 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit.navigation.page import StreamlitPage
 
+from core import progress
 from core.aws.models import MODELS
 from core.backends import BackendStatus
-from core.pricing import DEFAULT_PRICES_PER_MILLION, ModelPrice, load_price_table, reset_prices, save_price
+from core.pricing import DEFAULT_PRICES_PER_MILLION, ModelPrice, load_price_table, parse_price, reset_prices, save_price
 from core.routers.base import Router
 from core.schema import MODALITIES, RouteResult
 from core.store import Store
@@ -303,7 +303,7 @@ def _last_result(keys: _TryKeys) -> None:
 def step_cards(store: Store) -> None:
     """The studio's workflow, one card per step, each with what the store holds for it."""
     try:
-        steps = state.studio_steps(store)
+        steps = progress.studio_steps(store, lambda page_file: (state.PAGES_DIR / page_file).is_file())
     except Exception as exc:  # e.g. a locked database: the rest of the page still works
         show_error(exc)
         return
@@ -313,7 +313,7 @@ def step_cards(store: Store) -> None:
             _step_card(step)
 
 
-def _step_card(step: state.StepState) -> None:
+def _step_card(step: progress.StepState) -> None:
     with st.container(border=True, width="stretch", height="stretch"):
         st.markdown(f"**{step.number}. {step.title}**")
         st.caption(step.purpose)
@@ -321,7 +321,7 @@ def _step_card(step: state.StepState) -> None:
         _step_link(step)
 
 
-def _step_link(step: state.StepState) -> None:
+def _step_link(step: progress.StepState) -> None:
     if not step.has_page:
         st.caption("Page not available yet.")
         return
@@ -357,26 +357,14 @@ def price_frame(store: Store) -> pd.DataFrame:
 
 
 def prices_from_table(table: pd.DataFrame) -> tuple[list[ModelPrice], list[str]]:
-    """The edited table as prices, or the problems that stop it being saved (empty, negative, not a number)."""
+    """The edited table as prices, or the problems that stop it being saved (core.pricing.parse_price)."""
     prices: list[ModelPrice] = []
     problems: list[str] = []
     for row in table.to_dict("records"):
-        values = {}
-        for column in (PRICE_INPUT, PRICE_OUTPUT):
-            where = f"{row['model']}, {PRICE_LABELS[column].split(',')[0].lower()} price"
-            try:
-                value = float(row[column])
-            except (TypeError, ValueError):
-                problems.append(f"{where} is not a number")
-                continue
-            if not math.isfinite(value):
-                problems.append(f"{where} is empty" if math.isnan(value) else f"{where} must be a finite number")
-            elif value < 0:
-                problems.append(f"{where} cannot be negative")
-            else:
-                values[column] = value
-        if len(values) == 2:
-            prices.append(ModelPrice(row["model_key"], values[PRICE_INPUT], values[PRICE_OUTPUT]))
+        price, found = parse_price(row["model_key"], row["model"], row[PRICE_INPUT], row[PRICE_OUTPUT])
+        problems += found
+        if price is not None:
+            prices.append(price)
     return prices, problems
 
 

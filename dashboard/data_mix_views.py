@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from core.backends import Backend
 from core.datasets.library import DatasetLibrary
 from core.labelling import LabelFailure, prompt_version_of
+from core.naming import default_dataset_name
 from core.prompts import DEFAULT_TEACHER_TEMPLATE, QUERY_PLACEHOLDER, RouterPrompt, teacher_prompt
 from core.routers.base import Router
 from core.schema import MODALITIES
@@ -415,7 +416,7 @@ def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: st
         return
     bar.empty()
     st.session_state[RESULT_KEY] = result
-    st.session_state[SAVE_NAME_KEY] = default_dataset_name(mix)
+    st.session_state[SAVE_NAME_KEY] = suggested_name(current.backend.datasets(), mix)
 
 
 # ---- the generated set ----------------------------------------------------------------------------------------
@@ -516,12 +517,14 @@ def label_failures(result: GeneratedMix) -> None:
             st.caption(f"… and {len(failures) - FAILURES_SHOWN:,} more.")
 
 
-def default_dataset_name(mix: DataMix) -> str:
-    return f"mix-{mix.total}-seed{mix.seed}"
+def suggested_name(library: DatasetLibrary, mix: DataMix) -> str:
+    """The default dataset name for this mix, with -2, -3... when the library already holds it."""
+    return default_dataset_name(mix.total, mix.seed, lambda name: library.find(name) is not None)
 
 
 def save_form(library: DatasetLibrary, result: GeneratedMix) -> None:
-    st.session_state.setdefault(SAVE_NAME_KEY, default_dataset_name(result.synthesis.mix))
+    if SAVE_NAME_KEY not in st.session_state:
+        st.session_state[SAVE_NAME_KEY] = suggested_name(library, result.synthesis.mix)
     with st.form("data_mix_save_form", border=False), st.container(horizontal=True, vertical_alignment="bottom"):
         st.text_input("Dataset name", key=SAVE_NAME_KEY, max_chars=100, placeholder="for example router-train-v1")
         st.form_submit_button(

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from core.aws.names import check_job_name
 from core.datasets.library import DatasetInfo
+from core.distill.job_names import default_job_name, job_name_problem
+from core.distill.job_timeline import NOT_STARTED, elapsed_seconds, phase_states
 from core.distill.jobs import INTERRUPTED, LOCAL_STUDENTS, DistillParams, Job, JobPhase, JobService, JobStatus
 from core.distill.trainer import TrainingConfig
 from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC
@@ -23,7 +24,6 @@ from dashboard.model_views import MODEL_PARAM, format_rubric, format_share, form
 
 JOB_PARAM = "job"
 POLL_INTERVAL_S = 1.0
-DEFAULT_NAME_PREFIX = "router-distill-"
 NAME_KEY = "distill_job_name"
 DATASET_KEY = "distill_dataset"
 STUDENT_KEY = "distill_student"
@@ -36,14 +36,11 @@ LAUNCH_PROBLEM_KEY = "distill_launch_problem"
 PICK_KEY = "distill_pick"
 STOP_CONFIRM_KEY = "distill_stop_confirm"
 STOP_PROBLEM_KEY = "distill_stop_problem"
-PHASES: tuple[JobPhase, ...] = (JobPhase.VALIDATION, JobPhase.DATA_PROCESSING, JobPhase.TRAINING)
 PHASE_PURPOSE = {
     JobPhase.VALIDATION: "checks the dataset file line by line",
     JobPhase.DATA_PROCESSING: "labels prompt-only data and splits off the held-out share",
     JobPhase.TRAINING: "fits the student to the teacher's weights, epoch by epoch",
 }
-# Phase states use Bedrock's words (statusDetails of get_model_customization_job).
-NOT_STARTED = "NotStarted"
 PHASE_BADGES = {
     NOT_STARTED: ("gray", ":material/radio_button_unchecked:"),
     JobStatus.IN_PROGRESS.value: ("blue", ":material/progress_activity:"),
@@ -56,55 +53,6 @@ INTERRUPTED_TEXT = (
     "The job's worker process ended without finishing (interrupted): the app or the machine restarted, or the "
     "process was killed. Start the job again."
 )
-
-
-def default_job_name(taken: set[str], now: datetime | None = None) -> str:
-    """router-distill-<yyyymmdd-hhmm>, valid on Bedrock too, with -2, -3... when that name is taken."""
-    base = DEFAULT_NAME_PREFIX + (now or datetime.now()).strftime("%Y%m%d-%H%M")
-    name, number = base, 2
-    while name in taken:
-        name, number = f"{base}-{number}", number + 1
-    return name
-
-
-def job_name_problem(name: str, taken: set[str]) -> str | None:
-    """Bedrock's job name rule first (so a name that works here works there), then uniqueness."""
-    problem = check_job_name(name)
-    if problem:
-        return problem
-    if name in taken:
-        return f"A job named {name!r} already exists: choose another name (New name suggests one)."
-    return None
-
-
-def phase_states(job: Job) -> list[tuple[JobPhase, str]]:
-    """Each phase with its state, as Bedrock reports them: done before the current phase, not started after."""
-    current = PHASES.index(JobPhase(job.phase)) if job.phase in set(PHASES) else 0
-    states = []
-    for index, phase in enumerate(PHASES):
-        if job.status == JobStatus.COMPLETED or index < current:
-            states.append((phase, JobStatus.COMPLETED.value))
-        elif index == current:
-            states.append((phase, job.status))
-        else:
-            states.append((phase, NOT_STARTED))
-    return states
-
-
-def parse_time(timestamp: str | None) -> datetime | None:
-    if not timestamp:
-        return None
-    try:
-        return datetime.fromisoformat(timestamp).replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def elapsed_seconds(job: Job, now: datetime | None = None) -> float | None:
-    """From submission (as Bedrock counts it, worker start-up included) to the end, or to now while it runs."""
-    start = parse_time(job.created_at)
-    end = parse_time(job.ended_at) or (now or datetime.now(UTC))
-    return None if start is None else max(0.0, (end - start).total_seconds())
 
 
 def format_elapsed(seconds: float | None) -> str:
