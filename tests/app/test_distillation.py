@@ -122,7 +122,7 @@ def test_stop_asks_for_confirmation_then_stops(app, store, runner, studio_env):
     assert not any("Stop this job?" in body for body in alerts(at))
 
     at.button(key="distill_stop").click().run()
-    at.button(key="distill_stop_confirm_button").click().run()
+    at.button(key="distill_stop_confirm").click().run()
     assert runner.get(job_id).status == JobStatus.STOPPING
     assert any("Stopping" in body for body in alerts(at))
     assert not [b for b in at.button if b.key == "distill_stop"]

@@ -24,7 +24,7 @@ from core.settings import Settings
 from core.store import Store
 from core.synth import DataMix
 from core.synth.pipeline import synthesise
-from dashboard.components import weights_text
+from dashboard.widgets.formatting import weights_text
 from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
 
 pytestmark = BROWSER_TEST_MARKS

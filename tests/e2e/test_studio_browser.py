@@ -5,7 +5,7 @@ from pathlib import Path
 from core.backends import LocalBackend
 from core.settings import Settings
 from core.store import Store
-from dashboard.components import weights_text
+from dashboard.widgets.formatting import weights_text
 from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
 
 pytestmark = BROWSER_TEST_MARKS

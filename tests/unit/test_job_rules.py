@@ -8,39 +8,40 @@ from core.aws.names import check_job_name
 from core.distill.job_names import default_job_name, job_name_problem
 from core.distill.job_timeline import elapsed_seconds, parse_time, phase_states
 from core.distill.jobs import Job, JobPhase
-from dashboard.distillation_views import format_elapsed
+from dashboard.widgets.formatting import format_elapsed
+
+BASE = dict(
+    id="j",
+    name="n",
+    backend="local",
+    progress=0.3,
+    dataset_id=None,
+    teacher=None,
+    student=None,
+    pid=None,
+    stop_requested=False,
+    failure_message=None,
+    model_id=None,
+    remote_arn=None,
+    created_at="2026-01-01 10:00:00",
+    started_at="2026-01-01 10:00:00",
+    ended_at=None,
+    updated_at="2026-01-01 10:00:00",
+)
 
 
 def test_phase_states_follow_bedrock_words():
-    base = dict(
-        id="j",
-        name="n",
-        backend="local",
-        progress=0.3,
-        dataset_id=None,
-        teacher=None,
-        student=None,
-        pid=None,
-        stop_requested=False,
-        failure_message=None,
-        model_id=None,
-        remote_arn=None,
-        created_at="2026-01-01 10:00:00",
-        started_at="2026-01-01 10:00:00",
-        ended_at=None,
-        updated_at="2026-01-01 10:00:00",
-    )
-    running = Job(status="InProgress", phase="DataProcessing", **base)
+    running = Job(status="InProgress", phase="DataProcessing", **BASE)
     assert phase_states(running) == [
         (JobPhase.VALIDATION, "Completed"),
         (JobPhase.DATA_PROCESSING, "InProgress"),
         (JobPhase.TRAINING, "NotStarted"),
     ]
-    failed = Job(status="Failed", phase="Validation", **base)
+    failed = Job(status="Failed", phase="Validation", **BASE)
     assert [state for _, state in phase_states(failed)] == ["Failed", "NotStarted", "NotStarted"]
-    done = Job(status="Completed", phase="Training", **base)
+    done = Job(status="Completed", phase="Training", **BASE)
     assert {state for _, state in phase_states(done)} == {"Completed"}
-    ended = Job(status="Completed", phase="Training", **{**base, "ended_at": "2026-01-01 10:02:05.5"})
+    ended = Job(status="Completed", phase="Training", **{**BASE, "ended_at": "2026-01-01 10:02:05.5"})
     assert format_elapsed(elapsed_seconds(ended)) == "2 min 05 s"
 
 
@@ -69,27 +70,9 @@ def test_a_job_name_must_follow_bedrocks_rule_then_be_free():
 
 
 def test_elapsed_time_runs_to_now_while_a_job_runs_and_is_unknown_without_a_start():
-    base = dict(
-        id="j",
-        name="n",
-        backend="local",
-        status="InProgress",
-        phase="Training",
-        progress=0.3,
-        dataset_id=None,
-        teacher=None,
-        student=None,
-        pid=None,
-        stop_requested=False,
-        failure_message=None,
-        model_id=None,
-        remote_arn=None,
-        started_at=None,
-        ended_at=None,
-        updated_at="2026-01-01 10:00:00",
-    )
-    running = Job(created_at="2026-01-01 10:00:00", **base)
+    running = Job(status="InProgress", phase="Training", **BASE)
+    unreadable = Job(status="InProgress", phase="Training", **{**BASE, "created_at": "not a time"})
 
     assert elapsed_seconds(running, now=parse_time("2026-01-01 10:00:42")) == pytest.approx(42.0)
-    assert elapsed_seconds(Job(created_at="not a time", **base)) is None
+    assert elapsed_seconds(unreadable) is None
     assert parse_time(None) is None
