@@ -228,8 +228,8 @@ def prompt_editor(teacher: Router | None, teacher_name: str) -> RouterPrompt | N
             icon=":material/restart_alt:",
             disabled=st.session_state[PROMPT_KEY] == DEFAULT_TEACHER_TEMPLATE,
         )
-    if problem:
-        st.error(problem, icon=":material/error:")
+    if prompt is None:  # current_prompt says why
+        st.error(problem or "", icon=":material/error:")
     else:
         edited = " (edited)" if st.session_state[PROMPT_KEY] != DEFAULT_TEACHER_TEMPLATE else ""
         st.caption(f"Prompt version: {prompt.version}{edited}")
@@ -434,7 +434,7 @@ def quality_figures(result: GeneratedMix) -> None:
     figures = result.figures
     run = result.synthesis.run
     st.caption(f"Labelled by {result.teacher_name}.")
-    shown = [("Queries", f"{figures['queries']:,}", None)]
+    shown: list[tuple[str, str, str | None]] = [("Queries", f"{figures['queries']:,}", None)]
     if run is not None:
         shown += [("Labelled", f"{run.labelled:,}", None), ("Label failures", f"{run.failed:,}", None)]
     shown += [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -42,7 +43,8 @@ PHASE_PURPOSE = {
     JobPhase.DATA_PROCESSING: "labels prompt-only data and splits off the held-out share",
     JobPhase.TRAINING: "fits the student to the teacher's weights, epoch by epoch",
 }
-PHASE_BADGES = {
+BadgeColour = Literal["gray", "blue", "green", "orange", "red"]
+PHASE_BADGES: dict[str, tuple[BadgeColour, str]] = {
     NOT_STARTED: ("gray", ":material/radio_button_unchecked:"),
     JobStatus.IN_PROGRESS.value: ("blue", ":material/progress_activity:"),
     JobStatus.COMPLETED.value: ("green", ":material/check_circle:"),
@@ -121,7 +123,7 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
         "Teacher", value=teacher_of(by_id[dataset_id], runner), disabled=True, key=f"distill_teacher_{dataset_id}"
     )
     students = {student.key: student.label for student in runner.students()}
-    student_column.selectbox("Student", list(students), key=STUDENT_KEY, format_func=students.get)
+    student_column.selectbox("Student", list(students), key=STUDENT_KEY, format_func=lambda key: students[key])
     st.caption(runner.description)
 
     epochs_column, rate_column, heldout_column, seed_column = st.columns(4)
