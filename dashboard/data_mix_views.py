@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from core.backends import Backend
-from core.datasets.library import DatasetLibrary
 from core.labelling import LabelFailure, prompt_version_of
 from core.naming import default_dataset_name
 from core.prompts import DEFAULT_TEACHER_TEMPLATE, QUERY_PLACEHOLDER, RouterPrompt, teacher_prompt
@@ -30,6 +29,10 @@ from dashboard import data_mix_charts as charts
 from dashboard.dataset_views import select_dataset
 from dashboard.widgets import confirm, notices
 from dashboard.widgets.formatting import format_usd, markdown_usd, preview
+
+if TYPE_CHECKING:
+    from core.backends import Backend
+    from core.datasets.library import DatasetLibrary
 
 MIX_KEY = "data_mix_mix"
 MIX_ERROR_KEY = "data_mix_mix_error"
