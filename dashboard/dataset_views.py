@@ -124,6 +124,7 @@ def _confirm_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
         cancel="Keep it",
         icon=":material/delete_forever:",
         on_confirm=lambda dataset_id: _delete(library, dataset_id),
+        border=False,  # it stands in the selected dataset's box
     )
 
 

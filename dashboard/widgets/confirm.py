@@ -44,13 +44,14 @@ def confirm_box(
     icon: str = ":material/help:",
     confirm_icon: str | None = None,
     on_confirm: Callable[[Any], object] | None = None,
+    border: bool = True,
 ) -> None:
     """While something waits on `key`: `question` (a markdown body, escape user text first), `detail` as plain
-    text, and the two buttons."""
+    text, and the two buttons, in a bordered box unless it already stands in one."""
     value = waiting(key)
     if value is None:
         return
-    with st.container(border=True):
+    with st.container(border=border):
         st.warning(question, icon=icon)
         if detail is not None:
             st.text(detail)
