@@ -30,7 +30,7 @@ test: check
 check: $(DEV)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy core
+	$(PY) -m mypy core dashboard
 
 # The fast loop while working on core: unit and AWS tests only.
 unit: $(DEV)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 # USD per 1M tokens, on-demand, US regions; users can override each in Settings.
@@ -54,6 +55,38 @@ def default_prices() -> dict[str, ModelPrice]:
 def estimate_tokens(text: str) -> int:
     """A rough token count for text no model has measured (about four characters a token)."""
     return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
+
+
+def parse_price(
+    model_key: str, model_name: str, input_value: object, output_value: object
+) -> tuple[ModelPrice | None, list[str]]:
+    """A price as typed into a table (a cell may hold anything), or the problems that stop it being saved: empty,
+    not a number, not finite, negative. Each problem names the model and the price, e.g. "Amazon Nova Pro,
+    output price is empty"."""
+    values: list[float] = []
+    problems: list[str] = []
+    for side, raw in (("input", input_value), ("output", output_value)):
+        where = f"{model_name}, {side} price"
+        value = _as_number(raw)
+        if value is None:
+            problems.append(f"{where} is not a number")
+        elif not math.isfinite(value):
+            problems.append(f"{where} is empty" if math.isnan(value) else f"{where} must be a finite number")
+        elif value < 0:
+            problems.append(f"{where} cannot be negative")
+        else:
+            values.append(value)
+    return (ModelPrice(model_key, values[0], values[1]) if len(values) == 2 else None), problems
+
+
+def _as_number(raw: object) -> float | None:
+    """A cell's value as a float (an empty numeric cell is NaN), or None when it holds no number at all."""
+    if not isinstance(raw, numbers.Real | str):
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
 
 
 def load_price_table(store) -> PriceTable:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.store import Store
 
@@ -47,5 +48,63 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
+NOT_AVAILABLE = "Not available yet."
+NOTHING_STORED = "Nothing is stored for this step."
+
+
+@dataclass(frozen=True)
+class StepState:
+    """One step of the studio's workflow as the Overview shows it."""
+
+    number: int
+    title: str
+    purpose: str
+    page_file: str
+    state: str
+    has_page: bool
+
+
+def studio_steps(store: Store, page_exists: Callable[[str], bool]) -> list[StepState]:
+    """The five workflow steps with what the store currently holds for each; `page_exists` says whether a page
+    script (e.g. "deploy.py") is there yet."""
+    tables = table_names(store)
+    steps = []
+    for number, (title, purpose, page_file, table, summary) in enumerate(STEPS, start=1):
+        has_page = page_exists(page_file)
+        if table in tables and summary is not None:
+            state = summary(store)
+        elif table is None and has_page:
+            state = NOTHING_STORED
+        else:
+            state = NOT_AVAILABLE
+        steps.append(StepState(number, title, purpose, page_file, state, has_page))
+    return steps
+
+
 # (title, purpose, page file, table holding its state or None, summary of that table). Tables that
 # later issues add are named here so the step lights up once they exist.
+STEPS: tuple[tuple[str, str, str, str | None, Callable[[Store], str] | None], ...] = (
+    (
+        "Data mix",
+        "Tune a synthetic query mix and label it with the teacher.",
+        "data_mix.py",
+        "datasets",
+        datasets_summary,
+    ),
+    ("Distil", "Train a small student router on the teacher's labels.", "distillation.py", "jobs", jobs_summary),
+    (
+        "Deploy",
+        "Put a trained student behind an endpoint.",
+        "deploy.py",
+        "deployments",
+        row_count_summary("deployments", "deployment"),
+    ),
+    ("Compare", "Route the same queries with teacher and student side by side.", "compare.py", None, None),
+    (
+        "Evaluate",
+        "Score routers on held-out queries and on search results.",
+        "evaluate.py",
+        "evaluations",
+        row_count_summary("evaluations", "evaluation"),
+    ),
+)

@@ -45,4 +45,4 @@ def weights_bar_chart(weights: Mapping[str, float]) -> alt.LayerChart:
         .encode(text="label:N")
         .transform_filter(alt.datum.weight > 0.85)
     )
-    return alt.layer(bars, labels, inner_labels).properties(height=BAR_CHART_HEIGHT)
+    return alt.LayerChart(layer=[bars, labels, inner_labels]).properties(height=BAR_CHART_HEIGHT)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from core.backends import Backend
-from core.datasets.library import DatasetLibrary
 from core.labelling import LabelFailure, prompt_version_of
+from core.naming import default_dataset_name
 from core.prompts import DEFAULT_TEACHER_TEMPLATE, QUERY_PLACEHOLDER, RouterPrompt, teacher_prompt
 from core.routers.base import Router
 from core.schema import MODALITIES
@@ -26,7 +26,13 @@ from core.synth.pipeline import Synthesis, synthesise
 from core.synth.quality import diversity
 from dashboard import components, state
 from dashboard import data_mix_charts as charts
-from dashboard.dataset_views import notice, run_action, select_dataset, show_notice
+from dashboard.dataset_views import select_dataset
+from dashboard.widgets import confirm, notices
+from dashboard.widgets.formatting import format_usd, markdown_usd, preview
+
+if TYPE_CHECKING:
+    from core.backends import Backend
+    from core.datasets.library import DatasetLibrary
 
 MIX_KEY = "data_mix_mix"
 MIX_ERROR_KEY = "data_mix_mix_error"
@@ -36,8 +42,8 @@ TERMS_KEY = "data_mix_terms"
 PROMPT_KEY = "data_mix_prompt_template"
 PROMPT_WIDGET_KEY = "data_mix_prompt_text"
 RESULT_KEY = "data_mix_result"
-PENDING_KEY = "data_mix_generate_pending"
 GENERATE_KEY = "data_mix_generate"
+SAVE_NOTICES = "data_mix_save"
 SAVE_NAME_KEY = "data_mix_save_name"
 
 PREVIEW_ROWS = 200
@@ -225,8 +231,8 @@ def prompt_editor(teacher: Router | None, teacher_name: str) -> RouterPrompt | N
             icon=":material/restart_alt:",
             disabled=st.session_state[PROMPT_KEY] == DEFAULT_TEACHER_TEMPLATE,
         )
-    if problem:
-        st.error(problem, icon=":material/error:")
+    if prompt is None:  # current_prompt says why
+        st.error(problem or "", icon=":material/error:")
     else:
         edited = " (edited)" if st.session_state[PROMPT_KEY] != DEFAULT_TEACHER_TEMPLATE else ""
         st.caption(f"Prompt version: {prompt.version}{edited}")
@@ -324,8 +330,8 @@ def generate_controls(
 ) -> None:
     """The Generate button; a billable teacher shows its estimated cost and waits for confirmation."""
     backend = current.backend
-    if problem:
-        st.warning(components.plain_markdown(problem), icon=":material/block:")
+    if teacher is None:  # page_teacher says why
+        st.warning(components.plain_markdown(problem or ""), icon=":material/block:")
         return
     if teacher.billable:
         st.caption(
@@ -344,9 +350,9 @@ def generate_controls(
     if prompt is None:
         return
     key = generation_key(mix, prompt, backend)
-    pending = st.session_state.get(PENDING_KEY)
+    pending = confirm.waiting(GENERATE_KEY)
     if pending is not None and pending[0] != key:  # the mix or prompt moved on: that estimate no longer holds
-        st.session_state.pop(PENDING_KEY)
+        confirm.forget(GENERATE_KEY)
     if clicked:
         result = generated_mix()
         if result is not None and result.key == key:
@@ -356,8 +362,11 @@ def generate_controls(
             )
         else:
             _start_generation(current, mix, prompt, key)
-    if PENDING_KEY in st.session_state:
-        _confirm_generation(current, mix, prompt)
+    agreed = confirm.confirmed(GENERATE_KEY)
+    if agreed is not None:
+        agreed_key, agreed_teacher, _ = agreed
+        _generate(current, mix, prompt, agreed_key, agreed_teacher)
+    _confirm_generation(current, mix)
 
 
 def _start_generation(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: str) -> None:
@@ -368,28 +377,22 @@ def _start_generation(current: state.Studio, mix: DataMix, prompt: RouterPrompt,
         return
     if teacher.billable:
         estimate = teacher.estimate_batch_cost_usd(mix.total)
-        st.session_state[PENDING_KEY] = (key, teacher, estimate)
+        confirm.ask(GENERATE_KEY, (key, teacher, estimate))
     else:
         _generate(current, mix, prompt, key, teacher)
 
 
-def _confirm_generation(current: state.Studio, mix: DataMix, prompt: RouterPrompt) -> None:
-    key, teacher, estimate = st.session_state[PENDING_KEY]
-    box = st.empty()
-    with box.container(border=True):
-        st.warning(
-            f"Labelling {mix.total:,} queries calls {current.backend.teacher_name} once per query and AWS bills it: "
-            f"about {components.markdown_usd(estimate)} (estimated from a typical query before sending).",
-            icon=":material/payments:",
-        )
-        with st.container(horizontal=True):
-            confirmed = st.button("Confirm and generate", key="data_mix_generate_confirm", type="primary")
-            cancelled = st.button("Cancel", key="data_mix_generate_cancel")
-    if confirmed or cancelled:
-        st.session_state.pop(PENDING_KEY)
-        box.empty()
-    if confirmed:
-        _generate(current, mix, prompt, key, teacher)
+def _confirm_generation(current: state.Studio, mix: DataMix) -> None:
+    pending = confirm.waiting(GENERATE_KEY)
+    if pending is None:
+        return
+    confirm.confirm_box(
+        GENERATE_KEY,
+        f"Labelling {mix.total:,} queries calls {current.backend.teacher_name} once per query and AWS bills it: "
+        f"about {markdown_usd(pending[2])} (estimated from a typical query before sending).",
+        confirm="Confirm and generate",
+        icon=":material/payments:",
+    )
 
 
 def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: str, teacher: Router) -> None:
@@ -415,7 +418,7 @@ def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: st
         return
     bar.empty()
     st.session_state[RESULT_KEY] = result
-    st.session_state[SAVE_NAME_KEY] = default_dataset_name(mix)
+    st.session_state[SAVE_NAME_KEY] = suggested_name(current.backend.datasets(), mix)
 
 
 # ---- the generated set ----------------------------------------------------------------------------------------
@@ -434,7 +437,7 @@ def quality_figures(result: GeneratedMix) -> None:
     figures = result.figures
     run = result.synthesis.run
     st.caption(f"Labelled by {result.teacher_name}.")
-    shown = [("Queries", f"{figures['queries']:,}", None)]
+    shown: list[tuple[str, str, str | None]] = [("Queries", f"{figures['queries']:,}", None)]
     if run is not None:
         shown += [("Labelled", f"{run.labelled:,}", None), ("Label failures", f"{run.failed:,}", None)]
     shown += [
@@ -453,7 +456,7 @@ def quality_figures(result: GeneratedMix) -> None:
         ("Duplicates removed", f"{figures['duplicates_removed']:,}", "Near duplicates dropped before labelling."),
     ]
     if result.billable and run is not None:
-        shown.append(("Teacher cost", components.format_usd(run.cost_usd), "What this labelling run cost."))
+        shown.append(("Teacher cost", format_usd(run.cost_usd), "What this labelling run cost."))
     per_row = 4
     for start in range(0, len(shown), per_row):
         for column, (label, value, help_text) in zip(st.columns(per_row), shown[start : start + per_row], strict=False):
@@ -510,18 +513,20 @@ def label_failures(result: GeneratedMix) -> None:
     )
     with st.expander(f"Label failures ({len(failures):,})"):
         for failure in failures[:FAILURES_SHOWN]:
-            st.text(f"{components.preview(failure.query)}\n{'; '.join(failure.errors)}")
+            st.text(f"{preview(failure.query)}\n{'; '.join(failure.errors)}")
             st.code(failure.raw_text or "(no reply)", language=None, wrap_lines=True)
         if len(failures) > FAILURES_SHOWN:
             st.caption(f"… and {len(failures) - FAILURES_SHOWN:,} more.")
 
 
-def default_dataset_name(mix: DataMix) -> str:
-    return f"mix-{mix.total}-seed{mix.seed}"
+def suggested_name(library: DatasetLibrary, mix: DataMix) -> str:
+    """The default dataset name for this mix, with -2, -3... when the library already holds it."""
+    return default_dataset_name(mix.total, mix.seed, lambda name: library.find(name) is not None)
 
 
 def save_form(library: DatasetLibrary, result: GeneratedMix) -> None:
-    st.session_state.setdefault(SAVE_NAME_KEY, default_dataset_name(result.synthesis.mix))
+    if SAVE_NAME_KEY not in st.session_state:
+        st.session_state[SAVE_NAME_KEY] = suggested_name(library, result.synthesis.mix)
     with st.form("data_mix_save_form", border=False), st.container(horizontal=True, vertical_alignment="bottom"):
         st.text_input("Dataset name", key=SAVE_NAME_KEY, max_chars=100, placeholder="for example router-train-v1")
         st.form_submit_button(
@@ -532,17 +537,18 @@ def save_form(library: DatasetLibrary, result: GeneratedMix) -> None:
             on_click=_save,
             args=(library, result),
         )
-    show_notice("save")
+    notices.show(SAVE_NOTICES)
 
 
 def _save(library: DatasetLibrary, result: GeneratedMix) -> None:
     synthesis = result.synthesis
     name = st.session_state.get(SAVE_NAME_KEY, "")
-    saved, info = run_action(
-        "save", lambda: library.save(name, synthesis.records, synthesis.tags, synthesis.manifest_fields)
+    done = notices.attempt(
+        SAVE_NOTICES, lambda: library.save(name, synthesis.records, synthesis.tags, synthesis.manifest_fields)
     )
-    if saved:
-        select_dataset(info.id)
-        notice(
-            "save", "success", f"Saved: {info.records:,} {info.kind} records. It is selected in Saved datasets below."
+    if done is not None:
+        select_dataset(done.result.id)
+        notices.success(
+            SAVE_NOTICES,
+            f"Saved: {done.result.records:,} {done.result.kind} records. It is selected in Saved datasets below.",
         )

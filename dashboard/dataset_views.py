@@ -2,80 +2,49 @@
 import, and the S3 upload.
 
 Library changes run in button callbacks, before the script, so they may move the dataset selection; their
-outcome waits in a plain session key as a notice shown beside the section that caused it.
+outcome is a notice (dashboard.widgets.notices) shown beside the section that caused it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
-from core.backends import Backend
-from core.datasets.library import DatasetInfo, DatasetLibrary
 from core.datasets.validation import ValidationReport, validate_file
 from core.files import safe_name
-from dashboard import components, state
+from dashboard import components
+from dashboard.widgets import confirm, notices, picker
+from dashboard.widgets.formatting import format_time
 
 if TYPE_CHECKING:
-    pass
+    from core.backends import Backend
+    from core.datasets.library import DatasetInfo, DatasetLibrary
 
 DATASET_KEY = "data_mix_dataset"
 DATASET_PARAM = "dataset"
-CONFIRM_DELETE_KEY = "data_mix_confirm_delete"
+DELETE_KEY = "data_mix_delete"
 SPLIT_RATIO_KEY = "data_mix_split_ratio"
 SPLIT_SEED_KEY = "data_mix_split_seed"
 S3_BUCKET_KEY = "data_mix_s3_bucket"
 UPLOAD_KEY = "data_mix_upload"
 IMPORT_NAME_KEY = "data_mix_import_name"
 REPORTS_KEY = "data_mix_validation_reports"
-NOTICE_KEY = "data_mix_notice"
+# Where each notice shows: beside the section whose action it reports.
+LIBRARY, S3, IMPORT = "data_mix_library", "data_mix_s3", "data_mix_import"
 EMPTY_LIBRARY = "No datasets yet: generate a mix above and save it, or import a valid file below."
 
 
-# ---- notices and actions --------------------------------------------------------------------------------------
-
-
-def notice(section: str, kind: str, message: str) -> None:
-    """Keep a "success" or "error" message for `section`, shown once by show_notice on a later run."""
-    st.session_state.setdefault(NOTICE_KEY, {})[section] = (kind, message)
-
-
-def show_notice(section: str) -> None:
-    kind, message = st.session_state.get(NOTICE_KEY, {}).pop(section, (None, None))
-    if kind == "success":
-        st.success(components.plain_markdown(message), icon=":material/check_circle:")
-    elif kind == "error":
-        st.error(components.plain_markdown(message), icon=":material/error:")
-
-
-def run_action(section: str, action: Callable[[], object]) -> tuple[bool, object]:
-    """Run a library change: (True, its result), or (False, None) with the failure as the section's error."""
-    try:
-        return True, action()
-    except Exception as exc:
-        notice(section, "error", state.explain_error(exc))
-        return False, None
-
-
 def select_dataset(dataset_id: str | None) -> None:
-    """Make a dataset the selected one in Saved datasets (None: let the picker choose)."""
-    if dataset_id is None:
-        st.session_state.pop(DATASET_KEY, None)
-    else:
-        st.session_state[DATASET_KEY] = dataset_id
+    """Make a dataset the selected one in Saved datasets from the next run on (None: the newest)."""
+    picker.choose(DATASET_PARAM, dataset_id)
 
 
 # ---- saved datasets -------------------------------------------------------------------------------------------
-
-
-def dataset_library(current: state.Studio) -> DatasetLibrary:
-    return DatasetLibrary(current.store, current.settings.data_dir)
 
 
 def datasets_frame(datasets: list[DatasetInfo]) -> pd.DataFrame:
@@ -85,7 +54,7 @@ def datasets_frame(datasets: list[DatasetInfo]) -> pd.DataFrame:
                 "name": d.name,
                 "kind": d.kind,
                 "records": d.records,
-                "created": d.created_at[:19].replace("T", " "),
+                "created": format_time(d.created_at),
                 "s3 uri": d.s3_uri or "",
             }
             for d in datasets
@@ -96,7 +65,7 @@ def datasets_frame(datasets: list[DatasetInfo]) -> pd.DataFrame:
 
 def library_section(library: DatasetLibrary, backend: Backend) -> None:
     """The saved datasets, and what can be done with the selected one."""
-    show_notice("library")
+    notices.show(LIBRARY)
     try:
         datasets = library.list()
     except Exception as exc:
@@ -111,9 +80,9 @@ def library_section(library: DatasetLibrary, backend: Backend) -> None:
         key="data_mix_datasets",
         column_config={"records": st.column_config.NumberColumn("records", format="localized")},
     )
-    selected = _dataset_picker(datasets)
+    selected = picker.pick(datasets, param=DATASET_PARAM, key=DATASET_KEY, label="Dataset")
     with st.container(border=True):
-        if st.session_state.get(CONFIRM_DELETE_KEY) == selected.id:
+        if confirm.waiting(DELETE_KEY) == selected.id:
             _confirm_delete(library, selected)
         download_column, rename_column, split_column = st.columns([3, 4, 4], gap="large")
         with download_column:
@@ -124,17 +93,6 @@ def library_section(library: DatasetLibrary, backend: Backend) -> None:
             _split_form(library, selected)
     st.markdown("**Upload to Amazon S3**")
     s3_upload_form(library, backend, selected)
-
-
-def _dataset_picker(datasets: list[DatasetInfo]) -> DatasetInfo:
-    by_id = {d.id: d for d in datasets}
-    if st.session_state.get(DATASET_KEY) not in by_id:
-        wanted = st.query_params.get(DATASET_PARAM)
-        st.session_state[DATASET_KEY] = wanted if wanted in by_id else datasets[0].id
-    chosen = st.selectbox("Dataset", list(by_id), key=DATASET_KEY, format_func=lambda i: by_id[i].name)
-    # In the address too, so a reload comes back to the same dataset.
-    st.query_params[DATASET_PARAM] = chosen
-    return by_id[chosen]
 
 
 def _download_and_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
@@ -154,33 +112,26 @@ def _download_and_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
             "The dataset's file is missing from the data directory: delete this entry and save it again.",
             icon=":material/error:",
         )
-    st.button("Delete…", key="data_mix_delete", icon=":material/delete:", on_click=_ask_delete, args=(info.id,))
-
-
-def _ask_delete(dataset_id: str) -> None:
-    st.session_state[CONFIRM_DELETE_KEY] = dataset_id
+    st.button("Delete…", key=DELETE_KEY, icon=":material/delete:", on_click=confirm.ask, args=(DELETE_KEY, info.id))
 
 
 def _confirm_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
-    st.warning("Delete this dataset and its files? This cannot be undone.", icon=":material/delete_forever:")
-    st.text(info.name)
-    with st.container(horizontal=True):
-        st.button(
-            "Delete for good", key="data_mix_delete_confirm", type="primary", on_click=_delete, args=(library, info.id)
-        )
-        st.button("Keep it", key="data_mix_delete_cancel", on_click=_cancel_delete)
-
-
-def _cancel_delete() -> None:
-    st.session_state.pop(CONFIRM_DELETE_KEY, None)
+    confirm.confirm_box(
+        DELETE_KEY,
+        "Delete this dataset and its files? This cannot be undone.",
+        detail=info.name,
+        confirm="Delete for good",
+        cancel="Keep it",
+        icon=":material/delete_forever:",
+        on_confirm=lambda dataset_id: _delete(library, dataset_id),
+        border=False,  # it stands in the selected dataset's box
+    )
 
 
 def _delete(library: DatasetLibrary, dataset_id: str) -> None:
-    st.session_state.pop(CONFIRM_DELETE_KEY, None)
-    deleted, _ = run_action("library", lambda: library.delete(dataset_id))
-    if deleted:
+    if notices.attempt(LIBRARY, lambda: library.delete(dataset_id)) is not None:
         select_dataset(None)
-        notice("library", "success", "Dataset deleted.")
+        notices.success(LIBRARY, "Dataset deleted.")
 
 
 def rename_key(dataset_id: str) -> str:
@@ -197,9 +148,11 @@ def _rename_form(library: DatasetLibrary, info: DatasetInfo) -> None:
 
 
 def _rename(library: DatasetLibrary, dataset_id: str) -> None:
-    renamed, _ = run_action("library", lambda: library.rename(dataset_id, st.session_state[rename_key(dataset_id)]))
-    if renamed:
-        notice("library", "success", "Dataset renamed.")
+    if (
+        notices.attempt(LIBRARY, lambda: library.rename(dataset_id, st.session_state[rename_key(dataset_id)]))
+        is not None
+    ):
+        notices.success(LIBRARY, "Dataset renamed.")
 
 
 def _split_form(library: DatasetLibrary, info: DatasetInfo) -> None:
@@ -221,13 +174,12 @@ def _split_form(library: DatasetLibrary, info: DatasetInfo) -> None:
 def _split(library: DatasetLibrary, dataset_id: str) -> None:
     ratio = st.session_state[SPLIT_RATIO_KEY] / 100
     seed = int(st.session_state[SPLIT_SEED_KEY])
-    done, parts = run_action("library", lambda: library.split(dataset_id, ratio, seed))
-    if done:
-        train, heldout = parts
+    done = notices.attempt(LIBRARY, lambda: library.split(dataset_id, ratio, seed))
+    if done is not None:
+        train, heldout = done.result
         select_dataset(train.id)
-        notice(
-            "library",
-            "success",
+        notices.success(
+            LIBRARY,
             f"Split into {train.records:,} training and {heldout.records:,} held-out "
             "records, saved as two new datasets (the training part is selected).",
         )
@@ -250,7 +202,7 @@ def s3_upload_form(library: DatasetLibrary, backend: Backend, info: DatasetInfo)
     if not storage.needs_upload:
         st.info(storage.describe(), icon=":material/cloud_off:")
         return
-    show_notice("s3")
+    notices.show(S3)
     location = storage.location(info)
     if location:
         st.caption("Uploaded to")
@@ -270,7 +222,7 @@ def s3_upload_form(library: DatasetLibrary, backend: Backend, info: DatasetInfo)
         except Exception as exc:
             components.show_error(exc)
             return
-        notice("s3", "success", "Uploaded; the S3 URI is stored with the dataset.")
+        notices.success(S3, "Uploaded; the S3 URI is stored with the dataset.")
         st.rerun()
 
 
@@ -337,16 +289,18 @@ def uploaded_file_check(library: DatasetLibrary, name: str, data: bytes) -> None
             on_click=_import,
             args=(library, name, data),
         )
-    show_notice("import")
+    notices.show(IMPORT)
 
 
 def _import(library: DatasetLibrary, name: str, data: bytes) -> None:
     stream = io.BytesIO(data)
     stream.name = name
-    imported, info = run_action("import", lambda: library.import_file(st.session_state[IMPORT_NAME_KEY], stream))
-    if imported:
-        select_dataset(info.id)
-        notice("import", "success", f"Imported: {info.records:,} {info.kind} records, selected in Saved datasets.")
+    done = notices.attempt(IMPORT, lambda: library.import_file(st.session_state[IMPORT_NAME_KEY], stream))
+    if done is not None:
+        select_dataset(done.result.id)
+        notices.success(
+            IMPORT, f"Imported: {done.result.records:,} {done.result.kind} records, selected in Saved datasets."
+        )
 
 
 def validate_section(library: DatasetLibrary) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import altair as alt
 
@@ -23,7 +24,7 @@ CURVE_COLOURS = {
 }
 
 
-def curve_rows(metrics: Sequence[Mapping[str, object]], curves: Mapping[str, str]) -> list[dict[str, object]]:
+def curve_rows(metrics: Sequence[Mapping[str, Any]], curves: Mapping[str, str]) -> list[dict[str, object]]:
     """The metric rows of the named curves, as (epoch, curve, value) rows in step order."""
     return [
         {"epoch": int(row["step"]), "curve": curves[str(row["name"])], "value": float(row["value"])}
@@ -33,7 +34,7 @@ def curve_rows(metrics: Sequence[Mapping[str, object]], curves: Mapping[str, str
 
 
 def metric_curves_chart(
-    metrics: Sequence[Mapping[str, object]],
+    metrics: Sequence[Mapping[str, Any]],
     curves: Mapping[str, str],
     title: str,
     *,
@@ -71,14 +72,14 @@ def metric_curves_chart(
     points = base.mark_point(filled=True).encode(
         size=alt.condition(alt.datum.curve == HELDOUT_CURVE, alt.value(130), alt.value(45))
     )
-    return alt.layer(lines, points).properties(title=title, height=CURVE_HEIGHT)
+    return alt.LayerChart(layer=[lines, points]).properties(title=title, height=CURVE_HEIGHT)
 
 
-def loss_chart(metrics: Sequence[Mapping[str, object]]) -> alt.LayerChart:
+def loss_chart(metrics: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     return metric_curves_chart(metrics, LOSS_CURVES, "Loss (cross-entropy against the teacher)", y_title="loss")
 
 
-def agreement_chart(metrics: Sequence[Mapping[str, object]]) -> alt.LayerChart:
+def agreement_chart(metrics: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     return metric_curves_chart(
         metrics,
         AGREEMENT_CURVES,

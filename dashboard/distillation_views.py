@@ -8,22 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
 
-from core.aws.names import check_job_name
 from core.datasets.library import DatasetInfo
+from core.distill.job_names import default_job_name, job_name_problem
+from core.distill.job_timeline import NOT_STARTED, elapsed_seconds, phase_states
 from core.distill.jobs import INTERRUPTED, LOCAL_STUDENTS, DistillParams, Job, JobPhase, JobService, JobStatus
 from core.distill.trainer import TrainingConfig
 from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC
 from dashboard import components, state
 from dashboard.distillation_charts import agreement_chart, loss_chart
-from dashboard.model_views import MODEL_PARAM, format_rubric, format_share, format_time
+from dashboard.model_views import MODEL_PARAM
+from dashboard.widgets import confirm, notices, picker
+from dashboard.widgets.formatting import format_elapsed, format_rubric, format_share, format_time
 
 JOB_PARAM = "job"
 POLL_INTERVAL_S = 1.0
-DEFAULT_NAME_PREFIX = "router-distill-"
 NAME_KEY = "distill_job_name"
 DATASET_KEY = "distill_dataset"
 STUDENT_KEY = "distill_student"
@@ -32,19 +35,16 @@ LEARNING_RATE_KEY = "distill_learning_rate"
 HELDOUT_KEY = "distill_heldout_ratio"
 SEED_KEY = "distill_seed"
 LAUNCHED_KEY = "distill_launched"
-LAUNCH_PROBLEM_KEY = "distill_launch_problem"
+LAUNCH_PROBLEMS = "distill_launch"
 PICK_KEY = "distill_pick"
-STOP_CONFIRM_KEY = "distill_stop_confirm"
-STOP_PROBLEM_KEY = "distill_stop_problem"
-PHASES: tuple[JobPhase, ...] = (JobPhase.VALIDATION, JobPhase.DATA_PROCESSING, JobPhase.TRAINING)
+STOP_KEY = "distill_stop"
 PHASE_PURPOSE = {
     JobPhase.VALIDATION: "checks the dataset file line by line",
     JobPhase.DATA_PROCESSING: "labels prompt-only data and splits off the held-out share",
     JobPhase.TRAINING: "fits the student to the teacher's weights, epoch by epoch",
 }
-# Phase states use Bedrock's words (statusDetails of get_model_customization_job).
-NOT_STARTED = "NotStarted"
-PHASE_BADGES = {
+BadgeColour = Literal["gray", "blue", "green", "orange", "red"]
+PHASE_BADGES: dict[str, tuple[BadgeColour, str]] = {
     NOT_STARTED: ("gray", ":material/radio_button_unchecked:"),
     JobStatus.IN_PROGRESS.value: ("blue", ":material/progress_activity:"),
     JobStatus.COMPLETED.value: ("green", ":material/check_circle:"),
@@ -56,67 +56,6 @@ INTERRUPTED_TEXT = (
     "The job's worker process ended without finishing (interrupted): the app or the machine restarted, or the "
     "process was killed. Start the job again."
 )
-
-
-def default_job_name(taken: set[str], now: datetime | None = None) -> str:
-    """router-distill-<yyyymmdd-hhmm>, valid on Bedrock too, with -2, -3... when that name is taken."""
-    base = DEFAULT_NAME_PREFIX + (now or datetime.now()).strftime("%Y%m%d-%H%M")
-    name, number = base, 2
-    while name in taken:
-        name, number = f"{base}-{number}", number + 1
-    return name
-
-
-def job_name_problem(name: str, taken: set[str]) -> str | None:
-    """Bedrock's job name rule first (so a name that works here works there), then uniqueness."""
-    problem = check_job_name(name)
-    if problem:
-        return problem
-    if name in taken:
-        return f"A job named {name!r} already exists: choose another name (New name suggests one)."
-    return None
-
-
-def phase_states(job: Job) -> list[tuple[JobPhase, str]]:
-    """Each phase with its state, as Bedrock reports them: done before the current phase, not started after."""
-    current = PHASES.index(JobPhase(job.phase)) if job.phase in set(PHASES) else 0
-    states = []
-    for index, phase in enumerate(PHASES):
-        if job.status == JobStatus.COMPLETED or index < current:
-            states.append((phase, JobStatus.COMPLETED.value))
-        elif index == current:
-            states.append((phase, job.status))
-        else:
-            states.append((phase, NOT_STARTED))
-    return states
-
-
-def parse_time(timestamp: str | None) -> datetime | None:
-    if not timestamp:
-        return None
-    try:
-        return datetime.fromisoformat(timestamp).replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def elapsed_seconds(job: Job, now: datetime | None = None) -> float | None:
-    """From submission (as Bedrock counts it, worker start-up included) to the end, or to now while it runs."""
-    start = parse_time(job.created_at)
-    end = parse_time(job.ended_at) or (now or datetime.now(UTC))
-    return None if start is None else max(0.0, (end - start).total_seconds())
-
-
-def format_elapsed(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def dataset_label(dataset: DatasetInfo) -> str:
@@ -184,7 +123,7 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
         "Teacher", value=teacher_of(by_id[dataset_id], runner), disabled=True, key=f"distill_teacher_{dataset_id}"
     )
     students = {student.key: student.label for student in runner.students()}
-    student_column.selectbox("Student", list(students), key=STUDENT_KEY, format_func=students.get)
+    student_column.selectbox("Student", list(students), key=STUDENT_KEY, format_func=lambda key: students[key])
     st.caption(runner.description)
 
     epochs_column, rate_column, heldout_column, seed_column = st.columns(4)
@@ -246,9 +185,7 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
     )
     if start:
         _launch(runner, name, dataset_id)
-    launch_problem = st.session_state.pop(LAUNCH_PROBLEM_KEY, None)
-    if launch_problem:
-        st.error(components.plain_markdown(launch_problem), icon=":material/error:")
+    notices.show(LAUNCH_PROBLEMS)
 
 
 def _suggest_name(taken: set[str]) -> None:
@@ -266,13 +203,13 @@ def _launch(runner: JobService, name: str, dataset_id: str) -> None:
     try:
         job = runner.submit(name, dataset_id, params)
     except Exception as exc:  # a bad setting, a taken name, a worker that cannot start: one sentence
-        st.session_state[LAUNCH_PROBLEM_KEY] = state.explain_error(exc)
+        notices.failure(LAUNCH_PROBLEMS, exc)
         return
     # A second click of a double click reruns with this name taken, so the Start button is disabled by then
     # and Streamlit discards a click on a disabled widget: one launch, whatever the user does.
     st.session_state.setdefault(LAUNCHED_KEY, {})[name] = job.id
-    st.query_params[JOB_PARAM] = job.id
-    st.session_state.pop(STOP_CONFIRM_KEY, None)
+    picker.choose(JOB_PARAM, job.id)
+    confirm.forget(STOP_KEY)
     st.rerun()
 
 
@@ -354,28 +291,14 @@ def _status_text(job: Job) -> str:
 
 def pick_job(jobs: Sequence[Job]) -> Job:
     """The job named by the "job" query parameter (so a reload returns to it), else the newest."""
-    by_id = {job.id: job for job in jobs}
-    wanted = st.query_params.get(JOB_PARAM)
-    if wanted is not None and wanted not in by_id:
-        st.warning(
-            "The job in the address is gone (it may have been deleted): showing the newest one.", icon=":material/help:"
-        )
-    chosen = wanted if wanted in by_id else jobs[0].id
-    st.session_state[PICK_KEY] = chosen
-    st.selectbox(
-        "Job",
-        list(by_id),
+    return picker.pick(
+        jobs,
+        param=JOB_PARAM,
         key=PICK_KEY,
-        on_change=_picked,
-        format_func=lambda job_id: f"{by_id[job_id].name} · {by_id[job_id].status}",
+        label="Job",
+        item_label=lambda job: f"{job.name} · {job.status}",
+        on_change=lambda: confirm.forget(STOP_KEY),
     )
-    st.query_params[JOB_PARAM] = chosen
-    return by_id[chosen]
-
-
-def _picked() -> None:
-    st.query_params[JOB_PARAM] = st.session_state[PICK_KEY]
-    st.session_state.pop(STOP_CONFIRM_KEY, None)
 
 
 def _job_header(job: Job, dataset_names: Mapping[str, str]) -> None:
@@ -470,40 +393,20 @@ def _curves(metrics: list[dict[str, object]], job: Job) -> None:
 
 
 def _stop_control(runner: JobService, job: Job) -> None:
-    problem = st.session_state.pop(STOP_PROBLEM_KEY, None)
-    if problem:
-        st.error(components.plain_markdown(problem), icon=":material/error:")
+    notices.show(STOP_KEY)
     if job.status != JobStatus.IN_PROGRESS or job.stop_requested:
         return
-    if st.session_state.get(STOP_CONFIRM_KEY) != job.id:
-        st.button("Stop job", key="distill_stop", icon=":material/stop:", on_click=_ask_stop, args=(job.id,))
+    if confirm.waiting(STOP_KEY) != job.id:
+        st.button("Stop job", key=STOP_KEY, icon=":material/stop:", on_click=confirm.ask, args=(STOP_KEY, job.id))
         return
-    with st.container(border=True):
-        st.warning("Stop this job? It ends at its next check and saves no model.", icon=":material/stop_circle:")
-        st.text(job.name)
-        with st.container(horizontal=True):
-            st.button(
-                "Stop the job",
-                key="distill_stop_confirm_button",
-                type="primary",
-                icon=":material/stop:",
-                on_click=_confirm_stop,
-                args=(runner, job.id),
-            )
-            st.button("Keep it running", key="distill_stop_cancel", on_click=_cancel_stop)
-
-
-def _ask_stop(job_id: str) -> None:
-    st.session_state[STOP_CONFIRM_KEY] = job_id
-
-
-def _cancel_stop() -> None:
-    st.session_state.pop(STOP_CONFIRM_KEY, None)
-
-
-def _confirm_stop(runner: JobService, job_id: str) -> None:
-    st.session_state.pop(STOP_CONFIRM_KEY, None)
-    try:
-        runner.stop(job_id)
-    except Exception as exc:  # e.g. it ended meanwhile: say so
-        st.session_state[STOP_PROBLEM_KEY] = state.explain_error(exc)
+    confirm.confirm_box(
+        STOP_KEY,
+        "Stop this job? It ends at its next check and saves no model.",
+        detail=job.name,
+        confirm="Stop the job",
+        cancel="Keep it running",
+        icon=":material/stop_circle:",
+        confirm_icon=":material/stop:",
+        # e.g. it ended meanwhile: the runner's sentence says so
+        on_confirm=lambda job_id: notices.attempt(STOP_KEY, lambda: runner.stop(job_id)),
+    )

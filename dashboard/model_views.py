@@ -8,45 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
-from core.distill.artifact import JSON_NAME, StudentArtifactError
+from core.distill.artifact import JSON_NAME, StudentArtifactError, load_student
 from core.distill.student_model import StudentManifest
-from core.model_registry import HELDOUT_MAE, HELDOUT_N, CustomModel, ModelRegistry
-from core.routers.student import StudentRouter
-from dashboard import components, state
+from core.model_registry import HELDOUT_MAE, HELDOUT_N, CustomModel
+from dashboard import components
+from dashboard.widgets import confirm, notices, picker
+from dashboard.widgets.formatting import format_rubric, format_share, format_size, format_time, readable_numbers
+from dashboard.widgets.try_router import try_router_box
+
+if TYPE_CHECKING:
+    from core.model_registry import ModelRegistry
 
 MODEL_PARAM = "model"
 PICK_KEY = "models_pick"
-DELETE_CONFIRM_KEY = "models_delete_confirm"
-TRY_QUERY_KEY = "models_try_query"
-TRY_RESULT_KEY = "models_try_result"
-PROBLEM_KEY = "models_problem"
+DELETE_KEY = "models_delete"
+TRY_KEY = "models_try"
+TRY_QUERY_KEY = f"{TRY_KEY}_query"
+TRY_ROUTE_KEY = f"{TRY_KEY}_route"
+PROBLEMS = "models_delete"
 TRY_EXAMPLE = "dog barking loudly"
-SHOWN_DIGITS = 4
-
-
-def format_size(size_bytes: int) -> str:
-    if size_bytes < 1024:
-        return f"{size_bytes} B"
-    if size_bytes < 1024 * 1024:
-        return f"{size_bytes / 1024:,.0f} KB"
-    return f"{size_bytes / (1024 * 1024):,.1f} MB"
-
-
-def format_share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
-def format_rubric(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f} / 5"
-
-
-def format_time(timestamp: str | None) -> str:
-    """A store timestamp (UTC, 'YYYY-MM-DD HH:MM:SS.fff') to the minute."""
-    return f"{timestamp[:16]} UTC" if timestamp else "–"
 
 
 def empty_state(distillation_page: Path) -> None:
@@ -92,24 +77,7 @@ def model_table(models: Sequence[CustomModel], job_names: Mapping[str, str], dat
 
 def pick_model(models: Sequence[CustomModel]) -> CustomModel:
     """The model named by the "model" query parameter (so a reload or a link returns to it), else the newest."""
-    by_id = {model.id: model for model in models}
-    wanted = st.query_params.get(MODEL_PARAM)
-    if wanted is not None and wanted not in by_id:
-        st.warning(
-            "The model in the address is gone (it may have been deleted): showing the newest one.",
-            icon=":material/help:",
-        )
-    chosen = wanted if wanted in by_id else models[0].id
-    st.session_state[PICK_KEY] = chosen
-    st.selectbox(
-        "Model", list(by_id), key=PICK_KEY, format_func=lambda model_id: by_id[model_id].name, on_change=_picked
-    )
-    st.query_params[MODEL_PARAM] = chosen
-    return by_id[chosen]
-
-
-def _picked() -> None:
-    st.query_params[MODEL_PARAM] = st.session_state[PICK_KEY]
+    return picker.pick(models, param=MODEL_PARAM, key=PICK_KEY, label="Model")
 
 
 def model_details(model: CustomModel, job_names: Mapping[str, str], dataset_names: Mapping[str, str]) -> None:
@@ -168,25 +136,14 @@ def model_details(model: CustomModel, job_names: Mapping[str, str], dataset_name
     heldout_column.json(readable_numbers(held), expanded=True)
 
 
-def readable_numbers(values: Mapping[str, object], digits: int = SHOWN_DIGITS) -> dict[str, object]:
-    """Metrics with floats cut to a few significant digits for reading (the manifest keeps them whole)."""
-    return {key: float(f"{value:.{digits}g}") if isinstance(value, float) else value for key, value in values.items()}
-
-
 def read_manifest(model: CustomModel) -> StudentManifest:
-    return student_router(model).model.manifest
-
-
-def student_router(model: CustomModel) -> StudentRouter:
-    """The model as a router (id `student:<model id>`), loaded once per version of its files.
-
-    A broken folder or a model that lives on Bedrock raises StudentArtifactError with a sentence to show.
-    """
+    """How the model was made, read once per version of its files; a broken folder or a model that lives on
+    Bedrock raises StudentArtifactError with a sentence to show."""
     if model.path is None:
         raise StudentArtifactError(
             f"Model {model.name!r} lives on Amazon Bedrock ({model.arn}): deploy it to route queries with it."
         )
-    return _cached_router(str(model.path), model.id, _artifact_stamp(model.path))
+    return _cached_manifest(str(model.path), _artifact_stamp(model.path))
 
 
 def _artifact_stamp(folder: Path) -> int:
@@ -198,63 +155,43 @@ def _artifact_stamp(folder: Path) -> int:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _cached_router(path: str, model_id: str, stamp: int) -> StudentRouter:
-    # A local student costs nothing per query, so no price table is needed.
-    return StudentRouter.from_directory(path, router_id=f"student:{model_id}")
+def _cached_manifest(path: str, stamp: int) -> StudentManifest:
+    return load_student(path).manifest
 
 
 def try_model_box(model: CustomModel) -> None:
-    """Route a query through this model on this machine and show its weights and reasoning."""
-    st.caption("Runs on this machine: instant, offline and free.")
-    st.session_state.setdefault(TRY_QUERY_KEY, TRY_EXAMPLE)
-    with st.form("models_try_form", border=False, enter_to_submit=True):
-        st.text_input("Search query", key=TRY_QUERY_KEY, placeholder="Describe the moment you are looking for")
-        routed = st.form_submit_button("Route with this model", type="primary", icon=":material/alt_route:")
-    if routed:
-        try:
-            result = student_router(model).route(st.session_state[TRY_QUERY_KEY])
-        except Exception as exc:  # a broken artifact or a bad query: say so, keep the page usable
-            components.show_error(exc)
-        else:
-            st.session_state[TRY_RESULT_KEY] = (model.id, result)
-    last = st.session_state.get(TRY_RESULT_KEY)
-    if last is not None and last[0] == model.id:
-        with st.container(border=True):
-            components.route_result_view(last[1], model.name)
+    """Route a query through this model (router id `student:<model id>`) and show its weights and reasoning."""
+    try_router_box(
+        [f"student:{model.id}"],
+        labels={f"student:{model.id}": model.name},
+        key=TRY_KEY,
+        examples=(),
+        route_label="Route with this model",
+        initial_query=TRY_EXAMPLE,
+    )
 
 
 def delete_control(registry: ModelRegistry, model: CustomModel) -> None:
     """Delete behind a confirmation; refused with the registry's message while a deployment uses the model."""
-    problem = st.session_state.pop(PROBLEM_KEY, None)
-    if problem:
-        st.error(components.plain_markdown(problem), icon=":material/error:")
-    if st.session_state.get(DELETE_CONFIRM_KEY) != model.id:
-        st.button("Delete model", key="models_delete", icon=":material/delete:", on_click=_ask_delete, args=(model.id,))
+    notices.show(PROBLEMS)
+    if confirm.waiting(DELETE_KEY) != model.id:
+        st.button(
+            "Delete model", key=DELETE_KEY, icon=":material/delete:", on_click=confirm.ask, args=(DELETE_KEY, model.id)
+        )
         return
-    with st.container(border=True):
-        st.warning("Delete this model and its files? This cannot be undone.", icon=":material/delete_forever:")
-        st.text(model.name)
-        with st.container(horizontal=True):
-            confirmed = st.button(
-                "Delete for good", key="models_delete_confirm_button", type="primary", icon=":material/delete_forever:"
-            )
-            st.button("Cancel", key="models_delete_cancel", on_click=_cancel_delete)
-    if confirmed:
-        st.session_state.pop(DELETE_CONFIRM_KEY, None)
-        try:
-            registry.delete(model.id)
-        except Exception as exc:  # e.g. in use by a deployment: the message says what to do
-            st.session_state[PROBLEM_KEY] = state.explain_error(exc)
-        else:
-            components.flash(f"Deleted model {model.name}.")
-            st.session_state.pop(TRY_RESULT_KEY, None)
-            st.query_params.pop(MODEL_PARAM, None)
-        st.rerun()
+    confirm.confirm_box(
+        DELETE_KEY,
+        "Delete this model and its files? This cannot be undone.",
+        detail=model.name,
+        confirm="Delete for good",
+        icon=":material/delete_forever:",
+        confirm_icon=":material/delete_forever:",
+        on_confirm=lambda model_id: _delete(registry, model_id, model.name),
+    )
 
 
-def _ask_delete(model_id: str) -> None:
-    st.session_state[DELETE_CONFIRM_KEY] = model_id
-
-
-def _cancel_delete() -> None:
-    st.session_state.pop(DELETE_CONFIRM_KEY, None)
+def _delete(registry: ModelRegistry, model_id: str, name: str) -> None:
+    # e.g. in use by a deployment: the registry's message says what to do
+    if notices.attempt(PROBLEMS, lambda: registry.delete(model_id)) is not None:
+        notices.success(notices.PAGE, f"Deleted model {name}.")
+        picker.choose(MODEL_PARAM, None)

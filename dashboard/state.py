@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from pydantic import ValidationError
 
-from core import progress
 from core.backends import (
     Backend,
     BackendStatus,
@@ -176,70 +175,3 @@ def _explain_validation(exc: ValidationError) -> str:
         field = str(error["loc"][0]) if error.get("loc") else ""
         sentences.append(FIELD_HINTS.get(field, f"{field or 'value'}: {error['msg']}."))
     return " ".join(dict.fromkeys(sentences))
-
-
-@dataclass(frozen=True)
-class StepState:
-    """One step of the studio's workflow as the Overview shows it."""
-
-    number: int
-    title: str
-    purpose: str
-    page_file: str
-    state: str
-
-    @property
-    def has_page(self) -> bool:
-        return (PAGES_DIR / self.page_file).is_file()
-
-
-NOT_AVAILABLE = "Not available yet."
-NOTHING_STORED = "Nothing is stored for this step."
-
-
-def studio_steps(store: Store) -> list[StepState]:
-    """The five workflow steps with what the store currently holds for each."""
-    tables = progress.table_names(store)
-    steps = []
-    for number, (title, purpose, page_file, table, summary) in enumerate(_STEPS, start=1):
-        if table in tables:
-            state = summary(store)
-        elif table is None and (PAGES_DIR / page_file).is_file():
-            state = NOTHING_STORED
-        else:
-            state = NOT_AVAILABLE
-        steps.append(StepState(number, title, purpose, page_file, state))
-    return steps
-
-
-_STEPS: tuple[tuple[str, str, str, str | None, Callable[[Store], str] | None], ...] = (
-    (
-        "Data mix",
-        "Tune a synthetic query mix and label it with the teacher.",
-        "data_mix.py",
-        "datasets",
-        progress.datasets_summary,
-    ),
-    (
-        "Distil",
-        "Train a small student router on the teacher's labels.",
-        "distillation.py",
-        "jobs",
-        progress.jobs_summary,
-    ),
-    (
-        "Deploy",
-        "Put a trained student behind an endpoint.",
-        "deploy.py",
-        "deployments",
-        progress.row_count_summary("deployments", "deployment"),
-    ),
-    ("Compare", "Route the same queries with teacher and student side by side.", "compare.py", None, None),
-    (
-        "Evaluate",
-        "Score routers on held-out queries and on search results.",
-        "evaluate.py",
-        "evaluations",
-        progress.row_count_summary("evaluations", "evaluation"),
-    ),
-)

@@ -8,7 +8,7 @@ from dashboard import state
 
 st.title("Data Mix")
 current = state.studio()
-library = datasets.dataset_library(current)
+library = current.backend.datasets()
 st.markdown(
     "A student router learns from the teacher's labels on synthetic queries. Decide how many queries to make and "
     "how they split by **focus** (which channel should lead), **difficulty** and **domain**; every group always "

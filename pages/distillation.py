@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import components, distillation_views, state
+from dashboard.widgets import notices
 
 st.title("Distillation")
 st.caption(
@@ -10,7 +11,7 @@ st.caption(
     "labels and splits it, trains epoch by epoch and scores the student on held-out queries. Jobs run in their "
     "own process, so they keep going when you leave this page."
 )
-components.show_flash()
+notices.show(notices.PAGE)
 current = state.studio()
 try:
     runner = state.jobs()

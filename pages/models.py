@@ -3,13 +3,14 @@
 import streamlit as st
 
 from dashboard import components, model_views, state
+from dashboard.widgets import notices
 
 st.title("Models")
 st.caption(
     "Custom models made by distillation jobs. Each keeps a manifest of how it was made (dataset hash, teacher, "
     "prompt version, seed, hyperparameters) so a run can be traced and repeated."
 )
-components.show_flash()
+notices.show(notices.PAGE)
 current = state.studio()
 registry = current.backend.models()
 try:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import components, state
+from dashboard.widgets.try_router import try_router_box
 
 st.title("Video Search Router Studio")
 st.markdown(
@@ -16,5 +17,5 @@ st.subheader("The five steps")
 components.step_cards(state.studio().store)
 
 st.subheader("Try the router")
-components.try_router_box("teacher")
+try_router_box(["teacher"])
 st.caption(components.PUBLISHED_LATENCY_NOTE)

@@ -4,12 +4,13 @@ import streamlit as st
 
 from core.settings import save_settings
 from dashboard import components, state
+from dashboard.widgets import notices, prices
 
 BACKEND_LABELS = {"local": "Local (offline, free)", "bedrock": "Amazon Bedrock"}
 CHECK_KEY = "settings_credentials_check"
 
 st.title("Settings")
-components.show_flash()
+notices.show(notices.PAGE)
 current = state.studio()
 settings = current.settings
 pinned = settings.pinned_by_environment()
@@ -57,7 +58,7 @@ if save:
     except Exception as exc:
         components.show_error(exc)
     else:
-        components.flash("Settings saved.")
+        notices.success(notices.PAGE, "Settings saved.")
         st.rerun()
 
 st.subheader("AWS credentials")
@@ -88,7 +89,7 @@ st.caption(
     "USD per 1 million tokens, on-demand, US regions, used by every cost estimate in the studio. The defaults "
     "come from copies of the AWS pricing pages; batch inference costs about half. Edit a cell, then save."
 )
-components.price_editor(current.store)
+prices.price_editor(current.store)
 
 st.subheader("Data directory")
 st.text(str(settings.data_dir))

@@ -34,6 +34,7 @@ from core.datasets.files import (
 )
 from core.datasets.validation import MAX_RECORDS, MIN_RECORDS, ValidationReport
 from core.files import atomic_write_text, path_inside, safe_name
+from core.naming import unique_name
 from core.store import Store
 
 DATASETS_DIR = "datasets"
@@ -305,14 +306,9 @@ class DatasetLibrary:
 
     def _new_folder(self, name: str) -> Path:
         """A folder for this name inside the data directory; different names that clean alike get a number."""
-        base = safe_name(name, fallback="dataset")
-        candidate = path_inside(self.root, base)
-        number = 2
-        while candidate.exists():
-            candidate = path_inside(self.root, f"{base}-{number}")
-            number += 1
+        folder = unique_name(safe_name(name, fallback="dataset"), lambda taken: path_inside(self.root, taken).exists())
         self.root.mkdir(parents=True, exist_ok=True)
-        return candidate
+        return path_inside(self.root, folder)
 
     def _stored_path(self, path: Path) -> str:
         """Paths are kept relative to the data directory, so the directory can be moved."""

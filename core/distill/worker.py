@@ -41,6 +41,7 @@ from core.distill.jobs import (
 from core.distill.pipeline import DatasetSource, PipelineFailure, StopRequested, run_distillation
 from core.distill.trainer import TrainingStopped
 from core.model_registry import ModelRegistry, ModelRegistryError, new_model_id
+from core.naming import unique_name
 from core.routers.base import Router
 from core.settings import Settings
 from core.store import NOW_SQL, Store, StoreError
@@ -215,10 +216,7 @@ class _JobRun:
             return self.params.model_name
         # Job names may hold '.' and '+', which model names may not.
         base = re.sub(r"[^0-9A-Za-z]+", "-", self.job.name).strip("-")[:56] or "student"
-        name, number = base, 2
-        while registry.name_taken(name) or self._requested_by_another_job(name):
-            name, number = f"{base}-{number}", number + 1
-        return name
+        return unique_name(base, lambda name: registry.name_taken(name) or self._requested_by_another_job(name))
 
     def _requested_by_another_job(self, model_name: str) -> bool:
         with self.store.connect() as conn:

@@ -352,7 +352,7 @@ def test_s3_upload_on_the_local_backend_says_it_needs_bedrock():
 def _check_uploaded_bytes(name: str, data: bytes) -> None:
     from dashboard import dataset_views, state
 
-    dataset_views.uploaded_file_check(dataset_views.dataset_library(state.studio()), name, data)
+    dataset_views.uploaded_file_check(state.studio().backend.datasets(), name, data)
 
 
 def check_upload(name: str, data: bytes) -> AppTest:

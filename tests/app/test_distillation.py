@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import time
-from datetime import datetime
 
 import pytest
 
@@ -23,14 +22,7 @@ from core.distill import worker
 from core.distill.jobs import INTERRUPTED, Job, JobPhase, JobRunner, JobStatus, job_dir, record_process
 from dashboard import state
 from dashboard.components import plain_markdown
-from dashboard.distillation_views import (
-    INTERRUPTED_TEXT,
-    NAME_KEY,
-    default_job_name,
-    elapsed_seconds,
-    format_elapsed,
-    phase_states,
-)
+from dashboard.distillation_views import INTERRUPTED_TEXT, NAME_KEY
 from tests.app.helpers import FEW_EPOCHS, alerts, chart_rows, finished_job, open_page, run_app, save_dataset, texts
 
 WORKER_DEADLINE_S = 90.0
@@ -130,7 +122,7 @@ def test_stop_asks_for_confirmation_then_stops(app, store, runner, studio_env):
     assert not any("Stop this job?" in body for body in alerts(at))
 
     at.button(key="distill_stop").click().run()
-    at.button(key="distill_stop_confirm_button").click().run()
+    at.button(key="distill_stop_confirm").click().run()
     assert runner.get(job_id).status == JobStatus.STOPPING
     assert any("Stopping" in body for body in alerts(at))
     assert not [b for b in at.button if b.key == "distill_stop"]
@@ -241,46 +233,6 @@ def test_the_studios_job_runner_marks_a_job_whose_worker_died_while_the_app_was_
 
     orphan = runner.get(job.id)  # get() reads the record as it is, without reconciling
     assert (orphan.status, orphan.failure_message) == (JobStatus.FAILED, INTERRUPTED)
-
-
-def test_phase_states_follow_bedrock_words():
-    base = dict(
-        id="j",
-        name="n",
-        backend="local",
-        progress=0.3,
-        dataset_id=None,
-        teacher=None,
-        student=None,
-        pid=None,
-        stop_requested=False,
-        failure_message=None,
-        model_id=None,
-        remote_arn=None,
-        created_at="2026-01-01 10:00:00",
-        started_at="2026-01-01 10:00:00",
-        ended_at=None,
-        updated_at="2026-01-01 10:00:00",
-    )
-    running = Job(status="InProgress", phase="DataProcessing", **base)
-    assert phase_states(running) == [
-        (JobPhase.VALIDATION, "Completed"),
-        (JobPhase.DATA_PROCESSING, "InProgress"),
-        (JobPhase.TRAINING, "NotStarted"),
-    ]
-    failed = Job(status="Failed", phase="Validation", **base)
-    assert [state for _, state in phase_states(failed)] == ["Failed", "NotStarted", "NotStarted"]
-    done = Job(status="Completed", phase="Training", **base)
-    assert {state for _, state in phase_states(done)} == {"Completed"}
-    ended = Job(status="Completed", phase="Training", **{**base, "ended_at": "2026-01-01 10:02:05.5"})
-    assert format_elapsed(elapsed_seconds(ended)) == "2 min 05 s"
-
-
-def test_default_job_name_is_bedrock_valid_and_skips_taken_names():
-    now = datetime(2026, 4, 1, 9, 5)
-    assert default_job_name(set(), now) == "router-distill-20260401-0905"
-    assert default_job_name({"router-distill-20260401-0905"}, now) == "router-distill-20260401-0905-2"
-    assert check_job_name(default_job_name(set(), now)) is None
 
 
 def _wait_until_finished(runner: JobRunner, job_id: str) -> Job:

@@ -10,8 +10,9 @@ from core.distill.artifact import JSON_NAME
 from core.distill.jobs import JobRunner
 from core.model_registry import ModelRegistry
 from core.routers.student import StudentRouter
-from dashboard.components import plain_markdown, weights_text
-from dashboard.model_views import PICK_KEY, TRY_QUERY_KEY
+from dashboard.components import plain_markdown
+from dashboard.model_views import PICK_KEY, TRY_QUERY_KEY, TRY_ROUTE_KEY
+from dashboard.widgets.formatting import weights_text
 from tests.app.helpers import alerts, finished_job, open_page, save_dataset, texts
 
 
@@ -84,7 +85,7 @@ def test_try_a_query_through_the_selected_model(app, two_models):
     at = open_page(app, "models.py")
 
     at.text_input(key=TRY_QUERY_KEY).input("crowd cheering in a stadium")
-    at.button(key="FormSubmitter:models_try_form-Route with this model").click().run()
+    at.button(key=TRY_ROUTE_KEY).click().run()
 
     assert not at.exception, [e.value for e in at.exception]
     expected = StudentRouter.from_directory(newer.path).route("crowd cheering in a stadium").decision
@@ -106,7 +107,7 @@ def test_delete_asks_for_confirmation_then_removes_the_model_and_its_files(app, 
     assert len(registry.list()) == 2
 
     at.button(key="models_delete").click().run()
-    at.button(key="models_delete_confirm_button").click().run()
+    at.button(key="models_delete_confirm").click().run()
 
     assert not at.exception
     assert [model.id for model in registry.list()] == [older.id]
@@ -123,8 +124,8 @@ def test_a_broken_model_folder_is_explained_and_can_still_be_deleted(app, two_mo
 
     assert not at.exception, [e.value for e in at.exception]
     assert "This model's files cannot be used, so it cannot route queries." in [e.value for e in at.error]
-    at.button(key="FormSubmitter:models_try_form-Route with this model").click().run()
+    at.button(key=TRY_ROUTE_KEY).click().run()
     assert not at.exception
     at.button(key="models_delete").click().run()
-    at.button(key="models_delete_confirm_button").click().run()
+    at.button(key="models_delete_confirm").click().run()
     assert newer.id not in [model.id for model in registry.list()]

@@ -154,10 +154,10 @@ def _show_error(message: str) -> None:
 
 
 def _show_flash(message: str) -> None:
-    from dashboard import components
+    from dashboard.widgets import notices
 
-    components.flash(message)
-    components.show_flash()
+    notices.success(notices.PAGE, message)
+    notices.show(notices.PAGE)
 
 
 def _as_displayed(markdown_body: str) -> str:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.ui import main_area
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -25,6 +27,6 @@ SCREENSHOT_MARGIN_PX = 120
 
 def screenshot_whole_page(page, path: Path) -> None:
     """Streamlit scrolls inside its main area, so grow the window to the content before the screenshot."""
-    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
+    height = main_area(page).evaluate("main => main.scrollHeight")
     page.set_viewport_size({"width": page.viewport_size["width"], "height": height + SCREENSHOT_MARGIN_PX})
     page.screenshot(path=str(path), full_page=True)

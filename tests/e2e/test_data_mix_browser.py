@@ -6,10 +6,9 @@ from pathlib import Path
 from core.datasets.files import encode_records, make_record
 from core.schema import RoutingDecision
 from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
+from tests.e2e.ui import STEP_MS, charts, exceptions, file_input, grid_cells, metrics, open_from_sidebar, tables
 
 pytestmark = BROWSER_TEST_MARKS
-FIRST_LOAD_MS = 60_000
-STEP_MS = 30_000
 TOTAL = 200
 # Four weight histograms, focus, difficulty, query length and domain.
 CHART_COUNT = 8
@@ -18,17 +17,9 @@ CHART_COUNT = 8
 def open_data_mix(page, url: str):
     from playwright.sync_api import expect
 
-    page.goto(url)
-    page.get_by_test_id("stSidebar").get_by_role("link", name="Data Mix").click()
-    main = page.get_by_test_id("stMain")
-    expect(main.get_by_role("heading", name="Data Mix")).to_be_visible(timeout=FIRST_LOAD_MS)
+    main = open_from_sidebar(page, url, "Data Mix", "Data Mix")
     expect(main.get_by_text("Focus", exact=True)).to_be_visible(timeout=STEP_MS)
     return main
-
-
-def grid_cells(main, label_text: str):
-    """The cells of the dataframe that follows a heading; Streamlit's grid keeps an accessible table in the DOM."""
-    return main.get_by_test_id("stDataFrame").filter(has_text=label_text).locator("td[role=gridcell]")
 
 
 def test_generate_see_save_and_download_a_small_mix(studio, page, artifacts):
@@ -46,16 +37,16 @@ def test_generate_see_save_and_download_a_small_mix(studio, page, artifacts):
     generate.click()
 
     expect(main.get_by_text(f"the first {TOTAL} of {TOTAL}", exact=False)).to_be_visible(timeout=STEP_MS)
-    expect(main.get_by_test_id("stVegaLiteChart")).to_have_count(CHART_COUNT, timeout=STEP_MS)
-    expect(main.get_by_test_id("stMetric").filter(has_text="Queries").first).to_contain_text(str(TOTAL))
-    preview = main.get_by_test_id("stDataFrame").filter(has_text="difficulty")
+    expect(charts(main)).to_have_count(CHART_COUNT, timeout=STEP_MS)
+    expect(metrics(main).filter(has_text="Queries").first).to_contain_text(str(TOTAL))
+    preview = tables(main).filter(has_text="difficulty")
     expect(preview.locator("td[role=gridcell]").first).not_to_be_empty()
 
     name = main.get_by_label("Dataset name")
     name.fill("browser-mix")
     main.get_by_role("button", name="Save dataset").click()
     expect(main.get_by_text(f"Saved: {TOTAL} labelled records", exact=False)).to_be_visible(timeout=STEP_MS)
-    listed = main.get_by_test_id("stDataFrame").filter(has_text="s3 uri")
+    listed = tables(main).filter(has_text="s3 uri")
     expect(listed.locator("td[role=gridcell]").first).to_have_text("browser-mix")
     expect(main.get_by_text("Uploading to S3 needs the Amazon Bedrock backend", exact=False)).to_be_visible()
 
@@ -70,7 +61,7 @@ def test_generate_see_save_and_download_a_small_mix(studio, page, artifacts):
     assert all(
         set(json.loads(record["messages"][1]["content"][0]["text"])) >= {"visual", "audio"} for record in records
     )
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(exceptions(page)).to_have_count(0)
     screenshot_whole_page(page, artifacts / "data-mix.png")
 
 
@@ -87,7 +78,7 @@ def test_a_broken_upload_lists_its_problems_by_line(studio, page, artifacts, tmp
     from playwright.sync_api import expect
 
     main = open_data_mix(page, studio.url)
-    main.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(broken_file(tmp_path / "broken.jsonl"))
+    file_input(main).set_input_files(broken_file(tmp_path / "broken.jsonl"))
 
     expect(main.get_by_text("Invalid:", exact=False)).to_be_visible(timeout=STEP_MS)
     problems = grid_cells(main, "problem")
@@ -95,7 +86,7 @@ def test_a_broken_upload_lists_its_problems_by_line(studio, page, artifacts, tmp
     expect(problems.filter(has_text="line 7").first).to_be_attached()
     expect(problems.filter(has_text="not valid JSON").first).to_be_attached()
     expect(main.get_by_role("button", name="Import into the library")).to_have_count(0)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(exceptions(page)).to_have_count(0)
     screenshot_whole_page(page, artifacts / "data-mix-validate.png")
 
 

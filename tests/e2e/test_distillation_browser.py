@@ -24,14 +24,11 @@ from core.settings import Settings
 from core.store import Store
 from core.synth import DataMix
 from core.synth.pipeline import synthesise
-from dashboard.components import weights_text
+from dashboard.widgets.formatting import weights_text
 from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
+from tests.e2e.ui import FIRST_LOAD_MS, JOB_MS, STEP_MS, charts, exceptions, main_area, shown, sidebar, tables
 
 pytestmark = BROWSER_TEST_MARKS
-FIRST_LOAD_MS = 60_000
-STEP_MS = 20_000
-# A whole job: a worker process starts, imports numpy and scipy, trains and saves.
-JOB_MS = 120_000
 DATASET_RECORDS = 200
 QUERY = "dog barking loudly"
 
@@ -52,11 +49,6 @@ def runner(studio, studio_store) -> JobRunner:
                 os.killpg(job.pid, signal.SIGKILL)
 
 
-def shown(main, text: str, *, exact: bool | None = None):
-    """Visible matches only: the page keeps a hidden copy of what a fragment redraws."""
-    return main.get_by_text(text, exact=exact).filter(visible=True)
-
-
 def save_labelled_dataset(store: Store, data_dir: Path, name: str):
     made = synthesise(DataMix(total=DATASET_RECORDS, seed=11), ReferenceTeacher(), teacher_id="Local reference teacher")
     return DatasetLibrary(store, data_dir).save(name, made.records, made.tags, made.manifest_fields)
@@ -66,17 +58,17 @@ def test_empty_states_point_to_the_previous_step(studio, page, artifacts):
     from playwright.sync_api import expect
 
     page.goto(f"{studio.url}/distillation")
-    main = page.get_by_test_id("stMain")
+    main = main_area(page)
     expect(main.get_by_role("heading", name="Distillation")).to_be_visible(timeout=FIRST_LOAD_MS)
     expect(main.get_by_text("No datasets yet", exact=False)).to_be_visible(timeout=STEP_MS)
     expect(main.get_by_role("link", name="Open Data Mix")).to_be_visible()
     expect(main.get_by_text("No jobs yet", exact=False)).to_be_visible()
     screenshot_whole_page(page, artifacts / "distillation-empty.png")
 
-    page.get_by_test_id("stSidebar").get_by_role("link", name="Models").click()
+    sidebar(page).get_by_role("link", name="Models").click()
     expect(main.get_by_text("No models yet: run a distillation", exact=False)).to_be_visible(timeout=STEP_MS)
     expect(main.get_by_role("link", name="Open Distillation")).to_be_visible()
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(exceptions(page)).to_have_count(0)
 
 
 def test_a_running_job_updates_live_and_a_failed_one_says_why(studio, studio_store, runner, page, artifacts):
@@ -103,10 +95,10 @@ def test_a_running_job_updates_live_and_a_failed_one_says_why(studio, studio_sto
         reporter.flush()
 
         page.goto(f"{studio.url}/distillation?job={live.id}")
-        main = page.get_by_test_id("stMain")
+        main = main_area(page)
         expect(shown(main, "Training: InProgress")).to_be_visible(timeout=FIRST_LOAD_MS)
         expect(shown(main, "Training: 40%")).to_be_visible(timeout=STEP_MS)
-        expect(main.get_by_test_id("stVegaLiteChart")).to_have_count(2)
+        expect(charts(main)).to_have_count(2)
 
         # The job view polls the store: new progress shows without a click or a reload.
         reporter.progress(0.7)
@@ -128,8 +120,8 @@ def test_a_running_job_updates_live_and_a_failed_one_says_why(studio, studio_sto
     expect(shown(main, "could not be read (disk error)", exact=False)).to_be_visible()
     expect(shown(main, "Validation: Failed")).to_be_visible()
     expect(main.get_by_role("button", name="Start distillation")).to_be_visible()
-    expect(main.get_by_test_id("stDataFrame")).to_be_visible()
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(tables(main)).to_be_visible()
+    expect(exceptions(page)).to_have_count(0)
     screenshot_whole_page(page, artifacts / "distillation-failed.png")
 
 
@@ -138,7 +130,7 @@ def test_launch_a_job_watch_it_finish_and_route_with_its_model(studio, studio_st
 
     dataset = save_labelled_dataset(studio_store, studio.data_dir, "router-train-small")
     page.goto(f"{studio.url}/distillation")
-    main = page.get_by_test_id("stMain")
+    main = main_area(page)
     expect(main.get_by_role("button", name="Start distillation")).to_be_visible(timeout=FIRST_LOAD_MS)
     main.get_by_role("combobox", name="Dataset").click()
     page.get_by_role("option", name="router-train-small", exact=False).click()
@@ -158,8 +150,8 @@ def test_launch_a_job_watch_it_finish_and_route_with_its_model(studio, studio_st
     assert job.status == JobStatus.COMPLETED and job.dataset_id == dataset.id and job.params["epochs"] == 8
     assert f"job={job.id}" in page.url
     expect(shown(main, "Training: Completed")).to_be_visible()
-    expect(main.get_by_test_id("stVegaLiteChart")).to_have_count(2)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(charts(main)).to_have_count(2)
+    expect(exceptions(page)).to_have_count(0)
     screenshot_whole_page(page, artifacts / "distillation.png")
 
     main.get_by_role("link", name="Open it on the Models page").click()
@@ -173,5 +165,5 @@ def test_launch_a_job_watch_it_finish_and_route_with_its_model(studio, studio_st
     expected = StudentRouter.from_directory(model.path).route(QUERY).decision
     expect(main.get_by_text(weights_text(expected.weights()), exact=True)).to_be_visible(timeout=STEP_MS)
     expect(main.get_by_text(expected.reasoning, exact=True)).to_be_visible()
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(exceptions(page)).to_have_count(0)
     screenshot_whole_page(page, artifacts / "models.png")

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from core.files import UnsafePathError, atomic_write_text, path_inside, safe_name
-from core.pricing import DEFAULT_PRICES_PER_MILLION, ModelPrice, load_price_table, reset_prices, save_price
+from core.pricing import DEFAULT_PRICES_PER_MILLION, ModelPrice, load_price_table, parse_price, reset_prices, save_price
 from core.settings import load_settings, save_settings
 from core.store import MIGRATIONS, Store
 
@@ -134,3 +134,14 @@ def test_billing_rates_are_unknown_until_entered_and_refuse_nonsense(tmp_path):
         save_rate(store, "hourly", "nova-micro", 1.0)
     save_rate(store, "provisioned_hour", "nova-micro", None)
     assert billing_rate(store, "provisioned_hour", "nova-micro") is None
+
+
+def test_a_typed_price_is_parsed_or_refused_with_the_model_and_the_side_named():
+    assert parse_price("nova-pro", "Amazon Nova Pro", 0.8, "3.2") == (ModelPrice("nova-pro", 0.8, 3.2), [])
+    price, problems = parse_price("nova-pro", "Amazon Nova Pro", float("nan"), -1)
+    assert price is None
+    assert problems == ["Amazon Nova Pro, input price is empty", "Amazon Nova Pro, output price cannot be negative"]
+    assert parse_price("x", "X", None, float("inf"))[1] == [
+        "X, input price is not a number",
+        "X, output price must be a finite number",
+    ]

@@ -1,0 +1,24 @@
+"""The Overview's step model: what the store holds for each step, and the steps whose page is not there yet."""
+
+from pathlib import Path
+
+from core.progress import NOT_AVAILABLE, NOTHING_STORED, studio_steps
+from core.store import Store
+
+
+def test_each_step_says_what_the_store_holds_or_that_it_is_not_available_yet(tmp_path: Path):
+    store = Store(tmp_path / "studio.db")
+    store.execute(
+        "INSERT INTO datasets (id, name, path, kind, records, sha256, manifest_json, created_at) "
+        "VALUES ('d1', 'mix-1', 'datasets/mix-1.jsonl', 'train', 1500, 'x', '{}', datetime('now'))"
+    )
+    pages = {"data_mix.py", "distillation.py", "compare.py"}
+
+    steps = studio_steps(store, pages.__contains__)
+
+    assert [step.number for step in steps] == [1, 2, 3, 4, 5]
+    assert [step.state for step in steps[:2]] == ["1 dataset, 1,500 records.", "No jobs yet."]
+    assert [step.has_page for step in steps] == [True, True, False, True, False]
+    # Compare keeps no table: its page alone makes it available.
+    assert steps[3].state == NOTHING_STORED
+    assert studio_steps(store, lambda page: False)[3].state == NOT_AVAILABLE
