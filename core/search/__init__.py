@@ -1,1 +1,1 @@
-"""Search impact: a sample video catalog and its relevance judgements, made together from one seed."""
+"""Search impact: a seeded video catalog with judged queries, the four search channels and fusion by a router's weights."""
