@@ -35,7 +35,9 @@ class JudgedQuery:
         return [segment_id for segment_id, grade in self.relevant.items() if grade == FULL_MATCH]
 
     def to_json_dict(self) -> dict[str, object]:
-        record: dict[str, object] = {"id": self.id, "query": self.query, "focus": self.focus}
+        record: dict[str, object] = {"id": self.id, "query": self.query}
+        if self.focus != UNSPECIFIED_FOCUS:
+            record["focus"] = self.focus
         if self.channels:
             record["channels"] = list(self.channels)
         if self.facets:
