@@ -37,7 +37,7 @@ class FusedRanking:
 
     rows: np.ndarray
     scores: np.ndarray
-    contributions: dict[str, np.ndarray]  # channel -> contribution per ranked row, in MODALITIES order
+    contributions: dict[str, np.ndarray]  # every queried channel -> its contribution per ranked row
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -81,10 +81,10 @@ def fuse(hits: Mapping[str, ChannelHits], weights: Mapping[str, float], method: 
     """One ranking from the channels' hits; channels under the skip threshold (or not given) add nothing."""
     if method not in FUSION_METHODS:
         raise ValueError(f"unknown fusion {method!r}; use {', '.join(FUSION_METHODS)}")
-    used = [m for m in active_channels(weights) if m in hits and len(hits[m])]
-    if not used:
-        return FusedRanking(np.zeros(0, dtype=np.int64), np.zeros(0), {})
-    union = np.unique(np.concatenate([hits[m].rows for m in used]))
+    used = [m for m in active_channels(weights) if m in hits]
+    union = np.unique(np.concatenate([hits[m].rows for m in used])) if used else np.zeros(0, dtype=np.int64)
+    if not len(union):
+        return FusedRanking(union, np.zeros(0), dict.fromkeys(used, np.zeros(0)))
     parts: dict[str, np.ndarray] = {}
     for m in used:
         channel = hits[m]
@@ -103,5 +103,5 @@ def _normalised(channel: ChannelHits, method: str) -> tuple[np.ndarray, float]:
         return normalise_minmax(channel.scores), 0.0
     if method == "zscore":
         values = normalise_zscore(channel.scores)
-        return values, float(values.min())
+        return values, float(values.min()) if len(values) else 0.0
     return reciprocal_ranks(len(channel)), 0.0

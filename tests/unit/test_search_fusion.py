@@ -87,6 +87,14 @@ def test_a_channel_under_the_threshold_adds_nothing():
     assert active_channels(weights(visual=0.9, audio=0.05, transcription=0.0499)) == ["visual", "audio"]
 
 
+def test_a_queried_channel_that_found_nothing_contributes_zero():
+    channels = {"visual": hits("visual", [3], [0.4]), "metadata": ChannelHits.empty("metadata")}
+    for method in ("minmax", "rrf", "zscore"):
+        fused = fuse(channels, weights(visual=0.5, metadata=0.5), method)
+        assert fused.rows.tolist() == [3] and fused.contributions["metadata"].tolist() == [0.0]
+    assert len(fuse({"audio": ChannelHits.empty("audio")}, weights(audio=1.0))) == 0
+
+
 def test_unknown_fusion_is_refused():
     with pytest.raises(ValueError, match="unknown fusion"):
         fuse({}, weights(visual=1.0), "borda")
