@@ -25,8 +25,6 @@ from sklearn.feature_extraction.text import TfidfTransformer
 
 # How many hits each channel hands to fusion (an OpenSearch sub-query's k plays this part).
 DEFAULT_DEPTH = 100
-# Queries scored together in one sparse product by search_many (bounds its memory on a 10,000-row catalog).
-BATCH_QUERIES = 256
 CHAR_NGRAMS = (3, 5)
 STOPWORDS = "en"
 LOCAL_SIMILARITY_LABEL = "local stand-in for multimodal embeddings (character n-gram TF-IDF, cosine)"
@@ -108,15 +106,22 @@ class CharNgrams:
 
     def count(self, texts: Sequence[str]) -> sp.csr_matrix:
         """texts x n-grams counts; every word of the texts must be one this object was made from."""
+        return self.ngram_counts(self.word_counts(texts))
+
+    def word_counts(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """texts x words counts (add those of several fields to count the fields joined)."""
         indptr = [0]
         indices: list[int] = []
         for text in texts:
             indices.extend(self._words[word] for word in text.lower().split())
             indptr.append(len(indices))
-        word_counts = sp.csr_matrix(
+        counts = sp.csr_matrix(
             (np.ones(len(indices)), indices, indptr), shape=(len(texts), len(self._words)), dtype=np.float64
         )
-        word_counts.sum_duplicates()
+        counts.sum_duplicates()
+        return counts
+
+    def ngram_counts(self, word_counts: sp.csr_matrix) -> sp.csr_matrix:
         return (word_counts @ self._grams_of_words).tocsr()
 
     def count_query(self, text: str) -> dict[int, int]:
@@ -178,24 +183,12 @@ class LocalTextSimilarity(Channel):
         return terms, (weights / norm if norm > 0 else weights)
 
     def search(self, query: str, depth: int = DEFAULT_DEPTH) -> ChannelHits:
-        return self.search_many([query], depth)[0]
-
-    def search_many(self, queries: Sequence[str], depth: int = DEFAULT_DEPTH) -> list[ChannelHits]:
-        found: list[ChannelHits] = []
-        for start in range(0, len(queries), BATCH_QUERIES):
-            vectors = [self.query_vector(query) for query in queries[start : start + BATCH_QUERIES]]
-            indptr = np.cumsum([0, *(len(terms) for terms, _ in vectors)])
-            matrix = sp.csr_matrix(
-                (
-                    np.concatenate([weights for _, weights in vectors]),
-                    np.concatenate([terms for terms, _ in vectors]),
-                    indptr,
-                ),
-                shape=(len(vectors), self._by_term.shape[0]),
-            )
-            scores = np.asarray((matrix @ self._by_term).todense(), dtype=np.float64)
-            found.extend(top_hits(self.name, row, depth) for row in scores)
-        return found
+        terms, weights = self.query_vector(query)
+        if not len(terms):
+            return ChannelHits.empty(self.name)
+        # The query's own n-gram rows, weighted and summed: a dense score per segment.
+        scores = np.asarray(self._by_term[terms].T @ weights, dtype=np.float64)
+        return top_hits(self.name, scores, depth)
 
 
 class BM25Channel(Channel):

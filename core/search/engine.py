@@ -92,14 +92,15 @@ class SearchIndex:
         }
         metadata = [s.metadata_text() for s in segments]
         ngrams = CharNgrams(text for texts in (*fields.values(), metadata) for text in texts)
-        counts = {name: ngrams.count(texts) for name, texts in fields.items()}
+        words = {name: ngrams.word_counts(texts) for name, texts in fields.items()}
         channels: dict[str, Channel] = {
-            name: LocalTextSimilarity.from_counts(name, ngrams, counts[name]) for name in fields
+            name: LocalTextSimilarity.from_counts(name, ngrams, ngrams.ngram_counts(words[name])) for name in fields
         }
         channels["metadata"] = BM25Channel("metadata", metadata)
-        # Segment.combined_text joins the fields with spaces, so its n-gram counts are the fields' counts summed.
-        combined_counts = counts["visual"] + counts["audio"] + counts["transcription"] + ngrams.count(metadata)
-        return cls(catalog, channels, LocalTextSimilarity.from_counts(COMBINED, ngrams, combined_counts))
+        # Segment.combined_text joins the fields with spaces, so its words are the fields' words together.
+        combined_words = words["visual"] + words["audio"] + words["transcription"] + ngrams.word_counts(metadata)
+        combined = LocalTextSimilarity.from_counts(COMBINED, ngrams, ngrams.ngram_counts(combined_words))
+        return cls(catalog, channels, combined)
 
     def channel_hits(self, query: str, channels: Iterable[str], depth: int = DEFAULT_DEPTH) -> dict[str, ChannelHits]:
         return {name: self.channels[name].search(query, depth) for name in channels}
