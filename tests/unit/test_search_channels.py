@@ -29,14 +29,6 @@ def test_local_similarity_is_cosine_of_scikit_learns_char_wb_tfidf():
     assert set(channel.search("sirens", depth=10).rows.tolist()[:2]) == {0, 3}
 
 
-def test_a_batch_search_gives_what_single_searches_give():
-    channel = LocalTextSimilarity("audio", TEXTS)
-    queries = ["sirens", "barking dog", "music"]
-    for one, batch in zip([channel.search(q) for q in queries], channel.search_many(queries), strict=True):
-        assert one.rows.tolist() == batch.rows.tolist()
-        assert one.scores == pytest.approx(batch.scores)
-
-
 def test_ngrams_of_joined_fields_are_the_sum_of_each_fields():
     ngrams = CharNgrams(TEXTS)
     joined = ngrams.count([" ".join(TEXTS[:2])])
