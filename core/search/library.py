@@ -26,7 +26,7 @@ from core.files import atomic_write_text, path_inside
 from core.search.catalog import Catalog
 from core.search.importing import CatalogImport, ImportReport, Source, check_catalog, check_judgements
 from core.search.judgements import JudgedQuery, judgements_to_jsonl
-from core.search.sample import GENERATOR_VERSION, CatalogSpec, generate_catalog
+from core.search.sample import GENERATOR_VERSION, CatalogSpec, CatalogTooSmall, generate_catalog
 from core.store import Store
 
 CATALOGS_DIR = "search-catalogs"
@@ -110,7 +110,10 @@ class CatalogLibrary:
     def generate(self, name: str, spec: CatalogSpec) -> CatalogInfo:
         """Make a sample catalog from a seed and size, and keep it under this name."""
         name = self._check_new_name(name)
-        made = generate_catalog(spec)
+        try:
+            made = generate_catalog(spec)
+        except CatalogTooSmall as exc:
+            raise CatalogLibraryError(str(exc)) from exc
         return self._save(name, "sample", made.catalog, made.judgements, spec)
 
     def import_files(self, name: str, catalog_source: Source, judgements_source: Source | None = None) -> CatalogInfo:

@@ -91,6 +91,10 @@ FACET_CHANNELS: dict[str, str] = {
 }
 
 
+class CatalogTooSmall(ValueError):
+    """The catalog cannot give as many distinct, specific judged queries as were asked for."""
+
+
 class CatalogSpec(BaseModel):
     """What a sample catalog is made from; the same spec always makes the same catalog and judgements."""
 
@@ -369,7 +373,10 @@ def _judged_queries(rng: random.Random, catalog: Catalog, facets: list[Facets], 
                 if made is not None and made[0] not in seen:
                     break
             else:
-                raise RuntimeError(f"could not write a distinct, specific {focus} query; the catalog is too small")
+                raise CatalogTooSmall(
+                    f"A sample catalog of {len(catalog):,} segments cannot give {n:,} distinct judged queries "
+                    f"(it ran out of {focus} ones): ask for fewer queries or more segments."
+                )
             text, asked, relevant = made
             seen.add(text)
             channels = tuple(m for m in ("visual", "audio", "transcription", "metadata") if m in _channels_of(asked))

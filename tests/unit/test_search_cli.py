@@ -58,6 +58,9 @@ def test_search_prints_hits_with_what_is_seen_heard_and_said(capsys, small_catal
         (("search", " ", "--catalog", "sample"), "the query is empty"),
         (("search", "red car", "--catalog", "nope"), "No search catalog named 'nope'"),
         (("search-eval", "--catalog", "nope"), "No search catalog named 'nope'"),
+        (("search-catalog", "generate", "tiny", "--segments", "50"), "cannot give 1,000 distinct judged queries"),
+        (("search-catalog", "generate", "big", "--segments", "10001"), "segments: Input should be less than or equal"),
+        (("search-catalog", "delete", "sample"), "cannot be deleted"),
     ],
 )
 def test_search_mistakes_get_one_error_line(capsys, argv, message):
