@@ -4,7 +4,16 @@ import math
 
 import pytest
 
-from core.search.metrics import dcg, mean_metrics, ndcg_at_k, query_metrics, recall_at_k, reciprocal_rank
+from core.search.metrics import (
+    dcg,
+    mean_metrics,
+    ndcg_at_k,
+    overlap_at_k,
+    query_metrics,
+    rank_correlation,
+    recall_at_k,
+    reciprocal_rank,
+)
 
 
 def test_recall_counts_true_matches_in_the_top_k_over_at_most_k():
@@ -53,3 +62,18 @@ def test_mean_metrics_average_each_figure():
     second = {"recall_at_5": 0.0, "recall_at_10": 0.5, "mrr": 0.25, "ndcg_at_10": 0.5}
     assert mean_metrics([first, second]) == {"recall_at_5": 0.5, "recall_at_10": 0.75, "mrr": 0.625, "ndcg_at_10": 0.5}
     assert mean_metrics([]) == {"recall_at_5": 0.0, "recall_at_10": 0.0, "mrr": 0.0, "ndcg_at_10": 0.0}
+
+
+def test_overlap_at_k_is_the_shared_share_of_the_top_k():
+    assert overlap_at_k(["a", "b", "c", "d"], ["b", "a", "x", "y"], 4) == 0.5
+    assert overlap_at_k(["a", "b"], ["b", "a"], 2) == 1.0
+    assert overlap_at_k(["a"], ["b"], 1) == 0.0
+
+
+def test_rank_correlation_of_top_k_lists():
+    assert rank_correlation(["a", "b", "c"], ["a", "b", "c"], 3) == pytest.approx(1.0)
+    assert rank_correlation(["a", "b", "c"], ["c", "b", "a"], 3) == pytest.approx(-1.0)
+    # Union a, b, x with ranks (1, 2, 3) and (2, 3, 1) at k = 2 (a missing one ranks 3): rho = -0.5.
+    assert rank_correlation(["a", "b"], ["x", "a"], 2) == pytest.approx(-0.5)
+    assert rank_correlation([], [], 10) == 0.0
+    assert rank_correlation(["a"], ["a"], 10) == 1.0 and rank_correlation(["a"], [], 10) == 0.0
