@@ -35,6 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.schema import MODALITIES
 from core.search.catalog import DEFAULT_SEGMENTS, MAX_SEGMENTS, Catalog, Segment
 from core.search.judgements import FULL_MATCH, PARTIAL_MATCH, JudgedQuery
 from core.synth.generator import VOCAB_DIR as SYNTH_VOCAB_DIR
@@ -379,7 +380,7 @@ def _judged_queries(rng: random.Random, catalog: Catalog, facets: list[Facets], 
                 )
             text, asked, relevant = made
             seen.add(text)
-            channels = tuple(m for m in ("visual", "audio", "transcription", "metadata") if m in _channels_of(asked))
+            channels = tuple(m for m in MODALITIES if m in _channels_of(asked))
             queries.append(JudgedQuery(f"q{len(queries) + 1:04d}", text, focus, relevant, channels, asked))
     return queries
 
