@@ -93,6 +93,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        7,
+        "search catalogs (core.search.library)",
+        """
+        CREATE TABLE search_catalogs (
+            name TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            segments INTEGER NOT NULL,
+            videos INTEGER NOT NULL,
+            queries INTEGER NOT NULL,
+            spec_json TEXT,
+            sha256 TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

@@ -21,6 +21,9 @@ COMMANDS = (
     "core.cli.distill",
     "core.cli.evaluate",
     "core.cli.bench",
+    "core.cli.search",
+    "core.cli.search_eval",
+    "core.cli.search_catalog",
 )
 
 

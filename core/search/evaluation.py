@@ -1,0 +1,117 @@
+"""Search impact: the retrieval figures of routed fusion per router and per query focus, beside baselines.
+
+Every judged query is searched once per channel (and once in the combined index); each router's weights,
+and each baseline's, then only re-fuse those hits, so all rankings of a query come from the same channel
+answers. Routers route the judged queries in one batch; a reply that is not valid searches with uniform
+weights and is counted as a fallback.
+
+Baselines: `uniform` (0.25 on every channel: no routing), one channel alone (`visual_only`, ...), the
+`combined_index` (one index over every field, the system's own single-embedding baseline) and `oracle`
+(equal weight on the channels the query was written in, read from the judgements: what perfect routing
+could reach here, a reference rather than a router).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.routers.base import Router
+from core.schema import MODALITIES
+from core.search.channels import DEFAULT_DEPTH, ChannelHits
+from core.search.engine import UNIFORM_WEIGHTS, SearchIndex, route_weights
+from core.search.fusion import DEFAULT_FUSION, fuse
+from core.search.judgements import JudgedQuery, focus_names, oracle_weights
+from core.search.metrics import METRIC_NAMES, mean_metrics, query_metrics
+
+FIGURE_DIGITS = 4
+# The system's own published retrieval figures (docs/ARCHITECTURE.md, section 10): a reference to show
+# beside ours, never mixed with them.
+PUBLISHED_SETTING = "the published system: 10 long videos, 20 queries"
+PUBLISHED_RETRIEVAL: dict[str, dict[str, float]] = {
+    "routed hybrid search": {"recall_at_5": 0.90, "recall_at_10": 0.95, "mrr": 0.90, "ndcg_at_10": 0.88},
+    "combined embedding": {"recall_at_5": 0.51, "recall_at_10": 0.64, "mrr": 0.48, "ndcg_at_10": 0.54},
+}
+BASELINE_DESCRIPTIONS: dict[str, str] = {
+    "uniform": "0.25 on every channel: fusion without routing",
+    **{f"{m}_only": f"the {m} channel alone" for m in MODALITIES},
+    "combined_index": "one index over every field (a single combined embedding in the system it models)",
+    "oracle": "equal weight on the channels each query was written in, from the judgements: a reference, not a router",
+}
+
+
+@dataclass(frozen=True)
+class _QueryHits:
+    query: JudgedQuery
+    channels: dict[str, ChannelHits]
+    combined: ChannelHits
+    grades: dict[int, int]  # the judgements by catalog row, which is what rankings hold
+
+
+def evaluate_search(
+    index: SearchIndex,
+    judgements: Sequence[JudgedQuery],
+    routers: Mapping[str, Router],
+    *,
+    fusion: str = DEFAULT_FUSION,
+    depth: int = DEFAULT_DEPTH,
+) -> dict[str, object]:
+    """The `search-eval --json` figures (docs/ARCHITECTURE.md, command line)."""
+    texts = [q.query for q in judgements]
+    channels = index.channel_hits_many(texts, depth)
+    combined = index.combined.search_many(texts, depth)
+    positions = index.catalog.positions
+    searched = [
+        _QueryHits(q, c, h, {positions[segment_id]: grade for segment_id, grade in q.relevant.items()})
+        for q, c, h in zip(judgements, channels, combined, strict=True)
+    ]
+    routers_figures: dict[str, dict[str, object]] = {}
+    for router_id, router in routers.items():
+        routed = [route_weights(result) for result in router.route_batch(texts)]
+        figures = _figures(searched, [r.weights for r in routed], fusion)
+        figures["fallbacks"] = sum(r.fallback for r in routed)
+        routers_figures[router_id] = figures
+    baselines: dict[str, dict[str, object]] = {"uniform": _figures(searched, [UNIFORM_WEIGHTS] * len(searched), fusion)}
+    for m in MODALITIES:
+        only = {c: float(c == m) for c in MODALITIES}
+        baselines[f"{m}_only"] = _figures(searched, [only] * len(searched), fusion)
+    baselines["combined_index"] = _scored(searched, [q.combined.rows for q in searched])
+    oracle = [oracle_weights(q.query) for q in searched]
+    if all(weights is not None for weights in oracle):
+        baselines["oracle"] = _figures(searched, oracle, fusion)  # type: ignore[arg-type]
+    for name, figures in baselines.items():
+        figures["description"] = BASELINE_DESCRIPTIONS[name]
+    return {
+        "segments": len(index.catalog),
+        "queries": len(judgements),
+        "fusion": fusion,
+        "routers": routers_figures,
+        "baselines": baselines,
+    }
+
+
+def _figures(searched: Sequence[_QueryHits], weights: Sequence[Mapping[str, float]], fusion: str) -> dict[str, object]:
+    return _scored(searched, [fuse(q.channels, w, fusion).rows for q, w in zip(searched, weights, strict=True)])
+
+
+def _scored(searched: Sequence[_QueryHits], rankings: Sequence[np.ndarray]) -> dict[str, object]:
+    per_query = []
+    by_focus: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for q, rows in zip(searched, rankings, strict=True):
+        scored = query_metrics(rows.tolist(), q.grades)
+        per_query.append(scored)
+        by_focus[q.query.focus].append(scored)
+    figures: dict[str, object] = {**_rounded(mean_metrics(per_query)), "n": len(per_query)}
+    figures["by_focus"] = {
+        focus: {**_rounded(mean_metrics(by_focus[focus])), "n": len(by_focus[focus])}
+        for focus in focus_names()
+        if by_focus.get(focus)
+    }
+    return figures
+
+
+def _rounded(figures: Mapping[str, float]) -> dict[str, float]:
+    return {name: round(figures[name], FIGURE_DIGITS) for name in METRIC_NAMES}
