@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from core.deployments import DeploymentService
     from core.distill.jobs import JobService
     from core.model_registry import ModelRegistry
+    from core.routers.bedrock import RouterMode
 
 
 class BackendUnavailable(Exception):
@@ -273,7 +274,7 @@ class BedrockBackend(Backend):
     def teacher(self, prompt: RouterPrompt | None = None) -> Router:
         from core.aws.models import DEFAULT_TEACHER
 
-        return self._bedrock_router(DEFAULT_TEACHER, router_id="teacher", prompt=prompt)
+        return self._bedrock_router(DEFAULT_TEACHER, router_id="teacher", prompt=prompt, mode="teacher")
 
     def router_choices(self) -> list[RouterChoice]:
         from core.aws.models import BASELINE_ROUTERS
@@ -291,13 +292,24 @@ class BedrockBackend(Backend):
     def _foundation_model(self, parsed: RouterId) -> Router:
         return self._bedrock_router(parsed.argument, router_id=parsed.text)
 
-    def _bedrock_router(self, model: str, *, router_id: str, prompt: RouterPrompt | None = None) -> Router:
+    def _bedrock_router(
+        self, model: str, *, router_id: str, prompt: RouterPrompt | None = None, mode: RouterMode | None = None
+    ) -> Router:
+        """A Converse router; without `mode`, the model's id decides (core.routers.bedrock.mode_for_model)."""
         from core.aws.errors import StudioAwsError
         from core.routers.bedrock import BedrockRouter
 
         session = self.aws_session()
         try:
-            return BedrockRouter(session, model, self.prices(), router_id=router_id, prompt=prompt)
+            return BedrockRouter(
+                session,
+                model,
+                self.prices(),
+                router_id=router_id,
+                prompt=prompt,
+                mode=mode,
+                concurrency=self.settings.bedrock_concurrency,
+            )
         except StudioAwsError as exc:
             raise BackendUnavailable(str(exc)) from exc
 
