@@ -25,6 +25,7 @@ from core.store import Store
 if TYPE_CHECKING:
     import boto3
 
+    from core.aws.session import Clients
     from core.datasets.library import DatasetLibrary
     from core.datasets.storage import DatasetStorage
     from core.deployments import DeploymentService
@@ -242,6 +243,33 @@ class BedrockBackend(Backend):
     kind = "bedrock"
     label = "Amazon Bedrock"
     router_id_forms = (*Backend.router_id_forms, "bedrock:<model id, inference profile or ARN>")
+
+    def __init__(self, settings: Settings, store: Store):
+        super().__init__(settings, store)
+        self._clients: Clients | None = None
+
+    def aws_clients(self) -> Clients:
+        """The clients this backend's services share, made on first use from the chosen profile and region."""
+        from core.aws.session import Clients, make_session
+
+        if self._clients is None:
+            profile, region = self.settings.aws_profile, self.settings.aws_region
+            self._clients = Clients(lambda: make_session(profile, region), region)
+        return self._clients
+
+    def jobs(self) -> JobService:
+        """Distillation on Amazon Bedrock, and local students taught by the Bedrock teacher."""
+        from core.aws.jobs import BedrockJobService
+
+        return BedrockJobService(
+            self.store,
+            self.settings.data_dir,
+            clients=self.aws_clients(),
+            prices=self.prices(),
+            teacher_name=self.teacher_name,
+            role_arn=self.settings.bedrock_role_arn,
+            bucket=self.settings.bedrock_bucket,
+        )
 
     def aws_session(self) -> boto3.session.Session:
         """A session for the chosen profile and region; BackendUnavailable says what to fix when there is none."""
