@@ -25,6 +25,7 @@ from core.store import Store
 if TYPE_CHECKING:
     import boto3
 
+    from core.aws.custom_models import BedrockModelRegistry
     from core.aws.session import Clients
     from core.datasets.library import DatasetLibrary
     from core.datasets.storage import DatasetStorage
@@ -100,11 +101,14 @@ class Backend(ABC):
 
     def router_choices(self) -> list[RouterChoice]:
         """Every router this backend can resolve now, for pickers: teacher, uniform and the local students."""
+        from core.model_registry import ModelRegistry
+
         choices = [
             RouterChoice("teacher", self.teacher_name, "the teacher whose labels students learn from"),
             RouterChoice("uniform", "Uniform weights", "0.25 on every channel: the no-routing baseline"),
         ]
-        for model in self.models().list():
+        # Only models with files here can route on this machine: the store's rows say, with no AWS call.
+        for model in ModelRegistry(self.store, self.settings.data_dir).list():
             if model.path is not None:
                 choices.append(RouterChoice(f"student:{model.id}", model.name, "a distilled local student"))
         return choices
@@ -120,6 +124,15 @@ class Backend(ABC):
         from core.model_registry import ModelRegistry
 
         return ModelRegistry(self.store, self.settings.data_dir)
+
+    def model_users(self) -> Callable[[str], list[str]]:
+        """For a model id or ARN, the names of the deployments using it (none where there are no deployments):
+        what `models().delete(..., in_use_by=...)` refuses on."""
+        try:
+            deployments = self.deployments().list()
+        except CapabilityUnavailable:
+            return lambda model: []
+        return lambda model: [deployment.name for deployment in deployments if deployment.model_id == model]
 
     def jobs(self) -> JobService:
         """The distillation job service of this backend."""
@@ -247,6 +260,7 @@ class BedrockBackend(Backend):
     def __init__(self, settings: Settings, store: Store):
         super().__init__(settings, store)
         self._clients: Clients | None = None
+        self._models: BedrockModelRegistry | None = None
 
     def aws_clients(self) -> Clients:
         """The clients this backend's services share, made on first use from the chosen profile and region."""
@@ -256,6 +270,15 @@ class BedrockBackend(Backend):
             profile, region = self.settings.aws_profile, self.settings.aws_region
             self._clients = Clients(lambda: make_session(profile, region), region)
         return self._clients
+
+    def models(self) -> ModelRegistry:
+        """The studio's models and the account's custom models on Amazon Bedrock (one registry per backend, so
+        the Bedrock list is read at most every half minute)."""
+        from core.aws.custom_models import BedrockModelRegistry
+
+        if self._models is None:
+            self._models = BedrockModelRegistry(self.store, self.settings.data_dir, self.aws_clients())
+        return self._models
 
     def jobs(self) -> JobService:
         """Distillation on Amazon Bedrock, and local students taught by the Bedrock teacher."""

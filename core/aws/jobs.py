@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +44,7 @@ from core.aws.names import (
     check_vpc,
 )
 from core.aws.session import Clients
+from core.aws.timestamps import age_s, now_stamp, stamp
 from core.distill.jobs import (
     ACTIVE_SQL,
     LOCAL_STUDENTS,
@@ -704,7 +704,7 @@ class BedrockJobService(JobService):
             return
         if job.remote_arn:
             self._apply(job, self._describe(job.remote_arn, job.id))
-        elif _age_s(job.created_at) > SUBMIT_GRACE_S:
+        elif age_s(job.created_at) > SUBMIT_GRACE_S:
             self._find_lost_submit(job)
 
     def _find_lost_submit(self, job: Job) -> None:
@@ -783,7 +783,7 @@ class BedrockJobService(JobService):
             loss = (answer.get("trainingMetrics") or {}).get("trainingLoss")
             model_id = self._register_model(job, str(name or job.name), str(model_arn), loss)
         finished = status in FINISHED_WORDS
-        ended = (_stamp(answer.get("endTime")) or _now_stamp()) if finished else None
+        ended = (stamp(answer.get("endTime")) or now_stamp()) if finished else None
         self.store.execute(
             "UPDATE jobs SET status = ?, phase = ?, progress = ?, failure_message = COALESCE(?, failure_message), "
             f"model_id = ?, started_at = COALESCE(started_at, ?), ended_at = COALESCE(?, ended_at), "
@@ -794,7 +794,7 @@ class BedrockJobService(JobService):
                 phase_progress(phases, status),
                 trimmed_aws_message(str(failure), 400) + "." if failure else None,
                 model_id,
-                _stamp(answer.get("creationTime")),
+                stamp(answer.get("creationTime")),
                 ended,
                 job.id,
             ),
@@ -833,7 +833,7 @@ class BedrockJobService(JobService):
             if (details.get(key) or {}).get("status")
         }
         status = str(answer.get("status", JobStatus.IN_PROGRESS.value))
-        created = _stamp(answer.get("creationTime")) or _now_stamp()
+        created = stamp(answer.get("creationTime")) or now_stamp()
         base = str(answer.get("baseModelArn", "")).rsplit("/", 1)[-1]
         failure = answer.get("failureMessage")
         return Job(
@@ -853,8 +853,8 @@ class BedrockJobService(JobService):
             remote_arn=str(answer["jobArn"]),
             created_at=created,
             started_at=created,
-            ended_at=_stamp(answer.get("endTime")),
-            updated_at=_stamp(answer.get("lastModifiedTime")) or created,
+            ended_at=stamp(answer.get("endTime")),
+            updated_at=stamp(answer.get("lastModifiedTime")) or created,
             params={
                 "origin": "started outside the studio",
                 "output_s3_uri": (answer.get("outputDataConfig") or {}).get("s3Uri"),
@@ -975,23 +975,3 @@ def _dataset_inputs(path: Path) -> builtins.list[str]:
 
 def _is_arn(value: str) -> bool:
     return value.startswith("arn:aws")
-
-
-def _stamp(value: object) -> str | None:
-    """A Bedrock timestamp in the store's format (UTC, milliseconds)."""
-    if not isinstance(value, datetime):
-        return None
-    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def _now_stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def _age_s(stamp: str) -> float:
-    try:
-        moment = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-    except ValueError:
-        return 0.0
-    return (datetime.now(UTC) - moment).total_seconds()

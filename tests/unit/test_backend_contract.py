@@ -178,7 +178,17 @@ def test_a_prompt_only_dataset_is_estimated_before_its_teacher_labels_it(backend
 
 def test_every_backend_has_the_dataset_library_and_the_model_registry(backend):
     assert isinstance(backend.datasets(), DatasetLibrary) and backend.datasets().list() == []
-    assert isinstance(backend.models(), ModelRegistry) and backend.models().list() == []
+    assert isinstance(backend.models(), ModelRegistry)
+    with bedrock_stub(backend) as stub:
+        if stub is not None:  # Bedrock's registry lists the account's custom models too
+            stub.add_response(
+                "list_custom_models",
+                {"modelSummaries": []},
+                {"sortBy": "CreationTime", "sortOrder": "Descending", "maxResults": 100},
+            )
+        assert backend.models().list() == []
+    # No deployments yet: nothing uses any model.
+    assert backend.model_users()("any-model") == []
 
 
 def test_dataset_storage_says_where_jobs_read_datasets_and_uploads_where_that_is_s3(backend):
