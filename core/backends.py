@@ -25,7 +25,9 @@ from core.store import Store
 if TYPE_CHECKING:
     import boto3
 
+    from core.aws.batch import BatchInference
     from core.aws.custom_models import BedrockModelRegistry
+    from core.aws.preflight import PreflightReport
     from core.aws.session import Clients
     from core.datasets.library import DatasetLibrary
     from core.datasets.storage import DatasetStorage
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from core.distill.jobs import JobService
     from core.model_registry import ModelRegistry
     from core.routers.bedrock import RouterMode
+    from core.synth.teacher_queries import QueryWriter
 
 
 class BackendUnavailable(Exception):
@@ -147,6 +150,28 @@ class Backend(ABC):
     @abstractmethod
     def dataset_storage(self) -> DatasetStorage:
         """Where a dataset must live for this backend's jobs to read it."""
+
+    def batch_inference(self) -> BatchInference:
+        """Teacher labelling as Bedrock batch jobs (large sets at about half the on-demand price)."""
+        raise CapabilityUnavailable(
+            "batch-inference",
+            f"Batch inference runs on Amazon Bedrock and {self.label} has no AWS account: choose Amazon Bedrock in "
+            "Settings (the local teacher labels thousands of queries in seconds anyway).",
+        )
+
+    def query_writer(self) -> QueryWriter:
+        """A teacher model that writes synthetic queries for each bucket of a data mix."""
+        raise CapabilityUnavailable(
+            "query-writer",
+            f"Teacher-written queries need a model on Amazon Bedrock and {self.label} has no AWS account: choose "
+            "Amazon Bedrock in Settings, or use the built-in generator.",
+        )
+
+    def preflight(self, **targets: str | None) -> PreflightReport:
+        """Checks of what Bedrock work needs (credentials, region, model access, bucket, role), before any runs."""
+        raise CapabilityUnavailable(
+            "preflight", f"{self.label} needs no AWS account, so there is nothing to check before work runs."
+        )
 
     def _resolve(self, parsed: RouterId) -> Router:
         from core.routers.uniform import UniformRouter
@@ -334,6 +359,17 @@ class BedrockBackend(Backend):
             RouterChoice(f"bedrock:{model.invoke_id}", model.name, purpose) for model, purpose in BASELINE_ROUTERS
         ]
         return [*super().router_choices(), *foundation]
+
+    def batch_inference(self) -> BatchInference:
+        from core.aws.batch import BatchInference
+
+        return BatchInference(
+            self.store,
+            self.settings.data_dir,
+            self.aws_clients(),
+            role_arn=self.settings.bedrock_role_arn,
+            bucket=self.settings.bedrock_bucket,
+        )
 
     def dataset_storage(self) -> DatasetStorage:
         from core.aws.s3 import S3DatasetStorage
