@@ -360,6 +360,21 @@ class BedrockBackend(Backend):
         ]
         return [*super().router_choices(), *foundation]
 
+    def preflight(self, **targets: str | None) -> PreflightReport:
+        """Credentials, region, model access and inference profile, bucket and role: green, amber or red each.
+
+        `bucket`, `role_arn`, `teacher` and `student` (model keys) default to Settings and the default pair."""
+        from core.aws.models import DEFAULT_TEACHER
+        from core.aws.preflight import run_preflight
+
+        return run_preflight(
+            self.aws_clients(),
+            teacher=targets.get("teacher") or DEFAULT_TEACHER,
+            student=targets.get("student"),
+            bucket=targets.get("bucket") or self.settings.bedrock_bucket,
+            role_arn=targets.get("role_arn") or self.settings.bedrock_role_arn,
+        )
+
     def batch_inference(self) -> BatchInference:
         from core.aws.batch import BatchInference
 
