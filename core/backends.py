@@ -375,6 +375,19 @@ class BedrockBackend(Backend):
             role_arn=targets.get("role_arn") or self.settings.bedrock_role_arn,
         )
 
+    def query_writer(self) -> QueryWriter:
+        """The Bedrock teacher writing queries for each bucket of a mix, as many at once as Settings allow."""
+        from core.aws.errors import StudioAwsError
+        from core.synth.teacher_queries import QueryWriter
+
+        try:
+            client = self.aws_clients().get("bedrock-runtime")
+        except StudioAwsError as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        return QueryWriter(
+            client, prices=self.prices(), concurrency=self.settings.bedrock_concurrency, teacher_name=self.teacher_name
+        )
+
     def batch_inference(self) -> BatchInference:
         from core.aws.batch import BatchInference
 
