@@ -414,15 +414,16 @@ class BedrockBackend(Backend):
         from core.aws.errors import StudioAwsError
         from core.routers.bedrock import BedrockRouter
 
-        session = self.aws_session()
+        clients = self.aws_clients()
         try:
             return BedrockRouter(
-                session,
+                clients.session(),
                 model,
                 self.prices(),
                 router_id=router_id,
                 prompt=prompt,
                 mode=mode,
+                client=clients.get("bedrock-runtime"),
                 concurrency=self.settings.bedrock_concurrency,
             )
         except StudioAwsError as exc:

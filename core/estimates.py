@@ -68,7 +68,9 @@ class CostEstimate:
             return "Nothing here is billed."
         prefix = "At least" if any(item.usd is None for item in once) else "About"
         text = f"{prefix} ${self.known_usd:,.4f}" if self.known_usd < 1 else f"{prefix} ${self.known_usd:,.2f}"
-        if once:
+        if len(once) == 1:
+            text = f"{once[0].label}: {once[0].shown_usd()}"
+        elif once:
             text += " (" + "; ".join(f"{item.label} {item.shown_usd()}" for item in once) + ")"
         for item in going:
             text += f", then {item.label} {item.shown_usd()} {item.recurring}"
@@ -138,13 +140,14 @@ def token_cost_item(
     return CostItem(label, usd, detail, advice=advice)
 
 
-def router_labelling_estimate(router, queries: Sequence[str], *, batch: bool = False) -> CostEstimate:
-    """What labelling these queries with this router costs (nothing for an on-box router)."""
+def router_labelling_estimate(
+    router, queries: Sequence[str], *, batch: bool = False, teacher: str | None = None
+) -> CostEstimate:
+    """What labelling these queries with this router (named `teacher` when given) costs; nothing when on box."""
     if not router.billable:
         return NOTHING_BILLED
-    item = token_cost_item(
-        f"Labelling with {router.router_id}", queries, router.price_key, router.prices, router.input_text, batch=batch
-    )
+    label = f"Labelling with {teacher or router.router_id}"
+    item = token_cost_item(label, queries, router.price_key, router.prices, router.input_text, batch=batch)
     return CostEstimate((item,))
 
 

@@ -101,6 +101,10 @@ class ModelRegistry:
         self.store = store
         self.data_dir = Path(data_dir)
 
+    def notice(self) -> str | None:
+        """A sentence the model list should show when part of it could not be read just now (else None)."""
+        return None
+
     def model_dir(self, model_id: str) -> Path:
         """Where a local model's files go; refuses ids that would leave the data directory."""
         return path_inside(self.data_dir, MODELS_FOLDER, model_id)

@@ -66,6 +66,10 @@ def lineage_of(answer: Mapping[str, Any]) -> dict[str, object]:
     return {key: value for key, value in found.items() if value is not None}
 
 
+class DeleteNeedsConfirmation(ModelRegistryError):
+    """Deleting a model on Bedrock was asked for without confirm=True: it cannot be undone."""
+
+
 class BedrockModelRegistry(ModelRegistry):
     """The studio's models and the account's Bedrock custom models, in one registry."""
 
@@ -135,7 +139,7 @@ class BedrockModelRegistry(ModelRegistry):
                 "delete those deployments or point them at another model first."
             )
         if not confirm:
-            raise ModelRegistryError(
+            raise DeleteNeedsConfirmation(
                 f"Deleting {model.name!r} from Amazon Bedrock cannot be undone (its storage stops billing): "
                 "confirm to delete it."
             )

@@ -21,6 +21,12 @@ COMMANDS = (
     "core.cli.distill",
     "core.cli.evaluate",
     "core.cli.bench",
+    "core.cli.preflight",
+    "core.cli.label",
+    "core.cli.batch_label",
+    "core.cli.write_queries",
+    "core.cli.job",
+    "core.cli.models",
 )
 
 
