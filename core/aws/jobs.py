@@ -89,8 +89,6 @@ _ARN_ID = re.compile(r"/([a-z0-9]{12})$")
 LOCAL_SETTINGS = frozenset({"heldout_ratio", "seed", "teacher", "student", "heldout_dataset_id", "model_name"})
 
 FINISHED_WORDS = frozenset(status.value for status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED))
-# Estimates are made before the job has a name: any valid one stands in (it only shapes the default output URI).
-ESTIMATE_JOB_NAME = "estimate"
 
 TrainingData = Literal["dataset", "invocation-logs"]
 
@@ -229,6 +227,7 @@ class BedrockJobService(JobService):
         )
         self._lock = threading.RLock()
         self._refreshed: dict[str, float] = {}
+        self._metrics_read: dict[str, float] = {}
         self._listed_at: float | None = None
         self._foreign: list[Job] = []
         self._notice: str | None = None
@@ -249,10 +248,16 @@ class BedrockJobService(JobService):
     # ---- estimate and submit ----------------------------------------------------------------------------
 
     def estimate(self, dataset_id: str, params: Mapping[str, object] | None = None) -> CostEstimate:
+        """What the job would cost: needs only the pair, the training data and the response length (no role,
+        output or upload yet), so the form can show it while it is being filled in."""
         values = dict(params or {})
         if _is_local(values):
             return self._local_estimate(dataset_id)
-        return self._estimate_plan(self.plan(ESTIMATE_JOB_NAME, dataset_id, values))
+        settings = _parse(values)
+        teacher = MODELS[_teacher_key(settings.teacher)]
+        student = _student_model(settings.student, teacher)
+        dataset = self._dataset(dataset_id) if settings.training_data == "dataset" else None
+        return self._estimate(teacher, student, settings, dataset)
 
     def plan(self, name: str, dataset_id: str, params: Mapping[str, object] | None = None) -> JobPlan:
         """Check everything a Bedrock job needs and build its exact request; JobError says what is wrong."""
@@ -366,7 +371,8 @@ class BedrockJobService(JobService):
         return job
 
     def list(self) -> builtins.list[Job]:
-        self.reconcile()
+        # One paginated listing refreshes every studio job it holds (at most every refresh interval).
+        self.runner.reconcile()
         self._quietly(self._refresh_listing)
         stored = [self._enriched(job) for job in self.runner.list()]
         known = {job.remote_arn for job in stored if job.remote_arn}
@@ -402,7 +408,7 @@ class BedrockJobService(JobService):
         ended = self.runner.reconcile()
         for job in self._active_bedrock_rows():
             before = job.status
-            self._quietly(functools.partial(self._refresh_one, job, force=True))
+            self._quietly(functools.partial(self._refresh_one, job))
             if self._stored(job.id).status != before and self._stored(job.id).finished:
                 ended.append(job.id)
         return ended
@@ -421,6 +427,10 @@ class BedrockJobService(JobService):
             return stored
         if job.phase_statuses.get("Training", "NotStarted") == "NotStarted" or not job.remote_arn:
             return stored
+        last = self._metrics_read.get(job.id)
+        if last is not None and self._clock() - last < self.refresh_interval_s:
+            return stored  # read again at most every refresh interval
+        self._metrics_read[job.id] = self._clock()
         output = self._output_uri(job)
         rows: builtins.list[dict[str, object]] | None = None
 
@@ -516,35 +526,38 @@ class BedrockJobService(JobService):
         return {"s3Uri": info.s3_uri}, info.id
 
     def _estimate_plan(self, plan: JobPlan) -> CostEstimate:
+        dataset = self._dataset(plan.dataset_id) if plan.dataset_id is not None else None
+        return self._estimate(plan.teacher, plan.student, plan.params, dataset)
+
+    def _estimate(
+        self, teacher: BedrockModel, student: BedrockModel, params: BedrockDistillParams, info
+    ) -> CostEstimate:
         items: list[CostItem] = []
         notes: list[str] = []
-        student_key = plan.student.key
+        student_key = student.key
         training_tokens: int | None = None
-        if plan.dataset_id is not None:
-            info = self._dataset(plan.dataset_id)
+        if info is not None:
             texts = _dataset_inputs(info.path)
             if info.kind == "prompt-only":
-                item = token_cost_item(
-                    f"Teacher answers ({plan.teacher.name})", texts, plan.teacher.key, self.prices, str
-                )
+                item = token_cost_item(f"Teacher answers ({teacher.name})", texts, teacher.key, self.prices, str)
                 most = token_cost_item(
-                    "", texts, plan.teacher.key, self.prices, str, output_tokens_each=plan.params.max_response_length
+                    "", texts, teacher.key, self.prices, str, output_tokens_each=params.max_response_length
                 )
                 items.append(item)
                 if most.usd is not None:
                     notes.append(
                         f"At most {most.shown_usd()} for the teacher if every answer used all "
-                        f"{plan.params.max_response_length:,} tokens of maxResponseLengthForInference."
+                        f"{params.max_response_length:,} tokens of maxResponseLengthForInference."
                     )
             else:
                 notes.append("Your prompt-response pairs are used as written; Bedrock may still call the teacher.")
             notes.append("Bedrock may also write extra prompts from yours, billed at the teacher's token price.")
             training_tokens = sum(estimate_tokens(text) + TYPICAL_REPLY_TOKENS for text in texts)
         else:
-            if not plan.params.use_prompt_response:
+            if not params.use_prompt_response:
                 items.append(
                     CostItem(
-                        f"Teacher answers ({plan.teacher.name})",
+                        f"Teacher answers ({teacher.name})",
                         None,
                         "one call per logged prompt the filter selects",
                         advice="count the matching calls in your invocation logs",
@@ -555,9 +568,7 @@ class BedrockJobService(JobService):
         training_usd = rate * training_tokens / 1e6 if rate is not None and training_tokens is not None else None
         detail = f"about {training_tokens:,} tokens a pass; Bedrock chooses the passes" if training_tokens else ""
         items.append(
-            CostItem(
-                f"Training {plan.student.name}", training_usd, detail, advice="enter the training price in Settings"
-            )
+            CostItem(f"Training {student.name}", training_usd, detail, advice="enter the training price in Settings")
         )
         storage = billing_rate(self.store, "storage_per_month", student_key)
         items.append(
@@ -699,8 +710,8 @@ class BedrockJobService(JobService):
         except Exception as exc:
             raise explain_aws_error(exc) from exc
 
-    def _refresh_one(self, job: Job, *, force: bool = False) -> None:
-        if not force and not self._due(job.id):
+    def _refresh_one(self, job: Job) -> None:
+        if not self._due(job.id):
             return
         if job.remote_arn:
             self._apply(job, self._describe(job.remote_arn, job.id))

@@ -335,11 +335,6 @@ def test_list_pages_through_bedrock_refreshes_studio_jobs_and_shows_jobs_started
     job = submitted(service, stubs, dataset)
     other = JOB_ARN.replace(JOB_ID, "fedcba654321")
     tuning = JOB_ARN.replace(JOB_ID, "aaaaaaaaaaaa")
-    stubs["bedrock"].add_response(  # reconcile refreshes the active studio job first
-        "get_model_customization_job",
-        job_answer("InProgress", phases("Completed", "InProgress"), output_uri=OUTPUT_URI),
-        {"jobIdentifier": JOB_ARN},
-    )
     stubs["bedrock"].add_response(
         "list_model_customization_jobs",
         {
@@ -582,3 +577,38 @@ def test_a_worker_labels_with_amazon_nova_premier_in_the_saved_profile_and_regio
     assert (teacher.model_id, teacher.mode, teacher.router_id) == ("us.amazon.nova-premier-v1:0", "teacher", "teacher")
     assert teacher._client.meta.region_name == "us-west-2" and teacher._profile == "studio"
     assert teacher.concurrency == 8
+
+
+def test_the_estimate_needs_no_role_output_or_upload_yet(session, tmp_path):
+    store, not_uploaded = studio(tmp_path, uploaded=False)
+    clients, _ = stubbed_clients(session, "bedrock")
+    service = BedrockJobService(
+        store, tmp_path, clients=clients, prices=PriceTable(), teacher_name="Amazon Nova Premier"
+    )
+
+    estimate = service.estimate(not_uploaded.id, {"student": "bedrock:nova-lite", "max_response_length": 200})
+
+    assert estimate.items[0].usd > 0 and estimate.items[1].label == "Training Amazon Nova Lite"
+    with pytest.raises(JobError, match="IAM service role"):
+        service.submit("router-distill-1", not_uploaded.id, {"student": "bedrock:nova-lite"}, confirm=True)
+
+
+def test_a_polled_list_reads_bedrock_at_most_once_per_refresh_interval(session, tmp_path):
+    store, dataset = studio(tmp_path)
+    clients, stubs = stubbed_clients(session, "bedrock")
+    now = [100.0]
+    service = BedrockJobService(
+        store, tmp_path, clients=clients, prices=PriceTable(), teacher_name="Amazon Nova Premier",
+        refresh_interval_s=10.0, clock=lambda: now[0],
+    )  # fmt: skip
+    listing = ("list_model_customization_jobs", {"modelCustomizationJobSummaries": []})
+    stubs["bedrock"].add_response(*listing)
+
+    for _ in range(5):  # a page polling every second
+        service.list()
+        now[0] += 1.0
+    now[0] += 10.0
+    stubs["bedrock"].add_response(*listing)
+    service.list()
+
+    stubs["bedrock"].assert_no_pending_responses()  # two listings in 16 seconds, not six
