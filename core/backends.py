@@ -25,11 +25,17 @@ from core.store import Store
 if TYPE_CHECKING:
     import boto3
 
+    from core.aws.batch import BatchInference
+    from core.aws.custom_models import BedrockModelRegistry
+    from core.aws.preflight import PreflightReport
+    from core.aws.session import Clients
     from core.datasets.library import DatasetLibrary
     from core.datasets.storage import DatasetStorage
     from core.deployments import DeploymentService
     from core.distill.jobs import JobService
     from core.model_registry import ModelRegistry
+    from core.routers.bedrock import RouterMode
+    from core.synth.teacher_queries import QueryWriter
 
 
 class BackendUnavailable(Exception):
@@ -98,11 +104,14 @@ class Backend(ABC):
 
     def router_choices(self) -> list[RouterChoice]:
         """Every router this backend can resolve now, for pickers: teacher, uniform and the local students."""
+        from core.model_registry import ModelRegistry
+
         choices = [
             RouterChoice("teacher", self.teacher_name, "the teacher whose labels students learn from"),
             RouterChoice("uniform", "Uniform weights", "0.25 on every channel: the no-routing baseline"),
         ]
-        for model in self.models().list():
+        # Only models with files here can route on this machine: the store's rows say, with no AWS call.
+        for model in ModelRegistry(self.store, self.settings.data_dir).list():
             if model.path is not None:
                 choices.append(RouterChoice(f"student:{model.id}", model.name, "a distilled local student"))
         return choices
@@ -119,6 +128,15 @@ class Backend(ABC):
 
         return ModelRegistry(self.store, self.settings.data_dir)
 
+    def model_users(self) -> Callable[[str], list[str]]:
+        """For a model id or ARN, the names of the deployments using it (none where there are no deployments):
+        what `models().delete(..., in_use_by=...)` refuses on."""
+        try:
+            deployments = self.deployments().list()
+        except CapabilityUnavailable:
+            return lambda model: []
+        return lambda model: [deployment.name for deployment in deployments if deployment.model_id == model]
+
     def jobs(self) -> JobService:
         """The distillation job service of this backend."""
         raise CapabilityUnavailable("jobs", f"Distillation jobs are not available on {self.label} yet.")
@@ -132,6 +150,28 @@ class Backend(ABC):
     @abstractmethod
     def dataset_storage(self) -> DatasetStorage:
         """Where a dataset must live for this backend's jobs to read it."""
+
+    def batch_inference(self) -> BatchInference:
+        """Teacher labelling as Bedrock batch jobs (large sets at about half the on-demand price)."""
+        raise CapabilityUnavailable(
+            "batch-inference",
+            f"Batch inference runs on Amazon Bedrock and {self.label} has no AWS account: choose Amazon Bedrock in "
+            "Settings (the local teacher labels thousands of queries in seconds anyway).",
+        )
+
+    def query_writer(self) -> QueryWriter:
+        """A teacher model that writes synthetic queries for each bucket of a data mix."""
+        raise CapabilityUnavailable(
+            "query-writer",
+            f"Teacher-written queries need a model on Amazon Bedrock and {self.label} has no AWS account: choose "
+            "Amazon Bedrock in Settings, or use the built-in generator.",
+        )
+
+    def preflight(self, **targets: str | None) -> PreflightReport:
+        """Checks of what Bedrock work needs (credentials, region, model access, bucket, role), before any runs."""
+        raise CapabilityUnavailable(
+            "preflight", f"{self.label} needs no AWS account, so there is nothing to check before work runs."
+        )
 
     def _resolve(self, parsed: RouterId) -> Router:
         from core.routers.uniform import UniformRouter
@@ -242,6 +282,43 @@ class BedrockBackend(Backend):
     label = "Amazon Bedrock"
     router_id_forms = (*Backend.router_id_forms, "bedrock:<model id, inference profile or ARN>")
 
+    def __init__(self, settings: Settings, store: Store):
+        super().__init__(settings, store)
+        self._clients: Clients | None = None
+        self._models: BedrockModelRegistry | None = None
+
+    def aws_clients(self) -> Clients:
+        """The clients this backend's services share, made on first use from the chosen profile and region."""
+        from core.aws.session import Clients, make_session
+
+        if self._clients is None:
+            profile, region = self.settings.aws_profile, self.settings.aws_region
+            self._clients = Clients(lambda: make_session(profile, region), region)
+        return self._clients
+
+    def models(self) -> ModelRegistry:
+        """The studio's models and the account's custom models on Amazon Bedrock (one registry per backend, so
+        the Bedrock list is read at most every half minute)."""
+        from core.aws.custom_models import BedrockModelRegistry
+
+        if self._models is None:
+            self._models = BedrockModelRegistry(self.store, self.settings.data_dir, self.aws_clients())
+        return self._models
+
+    def jobs(self) -> JobService:
+        """Distillation on Amazon Bedrock, and local students taught by the Bedrock teacher."""
+        from core.aws.jobs import BedrockJobService
+
+        return BedrockJobService(
+            self.store,
+            self.settings.data_dir,
+            clients=self.aws_clients(),
+            prices=self.prices(),
+            teacher_name=self.teacher_name,
+            role_arn=self.settings.bedrock_role_arn,
+            bucket=self.settings.bedrock_bucket,
+        )
+
     def aws_session(self) -> boto3.session.Session:
         """A session for the chosen profile and region; BackendUnavailable says what to fix when there is none."""
         from core.aws.errors import StudioAwsError
@@ -273,7 +350,7 @@ class BedrockBackend(Backend):
     def teacher(self, prompt: RouterPrompt | None = None) -> Router:
         from core.aws.models import DEFAULT_TEACHER
 
-        return self._bedrock_router(DEFAULT_TEACHER, router_id="teacher", prompt=prompt)
+        return self._bedrock_router(DEFAULT_TEACHER, router_id="teacher", prompt=prompt, mode="teacher")
 
     def router_choices(self) -> list[RouterChoice]:
         from core.aws.models import BASELINE_ROUTERS
@@ -283,6 +360,45 @@ class BedrockBackend(Backend):
         ]
         return [*super().router_choices(), *foundation]
 
+    def preflight(self, **targets: str | None) -> PreflightReport:
+        """Credentials, region, model access and inference profile, bucket and role: green, amber or red each.
+
+        `bucket`, `role_arn`, `teacher` and `student` (model keys) default to Settings and the default pair."""
+        from core.aws.models import DEFAULT_TEACHER
+        from core.aws.preflight import run_preflight
+
+        return run_preflight(
+            self.aws_clients(),
+            teacher=targets.get("teacher") or DEFAULT_TEACHER,
+            student=targets.get("student"),
+            bucket=targets.get("bucket") or self.settings.bedrock_bucket,
+            role_arn=targets.get("role_arn") or self.settings.bedrock_role_arn,
+        )
+
+    def query_writer(self) -> QueryWriter:
+        """The Bedrock teacher writing queries for each bucket of a mix, as many at once as Settings allow."""
+        from core.aws.errors import StudioAwsError
+        from core.synth.teacher_queries import QueryWriter
+
+        try:
+            client = self.aws_clients().get("bedrock-runtime")
+        except StudioAwsError as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        return QueryWriter(
+            client, prices=self.prices(), concurrency=self.settings.bedrock_concurrency, teacher_name=self.teacher_name
+        )
+
+    def batch_inference(self) -> BatchInference:
+        from core.aws.batch import BatchInference
+
+        return BatchInference(
+            self.store,
+            self.settings.data_dir,
+            self.aws_clients(),
+            role_arn=self.settings.bedrock_role_arn,
+            bucket=self.settings.bedrock_bucket,
+        )
+
     def dataset_storage(self) -> DatasetStorage:
         from core.aws.s3 import S3DatasetStorage
 
@@ -291,13 +407,25 @@ class BedrockBackend(Backend):
     def _foundation_model(self, parsed: RouterId) -> Router:
         return self._bedrock_router(parsed.argument, router_id=parsed.text)
 
-    def _bedrock_router(self, model: str, *, router_id: str, prompt: RouterPrompt | None = None) -> Router:
+    def _bedrock_router(
+        self, model: str, *, router_id: str, prompt: RouterPrompt | None = None, mode: RouterMode | None = None
+    ) -> Router:
+        """A Converse router; without `mode`, the model's id decides (core.routers.bedrock.mode_for_model)."""
         from core.aws.errors import StudioAwsError
         from core.routers.bedrock import BedrockRouter
 
-        session = self.aws_session()
+        clients = self.aws_clients()
         try:
-            return BedrockRouter(session, model, self.prices(), router_id=router_id, prompt=prompt)
+            return BedrockRouter(
+                clients.session(),
+                model,
+                self.prices(),
+                router_id=router_id,
+                prompt=prompt,
+                mode=mode,
+                client=clients.get("bedrock-runtime"),
+                concurrency=self.settings.bedrock_concurrency,
+            )
         except StudioAwsError as exc:
             raise BackendUnavailable(str(exc)) from exc
 

@@ -54,6 +54,9 @@ class CustomModel:
     size_bytes: int
     created_at: str
     metrics: dict = field(default_factory=dict)
+    # Where the model came from beyond its job and dataset (a Bedrock model's base model, teacher, training
+    # data, job ARN, status); empty for a local model, whose job and dataset say it all.
+    lineage: dict = field(default_factory=dict, compare=False)
 
     @property
     def heldout_agreement(self) -> float | None:
@@ -97,6 +100,10 @@ class ModelRegistry:
     def __init__(self, store: Store, data_dir: Path):
         self.store = store
         self.data_dir = Path(data_dir)
+
+    def notice(self) -> str | None:
+        """A sentence the model list should show when part of it could not be read just now (else None)."""
+        return None
 
     def model_dir(self, model_id: str) -> Path:
         """Where a local model's files go; refuses ids that would leave the data directory."""
@@ -155,8 +162,12 @@ class ModelRegistry:
         rows = self.store.query("SELECT * FROM models ORDER BY created_at DESC, rowid DESC")
         return [self._from_row(row) for row in rows]
 
-    def delete(self, model_id: str, in_use_by: InUseBy | None = None) -> CustomModel:
-        """Remove the model's row and, when they are inside the data directory, its files."""
+    def delete(self, model_id: str, in_use_by: InUseBy | None = None, *, confirm: bool = False) -> CustomModel:
+        """Remove the model's row and, when they are inside the data directory, its files.
+
+        `confirm` is what the user said to a delete that cannot be undone elsewhere (a model on Amazon
+        Bedrock); a local model's files are the studio's own, so it needs none.
+        """
         model = self.get(model_id)
         users = in_use_by(model_id) if in_use_by is not None else []
         if users:

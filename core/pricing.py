@@ -19,6 +19,10 @@ DEFAULT_PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
 
 # Rough size of a token in characters for English text; used only where no model reported usage.
 CHARS_PER_TOKEN = 4.0
+# Tokens a router reply (four weights and a one-sentence reasoning) takes, for estimates made before any call.
+TYPICAL_REPLY_TOKENS = 60
+# Batch inference bills about half the on-demand price per token (docs/ARCHITECTURE.md, prices).
+BATCH_PRICE_FACTOR = 0.5
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ class RouteResult(BaseModel):
     errors: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     latency_ms: float = 0.0
+    # The model's own latency when its service reports one (Bedrock's metrics.latencyMs); latency_ms is wall clock.
+    model_latency_ms: float | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     token_source: TokenSource = "estimated"

@@ -21,7 +21,11 @@ SETTINGS_FILE = "settings.json"
 DEFAULT_DATA_DIR = Path.home() / ".video-search-router-studio"
 BackendKind = Literal["local", "bedrock"]
 # Fields a user may change from the Settings page (the data directory is chosen by environment only).
-USER_FIELDS = ("backend", "aws_profile", "aws_region")
+USER_FIELDS = ("backend", "aws_profile", "aws_region", "bedrock_concurrency", "bedrock_bucket", "bedrock_role_arn")
+# Converse calls in flight at once when a Bedrock model labels or writes queries; Bedrock's own quotas and the
+# adaptive client limiter decide how many of them actually run, so a large pool only helps on a raised quota.
+DEFAULT_BEDROCK_CONCURRENCY = 4
+MAX_BEDROCK_CONCURRENCY = 64
 
 
 class Settings(BaseSettings):
@@ -31,11 +35,38 @@ class Settings(BaseSettings):
     backend: BackendKind = "local"
     aws_profile: str | None = Field(default=None, max_length=128)
     aws_region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    bedrock_concurrency: int = Field(default=DEFAULT_BEDROCK_CONCURRENCY, ge=1, le=MAX_BEDROCK_CONCURRENCY)
+    # Where Bedrock jobs read and write (uploads, batch input and output, job output), and the service role
+    # they run as; both are names of the user's own resources, never credentials.
+    bedrock_bucket: str | None = None
+    bedrock_role_arn: str | None = None
 
     @field_validator("aws_profile")
     @classmethod
     def _blank_profile_is_default(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
+
+    @field_validator("bedrock_bucket")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        from core.aws.names import check_bucket_name
+
+        value = value.strip() if value else None
+        problem = check_bucket_name(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("bedrock_role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        from core.aws.names import check_role_arn
+
+        value = value.strip() if value else None
+        problem = check_role_arn(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def store_path(self) -> Path:
@@ -49,10 +80,14 @@ class SavedChoices(BaseModel):
     backend: BackendKind | None = None
     aws_profile: str | None = None
     aws_region: str | None = None
+    bedrock_concurrency: int | None = None
+    bedrock_bucket: str | None = None
+    bedrock_role_arn: str | None = None
 
 
-def load_settings() -> Settings:
-    from_env = Settings()
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """The settings in force; with `data_dir`, those of that data directory (a job's worker knows only its own)."""
+    from_env = Settings() if data_dir is None else Settings(data_dir=data_dir)
     saved = _read_saved(from_env.data_dir)
     base = from_env.model_dump(include=from_env.model_fields_set)
     # A hand-edited or outdated choice that no longer validates is dropped, so the app still opens and the

@@ -94,6 +94,42 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        5,
+        "Bedrock distillation jobs (request, idempotency token, sub-phases) and batch inference runs",
+        """
+        CREATE TABLE bedrock_jobs (
+            job_id TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+            client_request_token TEXT NOT NULL UNIQUE,
+            region TEXT NOT NULL,
+            request_json TEXT NOT NULL,
+            output_s3_uri TEXT NOT NULL,
+            status_details_json TEXT NOT NULL DEFAULT '{}',
+            estimate_json TEXT NOT NULL DEFAULT '{}',
+            output_model_arn TEXT,
+            refreshed_at TEXT
+        );
+        CREATE TABLE batch_runs (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            client_request_token TEXT NOT NULL UNIQUE,
+            region TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            job_arn TEXT,
+            status TEXT NOT NULL,
+            message TEXT,
+            records INTEGER NOT NULL,
+            input_s3_uri TEXT NOT NULL,
+            output_s3_uri TEXT NOT NULL,
+            source_json TEXT NOT NULL DEFAULT '{}',
+            counts_json TEXT NOT NULL DEFAULT '{}',
+            estimate_json TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        """,
+    ),
+    (
         7,
         "search catalogs (core.search.library)",
         """

@@ -20,6 +20,18 @@ INVOCATION_JOB_NAME_PATTERN = r"[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}"
 S3_URI_PATTERN = r"s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?"
 ROLE_ARN_PATTERN = r"arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+"
 IDEMPOTENCY_TOKEN_PATTERN = r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?"
+INVOCATION_IDEMPOTENCY_TOKEN_PATTERN = r"[a-zA-Z0-9]{1,256}(-*[a-zA-Z0-9]){0,256}"
+KMS_KEY_ID_PATTERN = (
+    r"(arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9-_/]+)))|([a-zA-Z0-9-]{36})|"
+    r"(alias/[a-zA-Z0-9-_/]+)"
+)
+TAG_KEY_PATTERN = r"[a-zA-Z0-9\s._:/=+@-]*"
+TAG_VALUE_PATTERN = r"[a-zA-Z0-9\s._:/=+@-]*"
+SUBNET_ID_PATTERN = r"[-0-9a-zA-Z]+"
+SECURITY_GROUP_ID_PATTERN = r"[-0-9a-zA-Z]+"
+# Keys and values of an invocation-log filter (a customization job's requestMetadataFilters).
+LOG_FILTER_KEY_PATTERN = r"[a-zA-Z0-9\s._:/=+$@-]{1,256}"
+LOG_FILTER_VALUE_PATTERN = r"[a-zA-Z0-9\s._:/=+$@-]{0,256}"
 CUSTOM_MODEL_ARN_PATTERN = (
     r"arn:aws(|-us-gov|-cn|-iso|-iso-b):bedrock:[a-z0-9-]{1,20}:[0-9]{12}:custom-model/(imported|[a-z0-9-]{1,63}"
     r"[.]{1}[a-z0-9-]{1,63}([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2})/[a-z0-9]{12}"
@@ -105,6 +117,15 @@ CLIENT_REQUEST_TOKEN = NameRule(
     "a1b2c3-d4e5",
 )
 
+MAX_TAGS = 200
+TAG_KEY_MAX_LENGTH = 128
+TAG_VALUE_MAX_LENGTH = 256
+MAX_SUBNETS = 16
+MAX_SECURITY_GROUPS = 5
+VPC_ID_MAX_LENGTH = 32
+MAX_LOG_FILTERS = 16
+LOG_FILTER_VALUE_MAX_LENGTH = 256
+BUCKET_NAME_PATTERN = r"[a-z0-9][-.a-z0-9]{1,61}[a-z0-9]"
 S3_URI_MAX_LENGTH = 1024
 S3_URI_EXAMPLE = "s3://my-bucket/router/train.jsonl"
 ARN_MAX_LENGTH = 2048
@@ -158,16 +179,103 @@ def check_s3_uri(uri: object) -> str | None:
     if not uri.startswith("s3://"):
         return f"The S3 URI {_quoted(uri)} must start with s3://, for example {S3_URI_EXAMPLE}."
     bucket, _, key = uri[len("s3://") :].partition("/")
-    if re.fullmatch(r"[a-z0-9][-.a-z0-9]{1,61}[a-z0-9]", bucket) is None:
-        return (
-            f"The bucket name {_quoted(bucket)} is not valid: use 3 to 63 lower-case letters, digits, '-' or '.', "
-            "starting and ending with a letter or digit."
-        )
+    problem = check_bucket_name(bucket)
+    if problem:
+        return problem
     if re.fullmatch(S3_URI_PATTERN, uri) is None:
         return (
             f"The S3 key {_quoted(key)} is not valid: use letters, digits and - ! _ * ' ( ) . between single '/', "
             "with no spaces."
         )
+    return None
+
+
+def check_bucket_name(bucket: object) -> str | None:
+    """An S3 bucket name as Bedrock's S3 URIs accept it (lower case, 3 to 63 characters)."""
+    if not isinstance(bucket, str) or re.fullmatch(BUCKET_NAME_PATTERN, bucket) is None:
+        shown = _quoted(bucket) if isinstance(bucket, str) else repr(bucket)
+        return (
+            f"The bucket name {shown} is not valid: use 3 to 63 lower-case letters, digits, '-' or '.', "
+            "starting and ending with a letter or digit."
+        )
+    return None
+
+
+def check_kms_key_id(key_id: object) -> str | None:
+    """A KMS key for a custom model or batch output: a key id, key ARN, alias name or alias ARN."""
+    example = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab or alias/my-key"
+    if not isinstance(key_id, str) or not key_id:
+        return f"The KMS key is empty: give a key ARN, key id or alias, such as {example}."
+    if len(key_id) > ARN_MAX_LENGTH or re.fullmatch(KMS_KEY_ID_PATTERN, key_id) is None:
+        return f"The KMS key {_quoted(key_id)} is not valid: use a key ARN, key id or alias, such as {example}."
+    return None
+
+
+def check_tags(tags: object, label: str = "tags") -> str | None:
+    """Resource tags as {key: value}: at most 200, keys 1-128 and values up to 256 of the allowed characters."""
+    if not isinstance(tags, dict):
+        return f"The {label} must be key=value pairs: give them as a mapping of text to text."
+    if len(tags) > MAX_TAGS:
+        return f"There are {len(tags)} {label}: keep to {MAX_TAGS} or fewer."
+    allowed = "letters, digits, spaces and . _ : / = + @ -"
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= TAG_KEY_MAX_LENGTH:
+            return (
+                f"The tag key {_quoted(str(key))} is not valid: use 1 to {TAG_KEY_MAX_LENGTH} characters ({allowed})."
+            )
+        if re.fullmatch(TAG_KEY_PATTERN, key) is None:
+            return f"The tag key {_quoted(key)} is not valid: use only {allowed}."
+        if not isinstance(value, str) or len(value) > TAG_VALUE_MAX_LENGTH:
+            return f"The value of tag {_quoted(key)} is not valid: use up to {TAG_VALUE_MAX_LENGTH} characters."
+        if re.fullmatch(TAG_VALUE_PATTERN, value) is None:
+            return f"The value of tag {_quoted(key)} is not valid: use only {allowed}."
+    return None
+
+
+def check_vpc(subnet_ids: object, security_group_ids: object) -> str | None:
+    """A VPC configuration: both lists or neither, 1-16 subnets and 1-5 security groups."""
+    subnets = list(subnet_ids or []) if isinstance(subnet_ids, (list, tuple)) else subnet_ids
+    groups = list(security_group_ids or []) if isinstance(security_group_ids, (list, tuple)) else security_group_ids
+    if not isinstance(subnets, list) or not isinstance(groups, list):
+        return (
+            "The VPC settings must be lists: give subnet ids and security group ids, such as subnet-0abc and sg-0abc."
+        )
+    if not subnets and not groups:
+        return None
+    if not subnets or not groups:
+        return "A VPC needs both subnets and security groups: give at least one of each, or neither."
+    if len(subnets) > MAX_SUBNETS:
+        return f"There are {len(subnets)} subnets: keep to {MAX_SUBNETS} or fewer."
+    if len(groups) > MAX_SECURITY_GROUPS:
+        return f"There are {len(groups)} security groups: keep to {MAX_SECURITY_GROUPS} or fewer."
+    for value, pattern, what, example in (
+        *((subnet, SUBNET_ID_PATTERN, "subnet id", "subnet-0abc1234") for subnet in subnets),
+        *((group, SECURITY_GROUP_ID_PATTERN, "security group id", "sg-0abc1234") for group in groups),
+    ):
+        if not isinstance(value, str) or len(value) > VPC_ID_MAX_LENGTH or re.fullmatch(pattern, value) is None:
+            return f"The {what} {_quoted(str(value))} is not valid: use one such as {example}."
+    return None
+
+
+def check_log_filter(filters: object) -> str | None:
+    """An invocation-log filter as {metadata key: value}: 1 to 16 pairs, each in the allowed characters."""
+    allowed = "letters, digits, spaces and . _ : / = + $ @ -"
+    if not isinstance(filters, dict) or not filters:
+        return "The invocation-log filter is empty: give at least one request-metadata key=value, such as mode=teacher."
+    if len(filters) > MAX_LOG_FILTERS:
+        return f"There are {len(filters)} invocation-log filters: keep to {MAX_LOG_FILTERS} or fewer."
+    for key, value in filters.items():
+        if not isinstance(key, str) or re.fullmatch(LOG_FILTER_KEY_PATTERN, key) is None:
+            return f"The request-metadata key {_quoted(str(key))} is not valid: use 1 to 256 {allowed}."
+        if not isinstance(value, str) or re.fullmatch(LOG_FILTER_VALUE_PATTERN, value) is None:
+            return f"The value of request-metadata key {_quoted(key)} is not valid: use up to 256 {allowed}."
+    return None
+
+
+def check_invocation_request_token(token: object) -> str | None:
+    """A batch inference job's client request token (its own pattern, stricter about '-' than other tokens)."""
+    if not isinstance(token, str) or re.fullmatch(INVOCATION_IDEMPOTENCY_TOKEN_PATTERN, token) is None:
+        return "The client request token is not valid: use letters and digits, with single '-' between them."
     return None
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
@@ -44,3 +47,43 @@ def make_client(session: boto3.session.Session, service_name: str, *, max_retrie
         return session.client(service_name, config=client_config(max_retries))
     except BotoCoreError as exc:
         raise explain_aws_error(exc, profile=session.profile_name) from exc
+
+
+class Clients:
+    """AWS clients made once per service and region from one session, on first use (thread-safe).
+
+    The services of a backend share one of these, so a page that polls every second does not build a new
+    client (and read the credential chain again) each time. `put` hands in a stubbed client in tests.
+    """
+
+    def __init__(self, session_factory: Callable[[], boto3.session.Session], region: str):
+        self._session_factory = session_factory
+        self.region = region
+        self._session: boto3.session.Session | None = None
+        self._clients: dict[tuple[str, str], object] = {}
+        self._lock = threading.Lock()
+
+    def session(self) -> boto3.session.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = self._session_factory()
+            return self._session
+
+    def get(self, service_name: str, region: str | None = None):
+        """The client for a service in a region (the chosen region by default); StudioAwsError says why not."""
+        key = (service_name, region or self.region)
+        with self._lock:
+            found = self._clients.get(key)
+        if found is not None:
+            return found
+        session = self.session()
+        try:
+            made = session.client(service_name, region_name=key[1], config=client_config())
+        except BotoCoreError as exc:
+            raise explain_aws_error(exc, profile=session.profile_name) from exc
+        with self._lock:
+            return self._clients.setdefault(key, made)
+
+    def put(self, service_name: str, client, region: str | None = None) -> None:
+        with self._lock:
+            self._clients[(service_name, region or self.region)] = client

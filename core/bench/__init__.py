@@ -19,6 +19,7 @@ FIGURE_GROUPS: tuple[tuple[str, str], ...] = (
     ("distillation", "core.bench.distillation:distillation"),
     ("page_runs", "core.bench.pages:page_runs"),
     ("search", "core.bench.search:search"),
+    ("bedrock_labelling", "core.bench.bedrock_labelling:bedrock_labelling"),
 )
 
 

@@ -24,6 +24,12 @@ COMMANDS = (
     "core.cli.search",
     "core.cli.search_eval",
     "core.cli.search_catalog",
+    "core.cli.preflight",
+    "core.cli.label",
+    "core.cli.batch_label",
+    "core.cli.write_queries",
+    "core.cli.job",
+    "core.cli.models",
 )
 
 

@@ -31,6 +31,7 @@ from core.store import NOW_SQL, Store
 if TYPE_CHECKING:
     from core.datasets.library import DatasetInfo
     from core.distill.trainer import TrainingConfig
+    from core.estimates import CostEstimate
     from core.routers.base import Router
 
 JOBS_FOLDER = "jobs"
@@ -126,6 +127,8 @@ class Job:
     ended_at: str | None
     updated_at: str
     params: dict = field(default_factory=dict)
+    # Each phase's own status where the service reports them (Bedrock's statusDetails); empty for local jobs.
+    phase_statuses: dict[str, str] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -137,6 +140,20 @@ class Job:
 
     def distill_params(self) -> DistillParams:
         return parse_params(self.params)
+
+    def phases(self) -> list[tuple[str, str]]:
+        """(phase, status) for Validation, DataProcessing and Training, in order, with Bedrock's sub-status words:
+        NotStarted, InProgress, Completed, Stopping, Stopped, Failed. A local job's are read from its phase."""
+        order = [phase.value for phase in JobPhase]
+        if self.phase_statuses:
+            return [(phase, self.phase_statuses.get(phase, "NotStarted")) for phase in order]
+        if self.status == JobStatus.COMPLETED:
+            return [(phase, JobStatus.COMPLETED.value) for phase in order]
+        current = order.index(self.phase) if self.phase in order else 0
+        return [
+            (phase, "Completed" if i < current else self.status if i == current else "NotStarted")
+            for i, phase in enumerate(order)
+        ]
 
     def to_row(self) -> dict[str, object]:
         """One flat row for a table of jobs."""
@@ -196,7 +213,8 @@ LOCAL_STUDENTS = (StudentKind(STUDENT_KIND, LOCAL_STUDENT_LABEL),)
 class JobService(ABC):
     """Submit, watch, stop and clean up distillation jobs: the jobs capability of a backend.
 
-    Every method raises JobError with a sentence; statuses and phases are Bedrock's words.
+    Every method raises JobError with a sentence; statuses and phases are Bedrock's words. Anything that
+    bills is estimated first (`estimate`) and needs `confirm=True` at submit.
     """
 
     # The one name of the teacher that labels a prompt-only dataset in this service's jobs.
@@ -205,11 +223,28 @@ class JobService(ABC):
     description: str
 
     @abstractmethod
-    def students(self) -> builtins.list[StudentKind]:
-        """The students this service can train, the default first."""
+    def students(self, teacher: str | None = None) -> builtins.list[StudentKind]:
+        """The students this service can train (those `teacher` can teach, when given), the default first."""
+
+    def teachers(self) -> builtins.list[str]:
+        """The teachers a job can be submitted with, by their one name, the default first."""
+        return [self.teacher_name]
 
     @abstractmethod
-    def submit(self, name: str, dataset_id: str, params: Mapping[str, object] | None = None) -> Job: ...
+    def submit(
+        self, name: str, dataset_id: str, params: Mapping[str, object] | None = None, *, confirm: bool = False
+    ) -> Job:
+        """Start a job; one that bills raises ConfirmationRequired (a JobError) with its estimate unless confirmed."""
+
+    def estimate(self, dataset_id: str, params: Mapping[str, object] | None = None) -> CostEstimate:
+        """What a job with these settings would cost before it is submitted (local training costs nothing)."""
+        from core.estimates import NOTHING_BILLED
+
+        return NOTHING_BILLED
+
+    def notice(self) -> str | None:
+        """A sentence the job list should show when part of it could not be read just now (else None)."""
+        return None
 
     @abstractmethod
     def get(self, job_id: str) -> Job: ...
@@ -256,7 +291,7 @@ class JobRunner(JobService):
         # Workers this runner started, kept so that finished ones are reaped instead of lingering as zombies.
         self._workers = ChildProcesses()
 
-    def students(self) -> builtins.list[StudentKind]:
+    def students(self, teacher: str | None = None) -> builtins.list[StudentKind]:
         return list(LOCAL_STUDENTS)
 
     def job_dir(self, job_id: str) -> Path:
@@ -266,9 +301,15 @@ class JobRunner(JobService):
         return self.job_dir(job_id) / LOG_FILE
 
     def submit(  # background=False: foreground runs and tests only
-        self, name: str, dataset_id: str, params: Mapping[str, object] | None = None, *, background: bool = True
+        self,
+        name: str,
+        dataset_id: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        confirm: bool = False,
+        background: bool = True,
     ) -> Job:
-        """Record a job and start its worker process.
+        """Record a job and start its worker process (a local job bills nothing, so `confirm` changes nothing).
 
         With `background=False` only the record is made: the caller runs `core.distill.worker.run_job`
         itself (a foreground command line run, or a test that drives the phases).
@@ -467,7 +508,8 @@ def labelling_teacher(teacher_name: str | None, store: Store, data_dir: Path) ->
     from core.backends import BACKEND_CLASSES
     from core.settings import load_settings
 
-    settings = load_settings().model_copy(update={"data_dir": Path(data_dir)})
+    # The data directory's own saved choices: a Bedrock teacher labels with the profile and region saved there.
+    settings = load_settings(Path(data_dir))
     backends = [kind(settings.model_copy(update={"backend": kind.kind}), store) for kind in BACKEND_CLASSES.values()]
     local_teacher = next(b.teacher_name for b in backends if b.kind == "local")
     wanted = local_teacher if teacher_name in (None, LEGACY_LOCAL_TEACHER) else teacher_name

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.parsing import parse_router_output, rounded_decision
-from core.pricing import PriceTable, estimate_tokens
+from core.pricing import TYPICAL_REPLY_TOKENS, PriceTable, estimate_tokens
 from core.schema import RouteResult, RoutingDecision
 
 EMPTY_QUERY_ERROR = "empty query: type what you are looking for"
@@ -32,6 +32,7 @@ class RouterReply:
     output_tokens: int | None = None
     latency_ms: float | None = None
     error: str | None = None
+    model_latency_ms: float | None = None
 
 
 class Router(ABC):
@@ -99,7 +100,7 @@ class Router(ABC):
                 )
         return results  # type: ignore[return-value]
 
-    def estimate_cost_usd(self, query: str, output_tokens: int = 60) -> float:
+    def estimate_cost_usd(self, query: str, output_tokens: int = TYPICAL_REPLY_TOKENS) -> float:
         """What routing this query would cost before it is sent (for the confirm step)."""
         return self.prices.cost_usd(self.price_key, estimate_tokens(self.input_text(query)), output_tokens)
 
@@ -139,6 +140,7 @@ class Router(ABC):
             errors=errors,
             warnings=warnings,
             latency_ms=reply.latency_ms if reply.latency_ms is not None else share_ms,
+            model_latency_ms=reply.model_latency_ms,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             token_source="measured" if measured else "estimated",

@@ -260,14 +260,19 @@ def _ended_pid() -> int:
     return child.pid
 
 
-def test_on_bedrock_without_a_job_service_the_page_says_so_instead_of_training_locally(studio_env, store):
-    # Until Bedrock jobs exist, the page must not pretend: it used to train the local student and say
-    # Nova Premier labelled it.
+def test_on_bedrock_the_teachers_students_are_offered_and_nothing_crashes_without_credentials(studio_env, store):
     (studio_env / "settings.json").write_text(json.dumps({"backend": "bedrock"}), encoding="utf-8")
     save_dataset(store, studio_env)
 
     at = open_page(run_app(), "distillation.py")
 
     assert not at.exception, [e.value for e in at.exception]
-    assert "Distillation jobs are not available on Amazon Bedrock yet." in alerts(at)
-    assert not [button for button in at.button if button.key == "distill_start"]
+    [note] = [caption.value for caption in at.caption if caption.value.startswith("On Amazon Bedrock")]
+    assert "Amazon Nova Premier distils into Amazon Nova Micro, Amazon Nova Lite, Amazon Nova Pro" in note
+    assert at.selectbox(key="distill_student").options == [
+        "Amazon Nova Micro on Amazon Bedrock",
+        "Amazon Nova Lite on Amazon Bedrock",
+        "Amazon Nova Pro on Amazon Bedrock",
+        "Local compact student (hashed n-grams)",
+    ]
+    assert any(body.startswith("No AWS credentials found") for body in alerts(at))

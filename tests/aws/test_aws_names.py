@@ -111,7 +111,66 @@ CASES = (
     + _cases(_model_check("invoke"), VALID_INVOKE_IDS, INVALID_INVOKE_IDS)
     + _cases(_model_check("teacher"), VALID_TEACHER_IDS, INVALID_TEACHER_IDS)
     + _cases(_model_check("base-model"), VALID_BASE_MODEL_IDS, INVALID_BASE_MODEL_IDS)
+    + _cases(names.check_bucket_name, ["my-bucket", "a.b-c", "x" * 63], ["", "My-Bucket", "ab", "-ab", "x" * 64])
+    + _cases(
+        names.check_kms_key_id,
+        [
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "alias/router-models",
+            "arn:aws:kms:us-east-1:123456789012:alias/router-models",
+        ],
+        ["", "my key", "arn:aws:kms:us-east-1:123456789012:key/short", "alias/has space"],
+    )
+    + _cases(names.check_invocation_request_token, ["a", "ab-cd", "a--b"], ["", "-a", "a_b"])
 )
+
+VALID_TAG_SETS = [{}, {"team": "search", "cost-center": "ml 42"}, {"k": ""}]
+INVALID_TAG_SETS = [
+    {"": "x"},
+    {"team": "search!"},
+    {"k" * 129: "x"},
+    {"k": "v" * 257},
+    {f"k{i}": "v" for i in range(201)},
+    {"k": 3},
+]
+
+
+@pytest.mark.parametrize("tags", VALID_TAG_SETS)
+def test_valid_tags_pass(tags):
+    assert names.check_tags(tags) is None
+
+
+@pytest.mark.parametrize("tags", INVALID_TAG_SETS)
+def test_invalid_tags_are_one_sentence(tags):
+    problem = names.check_tags(tags)
+    assert isinstance(problem, str) and problem.endswith(".") and ":" in problem
+
+
+@pytest.mark.parametrize(
+    ("subnets", "groups", "valid"),
+    [
+        ([], [], True),
+        (["subnet-0abc1234"], ["sg-0abc1234"], True),
+        (["subnet-0abc1234"], [], False),
+        ([], ["sg-0abc1234"], False),
+        ([f"subnet-{i}" for i in range(17)], ["sg-1"], False),
+        (["subnet-1"], [f"sg-{i}" for i in range(6)], False),
+        (["subnet 1"], ["sg-1"], False),
+        (["subnet-" + "a" * 40], ["sg-1"], False),
+    ],
+)
+def test_vpc_settings_need_both_lists_within_limits(subnets, groups, valid):
+    assert (names.check_vpc(subnets, groups) is None) == valid
+
+
+@pytest.mark.parametrize(
+    ("filters", "valid"),
+    [({"mode": "teacher"}, True), ({"app": "video-search-router-studio", "mode": "teacher"}, True), ({}, False),
+     ({"mode": "teacher#1"}, False), ({f"k{i}": "v" for i in range(17)}, False)],
+)  # fmt: skip
+def test_invocation_log_filters_use_the_filter_characters(filters, valid):
+    assert (names.check_log_filter(filters) is None) == valid
 
 
 @pytest.mark.parametrize(("check", "value", "valid"), CASES)
@@ -168,6 +227,14 @@ BOTOCORE_PATTERNS = [
     ("bedrock", "BaseModelIdentifier", names.BASE_MODEL_IDENTIFIER_PATTERN),
     ("bedrock", "TeacherModelIdentifier", names.TEACHER_MODEL_IDENTIFIER_PATTERN),
     ("bedrock-runtime", "ConversationalModelId", names.CONVERSATIONAL_MODEL_ID_PATTERN),
+    ("bedrock", "ModelInvocationIdempotencyToken", names.INVOCATION_IDEMPOTENCY_TOKEN_PATTERN),
+    ("bedrock", "KmsKeyId", names.KMS_KEY_ID_PATTERN),
+    ("bedrock", "TagKey", names.TAG_KEY_PATTERN),
+    ("bedrock", "TagValue", names.TAG_VALUE_PATTERN),
+    ("bedrock", "SubnetId", names.SUBNET_ID_PATTERN),
+    ("bedrock", "SecurityGroupId", names.SECURITY_GROUP_ID_PATTERN),
+    ("bedrock", "RequestMetadataMapKeyString", names.LOG_FILTER_KEY_PATTERN),
+    ("bedrock", "RequestMetadataMapValueString", names.LOG_FILTER_VALUE_PATTERN),
 ]
 
 

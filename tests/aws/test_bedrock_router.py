@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from botocore.stub import Stubber
@@ -12,7 +13,7 @@ from core.aws.models import MODELS
 from core.aws.session import make_client
 from core.pricing import PriceTable, estimate_tokens
 from core.prompts import DEFAULT_TEACHER_PROMPT, STUDENT_SYSTEM_TEXT
-from core.routers.bedrock import APP_TAG, BedrockRouter, reply_from_converse
+from core.routers.bedrock import APP_TAG, MAX_OUTPUT_TOKENS, BedrockRouter, mode_for_model, reply_from_converse
 
 DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456"
 QUERY = "dog barking loudly at night"
@@ -36,7 +37,7 @@ def teacher_request(query: str, router_id: str = "teacher") -> dict:
     return {
         "modelId": MODELS["nova-premier"].invoke_id,
         "messages": [{"role": "user", "content": [{"text": DEFAULT_TEACHER_PROMPT.render(query)}]}],
-        "inferenceConfig": {"maxTokens": 512, "temperature": 0.0},
+        "inferenceConfig": {"maxTokens": MAX_OUTPUT_TOKENS, "temperature": 0.0},
         "requestMetadata": {
             "app": APP_TAG,
             "router": router_id,
@@ -75,7 +76,7 @@ def test_student_mode_sends_the_training_system_text_and_the_bare_query(session,
         "modelId": DEPLOYMENT_ARN,
         "system": [{"text": STUDENT_SYSTEM_TEXT}],
         "messages": [{"role": "user", "content": [{"text": QUERY}]}],
-        "inferenceConfig": {"maxTokens": 512, "temperature": 0.0},
+        "inferenceConfig": {"maxTokens": MAX_OUTPUT_TOKENS, "temperature": 0.0},
         "requestMetadata": {"app": APP_TAG, "router": "student", "mode": "student"},
     }
     stub.add_response("converse", converse_response({"text": json.dumps(GOOD_JSON)}), expected)
@@ -130,8 +131,21 @@ def test_tokens_latency_and_cost_are_the_measured_ones(session, runtime):
     result = teacher(session, client).route(QUERY)
 
     assert (result.input_tokens, result.output_tokens, result.token_source) == (420, 38, "measured")
-    assert result.latency_ms == 812.0
+    # The model's own latency is Bedrock's metrics.latencyMs; latency_ms is the wall clock of the call.
+    assert result.model_latency_ms == 812.0
+    assert 0.0 < result.latency_ms < 812.0  # a stubbed call answers at once
     assert result.cost_usd == pytest.approx((420 * 2.50 + 38 * 12.50) / 1e6)
+
+
+def test_latency_is_the_wall_clock_of_the_call_that_answered(session):
+    class SlowClient:
+        def converse(self, **request):
+            time.sleep(0.03)
+            return converse_response({"text": json.dumps(GOOD_JSON)}, latency_ms=5)
+
+    result = teacher(session, SlowClient()).route(QUERY)
+
+    assert result.latency_ms >= 30.0 and result.model_latency_ms == 5.0
 
 
 def test_a_reply_without_text_is_an_error_naming_the_stop_reason():
@@ -241,7 +255,8 @@ def test_known_model_keys_and_ids_are_priced_and_other_ids_are_not(session):
     assert (by_key.model_id, by_key.price_key) == ("us.amazon.nova-premier-v1:0", "nova-premier")
     assert by_key.router_id == "bedrock:us.amazon.nova-premier-v1:0"
     assert by_id.price_key == "nova-micro"
-    assert deployment.price_key is None and not deployment.billable
+    # A deployment still bills per token; its price is simply not one the studio knows.
+    assert deployment.price_key is None and deployment.billable and not deployment.price_known
 
 
 def test_an_invalid_model_id_is_refused_before_any_call(session):
@@ -268,4 +283,48 @@ def test_router_ids_are_made_safe_for_request_metadata(session):
 
     metadata = router.converse_request(QUERY)["requestMetadata"]
 
-    assert metadata["router"] == "student:/models/run#1 -best--"
+    # Only characters an invocation-log filter accepts, so the tag can select training data later.
+    assert metadata["router"] == "student:/models/run-1 -best--"
+
+
+@pytest.mark.parametrize(
+    ("model", "mode"),
+    [
+        ("us.amazon.nova-premier-v1:0", "teacher"),
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "teacher"),
+        ("amazon.nova-micro-v1:0", "student"),
+        ("us.amazon.nova-lite-v1:0", "student"),
+        ("amazon.nova-pro-v1:0", "student"),
+        (DEPLOYMENT_ARN, "student"),
+        ("arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456", "student"),
+    ],
+)
+def test_the_mode_follows_from_the_model_id(session, model, mode):
+    assert mode_for_model(model) == mode
+    assert BedrockRouter(session, model, client=object()).mode == mode
+
+
+def test_a_custom_model_arn_is_a_student_but_is_invoked_through_its_deployment(session):
+    arn = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456"
+    assert mode_for_model(arn) == "student"
+    # Converse does not take a distilled model's own ARN: only its deployment or provisioned throughput.
+    with pytest.raises(StudioAwsError):
+        BedrockRouter(session, arn, client=object())
+
+
+def test_a_base_student_gets_the_training_system_text_and_a_geo_profile_is_priced(session, runtime):
+    client, stub = runtime
+    expected = {
+        "modelId": "us.amazon.nova-micro-v1:0",
+        "system": [{"text": STUDENT_SYSTEM_TEXT}],
+        "messages": [{"role": "user", "content": [{"text": QUERY}]}],
+        "inferenceConfig": {"maxTokens": MAX_OUTPUT_TOKENS, "temperature": 0.0},
+        "requestMetadata": {"app": APP_TAG, "router": "bedrock:us.amazon.nova-micro-v1:0", "mode": "student"},
+    }
+    stub.add_response(
+        "converse", converse_response({"text": json.dumps(GOOD_JSON)}, input_tokens=30, output_tokens=40), expected
+    )
+
+    result = BedrockRouter(session, "us.amazon.nova-micro-v1:0", client=client).route(QUERY)
+
+    assert result.valid and result.cost_usd == pytest.approx((30 * 0.035 + 40 * 0.14) / 1e6)

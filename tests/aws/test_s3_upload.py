@@ -114,3 +114,30 @@ def test_parse_s3_uri():
         with pytest.raises(StudioAwsError, match=reason) as raised:
             parse_s3_uri(bad)
         assert raised.value.kind == "validation"
+
+
+def test_upload_sends_exactly_these_three_put_object_requests(dataset_file):
+    from botocore.stub import ANY, Stubber
+
+    client = boto3.client("s3", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    expected = [
+        ("studio/router-train.tags.jsonl", "application/jsonl"),
+        ("studio/router-train.manifest.json", "application/json"),
+        ("studio/router-train.jsonl", "application/jsonl"),
+    ]
+    with Stubber(client) as stub:
+        for key, content_type in expected:
+            # The body is the open file itself (streamed, not read into memory): any body, every other field exact.
+            stub.add_response(
+                "put_object",
+                {},
+                {
+                    "Bucket": BUCKET,
+                    "Key": key,
+                    "Body": ANY,
+                    "ContentType": content_type,
+                    "ServerSideEncryption": "AES256",
+                },
+            )
+        assert upload_dataset(client, dataset_file, BUCKET, "studio") == f"s3://{BUCKET}/studio/router-train.jsonl"
+        stub.assert_no_pending_responses()

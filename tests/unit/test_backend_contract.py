@@ -7,9 +7,11 @@ or CapabilityUnavailable with a sentence, never something else.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from core.backends import Backend, BackendUnavailable, CapabilityUnavailable, make_backend
@@ -50,6 +52,25 @@ def offline_aws(monkeypatch, tmp_path):
 def backend(request, tmp_path, offline_aws) -> Backend:
     settings = Settings(data_dir=tmp_path / "studio", backend=request.param)
     return make_backend(settings, Store(settings.store_path))
+
+
+@contextmanager
+def bedrock_stub(backend: Backend):
+    """On Bedrock, the backend's Bedrock client under a Stubber (every answer given by the test); else None."""
+    if backend.kind != "bedrock":
+        yield None
+        return
+    from core.aws.session import make_client
+
+    client = make_client(backend.aws_session(), "bedrock")
+    backend.aws_clients().put("bedrock", client)
+    with Stubber(client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+
+
+EMPTY_JOB_LIST = ("list_model_customization_jobs", {"modelCustomizationJobSummaries": []})
+JOB_LIST_REQUEST = {"sortBy": "CreationTime", "sortOrder": "Descending", "maxResults": 100}
 
 
 @pytest.fixture(scope="module")
@@ -112,22 +133,62 @@ def test_a_bedrock_model_id_is_a_router_on_bedrock_and_a_typed_sentence_elsewher
 # ---- jobs, datasets, models, storage ---------------------------------------------------------------------------
 
 
-def test_jobs_is_a_job_service_or_a_typed_sentence(backend):
-    if backend.kind == "local":
-        service = backend.jobs()
-        assert isinstance(service, JobService)
-        assert service.teacher_name == backend.teacher_name
-        assert [student.key for student in service.students()] == ["hashed-ngram-softmax"]
-        assert service.list() == []
-    else:
-        with pytest.raises(CapabilityUnavailable, match="not available on Amazon Bedrock yet") as raised:
-            backend.jobs()
-        assert raised.value.capability == "jobs"
+def test_jobs_is_a_job_service_whose_teacher_is_the_backends(backend):
+    service = backend.jobs()
+
+    assert isinstance(service, JobService)
+    assert service.teacher_name == backend.teacher_name and service.teachers()[0] == backend.teacher_name
+    assert service.description
+    # Every backend can train the local compact student; Bedrock offers its own students first.
+    assert "hashed-ngram-softmax" in [student.key for student in service.students()]
+    with bedrock_stub(backend) as stub:
+        if stub is not None:
+            stub.add_response(*EMPTY_JOB_LIST, JOB_LIST_REQUEST)
+        assert service.list() == [] and service.notice() is None
+
+
+def test_a_labelled_dataset_starts_a_local_job_on_every_backend_without_a_charge(backend, monkeypatch):
+    made = synthesise(DataMix(total=100, seed=2), ReferenceTeacher(), teacher_id=ReferenceTeacher.name)
+    info = backend.datasets().save("contract-labelled", made.records, made.tags, made.manifest_fields)
+    service = backend.jobs()
+    runner = getattr(service, "runner", service)
+    monkeypatch.setattr(runner, "_launch", lambda job_id: None)  # the worker process has its own tests
+
+    assert not service.estimate(info.id, {"student": "hashed-ngram-softmax"}).billable
+    job = service.submit("contract-job", info.id, {"student": "hashed-ngram-softmax", "epochs": 2})
+
+    assert (job.status, job.phase, job.teacher) == ("InProgress", "Validation", ReferenceTeacher.name)
+    assert [phase for phase, _ in job.phases()] == ["Validation", "DataProcessing", "Training"]
+    with bedrock_stub(backend) as stub:
+        if stub is not None:
+            stub.add_response(*EMPTY_JOB_LIST, JOB_LIST_REQUEST)
+        assert [listed.id for listed in service.list()] == [job.id]
+    assert service.get(job.id).id == job.id
+
+
+def test_a_prompt_only_dataset_is_estimated_before_its_teacher_labels_it(backend):
+    made = synthesise(DataMix(total=100, seed=2), None)
+    info = backend.datasets().save("contract-prompts", made.records, made.tags, made.manifest_fields)
+
+    estimate = backend.jobs().estimate(info.id, {"student": "hashed-ngram-softmax"})
+
+    # The local teacher labels for nothing; the Bedrock teacher's labels bill, so they are quoted first.
+    assert estimate.billable == (backend.kind == "bedrock")
 
 
 def test_every_backend_has_the_dataset_library_and_the_model_registry(backend):
     assert isinstance(backend.datasets(), DatasetLibrary) and backend.datasets().list() == []
-    assert isinstance(backend.models(), ModelRegistry) and backend.models().list() == []
+    assert isinstance(backend.models(), ModelRegistry)
+    with bedrock_stub(backend) as stub:
+        if stub is not None:  # Bedrock's registry lists the account's custom models too
+            stub.add_response(
+                "list_custom_models",
+                {"modelSummaries": []},
+                {"sortBy": "CreationTime", "sortOrder": "Descending", "maxResults": 100},
+            )
+        assert backend.models().list() == []
+    # No deployments yet: nothing uses any model.
+    assert backend.model_users()("any-model") == []
 
 
 def test_dataset_storage_says_where_jobs_read_datasets_and_uploads_where_that_is_s3(backend):

@@ -213,8 +213,11 @@ def test_generated_queries_labelled_by_the_reference_teacher_make_a_valid_datase
     assert report.labelled == run.labelled
 
 
-def test_a_remote_teacher_is_labelled_in_small_batches_and_an_on_box_one_in_large_ones():
-    from core.labelling import BEDROCK_BATCH_SIZE, LOCAL_BATCH_SIZE
+def test_a_remote_teacher_is_called_one_query_per_worker_and_an_on_box_one_in_large_batches():
+    import threading
+    import time
+
+    from core.labelling import LOCAL_BATCH_SIZE
     from core.routers.uniform import UniformRouter
 
     class _Batches(UniformRouter):
@@ -227,9 +230,24 @@ def test_a_remote_teacher_is_labelled_in_small_batches_and_an_on_box_one_in_larg
     class _RemoteBatches(_Batches):
         remote = True
         sizes: list[int] = []
+        lock = threading.Lock()
+        active = 0
+        most_active = 0
+
+        def route_many(self, queries):
+            with self.lock:
+                type(self).active += 1
+                type(self).most_active = max(self.most_active, self.active)
+            time.sleep(0.002)  # long enough for the pool's workers to overlap
+            with self.lock:
+                type(self).active -= 1
+            return super().route_many(queries)
 
     queries = [f"query {i}" for i in range(300)]
     label_queries(_Batches(), queries)
-    label_queries(_RemoteBatches(), queries)
+    run = label_queries(_RemoteBatches(), queries, concurrency=4)
     assert max(_Batches.sizes) == LOCAL_BATCH_SIZE
-    assert max(_RemoteBatches.sizes) == BEDROCK_BATCH_SIZE
+    # One query per call, so a slow answer holds up one worker only; never more calls in flight than workers.
+    assert set(_RemoteBatches.sizes) == {1} and len(_RemoteBatches.sizes) == 300
+    assert 1 < _RemoteBatches.most_active <= 4
+    assert run.complete and run.labelled == 300
