@@ -25,10 +25,12 @@ from core.store import Store
 if TYPE_CHECKING:
     import boto3
 
+    from core.compare import CompareHistory
     from core.datasets.library import DatasetLibrary
     from core.datasets.storage import DatasetStorage
     from core.deployments import DeploymentService
     from core.distill.jobs import JobService
+    from core.gold import GoldLabels
     from core.model_registry import ModelRegistry
 
 
@@ -57,7 +59,13 @@ class Backend(ABC):
     kind: str
     label: str
     # The router id forms this backend resolves (for help texts); the registry says what each means.
-    router_id_forms: tuple[str, ...] = ("teacher", "uniform", "student:<model id or directory>")
+    router_id_forms: tuple[str, ...] = (
+        "teacher",
+        "uniform",
+        "student",
+        "student:<model id or directory>",
+        "deployment:<name>",
+    )
 
     def __init__(self, settings: Settings, store: Store):
         self.settings = settings
@@ -102,9 +110,26 @@ class Backend(ABC):
             RouterChoice("teacher", self.teacher_name, "the teacher whose labels students learn from"),
             RouterChoice("uniform", "Uniform weights", "0.25 on every channel: the no-routing baseline"),
         ]
+        choices += self._deployment_choices()
         for model in self.models().list():
             if model.path is not None:
                 choices.append(RouterChoice(f"student:{model.id}", model.name, "a distilled local student"))
+        return choices
+
+    def _deployment_choices(self) -> list[RouterChoice]:
+        """The active student and every serving deployment, from the records (no network call)."""
+        from core.deployments import DeploymentError
+
+        try:
+            deployments = [d for d in self.deployments().list(refresh=False) if d.ready]
+        except (BackendUnavailable, DeploymentError):
+            return []
+        choices = [
+            RouterChoice("student", f"Active student ({d.name})", "the deployment set as the active student")
+            for d in deployments
+            if d.active_student
+        ]
+        choices += [RouterChoice(f"deployment:{d.name}", d.name, f"deployment of {d.model_id}") for d in deployments]
         return choices
 
     def datasets(self) -> DatasetLibrary:
@@ -118,6 +143,18 @@ class Backend(ABC):
         from core.model_registry import ModelRegistry
 
         return ModelRegistry(self.store, self.settings.data_dir)
+
+    def comparisons(self) -> CompareHistory:
+        """The stored comparison runs of this backend (the playground's history)."""
+        from core.compare import CompareHistory
+
+        return CompareHistory(self.store, self.kind)
+
+    def gold_labels(self) -> GoldLabels:
+        """Gold labels people set, by gold set, each set exported to the dataset library."""
+        from core.gold import GoldLabels
+
+        return GoldLabels(self.store, self.datasets())
 
     def jobs(self) -> JobService:
         """The distillation job service of this backend."""
@@ -231,6 +268,11 @@ class LocalBackend(Backend):
 
         return JobRunner(self.store, self.settings.data_dir, teacher_name=self.teacher_name)
 
+    def deployments(self) -> DeploymentService:
+        from core.deploy.service import LocalDeploymentService
+
+        return LocalDeploymentService(self.store, self.settings.data_dir, self.prices())
+
     def dataset_storage(self) -> DatasetStorage:
         from core.datasets.storage import LocalDatasetStorage
 
@@ -282,6 +324,11 @@ class BedrockBackend(Backend):
             RouterChoice(f"bedrock:{model.invoke_id}", model.name, purpose) for model, purpose in BASELINE_ROUTERS
         ]
         return [*super().router_choices(), *foundation]
+
+    def deployments(self) -> DeploymentService:
+        from core.aws.deployments import BedrockDeploymentService
+
+        return BedrockDeploymentService(self.store, self.settings.data_dir, self.aws_session, self.prices())
 
     def dataset_storage(self) -> DatasetStorage:
         from core.aws.s3 import S3DatasetStorage
