@@ -202,6 +202,45 @@ class Deployment:
     def bills_while_idle(self) -> bool:
         return self.billing is not None
 
+    def to_json_dict(self, now: datetime | None = None) -> dict[str, object]:
+        """The `deploy --json` object (docs/ARCHITECTURE.md, command line)."""
+        billing = None
+        if self.billing is not None:
+            billing = {
+                "model_units": self.billing.model_units,
+                "hourly_usd": self.billing.hourly_usd,
+                "hours": round(self.billing.hours(now), 4),
+                "cost_so_far_usd": self.billing.cost_so_far_usd(now),
+                "commitment": self.billing.commitment,
+            }
+        lineage = self.lineage
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "model_id": self.model_id,
+            "serving_model_id": self.serving_model_id,
+            "endpoint": self.endpoint,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "failure_message": self.failure_message,
+            "active_student": self.active_student,
+            "requests_served": self.requests_served,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "lineage": None
+            if lineage is None
+            else {
+                "dataset_id": lineage.dataset_id,
+                "dataset": lineage.dataset_name,
+                "job_id": lineage.job_id,
+                "job": lineage.job_name,
+                "model_id": lineage.model_id,
+                "model": lineage.model_name,
+            },
+            "billing": billing,
+        }
+
     def to_row(self, now: datetime | None = None) -> dict[str, object]:
         """One flat row for a table of deployments."""
         return {
@@ -478,6 +517,9 @@ class DeploymentService(ABC):
     description: str = ""
     # Whether create_provisioned can be offered (provisioned throughput exists only on Amazon Bedrock).
     provisioned_available: bool = False
+    # How often and how long wait_until_settled polls (a local endpoint starts in seconds, Bedrock in minutes).
+    settle_poll_s: float = SETTLE_POLL_S
+    settle_timeout_s: float = SETTLE_TIMEOUT_S
 
     def __init__(self, store: Store):
         self.store = store
@@ -581,13 +623,13 @@ class DeploymentService(ABC):
         return self.router(name).route(query)
 
     def wait_until_settled(
-        self, name: str, timeout_s: float = SETTLE_TIMEOUT_S, sleep: Callable[[float], None] = time.sleep
+        self, name: str, timeout_s: float | None = None, sleep: Callable[[float], None] = time.sleep
     ) -> Deployment:
         """Poll until the deployment is no longer Creating or swapping (or the time is up); returns its state."""
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + (self.settle_timeout_s if timeout_s is None else timeout_s)
         deployment = self.get(name)
         while not deployment.settled and time.monotonic() < deadline:
-            sleep(SETTLE_POLL_S)
+            sleep(self.settle_poll_s)
             deployment = self.get(name)
         return deployment
 

@@ -100,6 +100,9 @@ class DeploymentRouter(BedrockRouter):
 class BedrockDeploymentService(DeploymentService):
     backend = "bedrock"
     provisioned_available = True
+    # A deployment takes minutes to become Active; polling Bedrock more often only spends its request quota.
+    settle_poll_s = 10.0
+    settle_timeout_s = 1800.0
     description = (
         "An on-demand deployment on Amazon Bedrock bills per token and nothing while idle; provisioned "
         "throughput bills by the hour whether it is used or not."

@@ -21,6 +21,8 @@ COMMANDS = (
     "core.cli.distill",
     "core.cli.evaluate",
     "core.cli.bench",
+    "core.cli.deploy",
+    "core.cli.compare",
 )
 
 

@@ -171,7 +171,6 @@ def test_costs_are_totalled_and_quoted_per_million_queries():
     [
         (["dog"], ["teacher", "uniform", "deployment:prose", "student", "deployment:x"], "compare at most 4"),
         (["dog"], [], "at least one router"),
-        (["dog"], ["teacher", "oracle"], "'oracle' is not a router id"),
         (["  ", ""], ["teacher"], "no queries"),
         (["dog"] * (MAX_BATCH_QUERIES + 1), ["teacher"], "at most 1,000"),
         (["x" * 2001], ["teacher"], "Query 1 is 2,001 characters long"),
