@@ -6,6 +6,7 @@ Waiting is always polling the store against a deadline, never a bare sleep.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -21,6 +22,7 @@ from core.datasets.library import DatasetLibrary
 from core.deploy.client import EndpointRouter
 from core.deploy.layout import LOG_FILE
 from core.deploy.protocol import MAX_QUERIES_PER_REQUEST
+from core.deploy.server import OneSendTransport
 from core.deploy.service import LocalDeploymentService
 from core.deployments import SELF_TEST_QUERY, STOPPED_UNEXPECTEDLY, DeploymentError, DeploymentStatus
 from core.distill.artifact import save_student
@@ -310,3 +312,44 @@ def test_the_server_log_holds_the_story_and_binds_nothing_but_localhost(studio, 
     log = (service.folder(deployment.id) / LOG_FILE).read_text()
     assert "serving model model-one on 127.0.0.1:" in log and "is Active" in log
     assert "0.0.0.0" not in log
+
+
+def test_what_the_server_writes_in_one_turn_of_its_loop_leaves_in_one_send():
+    class Recorder:
+        def __init__(self):
+            self.sent: list[bytes] = []
+            self.closed = False
+
+        def write(self, data):
+            self.sent.append(data)
+
+        def is_closing(self):
+            return self.closed
+
+        def close(self):
+            self.closed = True
+
+        def get_write_buffer_size(self):
+            return 0
+
+        def get_extra_info(self, name, default=None):
+            return ("127.0.0.1", 8000) if name == "sockname" else default
+
+    async def respond(transport):
+        transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        transport.write(b"{}")
+        transport.write(b"")
+        assert transport.get_write_buffer_size() == 40 and inner.sent == [], "held until the turn ends"
+        await asyncio.sleep(0)
+        transport.write(b"next")
+        transport.close()
+
+    inner = Recorder()
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(respond(OneSendTransport(inner, loop)))
+    finally:
+        loop.close()
+
+    assert inner.sent == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}", b"next"] and inner.closed
+    assert OneSendTransport(inner, loop).get_extra_info("sockname") == ("127.0.0.1", 8000)
