@@ -7,11 +7,12 @@ query of the batch an error saying so, never an exception.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -107,7 +108,12 @@ class EndpointRouter(Router):
     @staticmethod
     def _send(connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
-        connection.request(method, path, body, headers)
+        if connection.sock is None:
+            connection.connect()
+        # http.client sends the head and the body apart; corked, they leave as one segment, so the server
+        # wakes once per request instead of twice.
+        with _corked(connection.sock):
+            connection.request(method, path, body, headers)
         response = connection.getresponse()
         return response.status, response.read()
 
@@ -124,6 +130,20 @@ class _NoDelayConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         super().connect()
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+@contextlib.contextmanager
+def _corked(sock: socket.socket | None) -> Iterator[None]:
+    cork = getattr(socket, "TCP_CORK", None)  # Linux only; elsewhere the two sends go as they are
+    if sock is None or cork is None:
+        yield
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # a socket the failed request closed needs no uncorking
+            sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
 
 
 def _reply(item: Any) -> RouterReply:
