@@ -74,7 +74,10 @@ def models(studio_env):
         registry.register(
             model_id, None, None, save_student(model, registry.model_dir(model_id)), {}, model_id=model_id
         )
-    return registry
+    yield registry
+    service = backend(studio_env).deployments()  # a failed test leaves no endpoint process running
+    for deployment in service.list():
+        service.delete(deployment.name)
 
 
 # ---- compare ---------------------------------------------------------------------------------------------------
