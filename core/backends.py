@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from core.compare import CompareHistory
     from core.datasets.library import DatasetLibrary
     from core.datasets.storage import DatasetStorage
-    from core.deployments import DeploymentService
+    from core.deployments import Deployment, DeploymentService
     from core.distill.jobs import JobService
     from core.gold import GoldLabels
     from core.model_registry import ModelRegistry
@@ -129,7 +129,9 @@ class Backend(ABC):
             for d in deployments
             if d.active_student
         ]
-        choices += [RouterChoice(f"deployment:{d.name}", d.name, f"deployment of {d.model_id}") for d in deployments]
+        choices += [
+            RouterChoice(f"deployment:{d.name}", d.name, f"deployment of {_model_name(d)}") for d in deployments
+        ]
         return choices
 
     def datasets(self) -> DatasetLibrary:
@@ -347,6 +349,11 @@ class BedrockBackend(Backend):
             return BedrockRouter(session, model, self.prices(), router_id=router_id, prompt=prompt)
         except StudioAwsError as exc:
             raise BackendUnavailable(str(exc)) from exc
+
+
+def _model_name(deployment: Deployment) -> str:
+    lineage = deployment.lineage
+    return (lineage.model_name if lineage else None) or deployment.serving_model_id or deployment.model_id
 
 
 def aws_credentials_status(settings: Settings, store: Store) -> BackendStatus:
