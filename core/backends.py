@@ -29,10 +29,12 @@ if TYPE_CHECKING:
     from core.aws.custom_models import BedrockModelRegistry
     from core.aws.preflight import PreflightReport
     from core.aws.session import Clients
+    from core.compare import CompareHistory
     from core.datasets.library import DatasetLibrary
     from core.datasets.storage import DatasetStorage
-    from core.deployments import DeploymentService
+    from core.deployments import Deployment, DeploymentService
     from core.distill.jobs import JobService
+    from core.gold import GoldLabels
     from core.model_registry import ModelRegistry
     from core.routers.bedrock import RouterMode
     from core.synth.teacher_queries import QueryWriter
@@ -63,7 +65,13 @@ class Backend(ABC):
     kind: str
     label: str
     # The router id forms this backend resolves (for help texts); the registry says what each means.
-    router_id_forms: tuple[str, ...] = ("teacher", "uniform", "student:<model id or directory>")
+    router_id_forms: tuple[str, ...] = (
+        "teacher",
+        "uniform",
+        "student",
+        "student:<model id or directory>",
+        "deployment:<name>",
+    )
 
     def __init__(self, settings: Settings, store: Store):
         self.settings = settings
@@ -110,10 +118,29 @@ class Backend(ABC):
             RouterChoice("teacher", self.teacher_name, "the teacher whose labels students learn from"),
             RouterChoice("uniform", "Uniform weights", "0.25 on every channel: the no-routing baseline"),
         ]
+        choices += self._deployment_choices()
         # Only models with files here can route on this machine: the store's rows say, with no AWS call.
         for model in ModelRegistry(self.store, self.settings.data_dir).list():
             if model.path is not None:
                 choices.append(RouterChoice(f"student:{model.id}", model.name, "a distilled local student"))
+        return choices
+
+    def _deployment_choices(self) -> list[RouterChoice]:
+        """The active student and every serving deployment, from the records (no network call)."""
+        from core.deployments import DeploymentError
+
+        try:
+            deployments = [d for d in self.deployments().list(refresh=False) if d.ready]
+        except (BackendUnavailable, DeploymentError):
+            return []
+        choices = [
+            RouterChoice("student", f"Active student ({d.name})", "the deployment set as the active student")
+            for d in deployments
+            if d.active_student
+        ]
+        choices += [
+            RouterChoice(f"deployment:{d.name}", d.name, f"deployment of {_model_name(d)}") for d in deployments
+        ]
         return choices
 
     def datasets(self) -> DatasetLibrary:
@@ -128,14 +155,17 @@ class Backend(ABC):
 
         return ModelRegistry(self.store, self.settings.data_dir)
 
-    def model_users(self) -> Callable[[str], list[str]]:
-        """For a model id or ARN, the names of the deployments using it (none where there are no deployments):
-        what `models().delete(..., in_use_by=...)` refuses on."""
-        try:
-            deployments = self.deployments().list()
-        except CapabilityUnavailable:
-            return lambda model: []
-        return lambda model: [deployment.name for deployment in deployments if deployment.model_id == model]
+    def comparisons(self) -> CompareHistory:
+        """The stored comparison runs of this backend (the playground's history)."""
+        from core.compare import CompareHistory
+
+        return CompareHistory(self.store, self.kind)
+
+    def gold_labels(self) -> GoldLabels:
+        """Gold labels people set, by gold set, each set exported to the dataset library."""
+        from core.gold import GoldLabels
+
+        return GoldLabels(self.store, self.datasets())
 
     def jobs(self) -> JobService:
         """The distillation job service of this backend."""
@@ -271,6 +301,11 @@ class LocalBackend(Backend):
 
         return JobRunner(self.store, self.settings.data_dir, teacher_name=self.teacher_name)
 
+    def deployments(self) -> DeploymentService:
+        from core.deploy.service import LocalDeploymentService
+
+        return LocalDeploymentService(self.store, self.settings.data_dir, self.prices())
+
     def dataset_storage(self) -> DatasetStorage:
         from core.datasets.storage import LocalDatasetStorage
 
@@ -360,6 +395,11 @@ class BedrockBackend(Backend):
         ]
         return [*super().router_choices(), *foundation]
 
+    def deployments(self) -> DeploymentService:
+        from core.aws.deployments import BedrockDeploymentService
+
+        return BedrockDeploymentService(self.store, self.settings.data_dir, self.aws_session, self.prices())
+
     def preflight(self, **targets: str | None) -> PreflightReport:
         """Credentials, region, model access and inference profile, bucket and role: green, amber or red each.
 
@@ -428,6 +468,11 @@ class BedrockBackend(Backend):
             )
         except StudioAwsError as exc:
             raise BackendUnavailable(str(exc)) from exc
+
+
+def _model_name(deployment: Deployment) -> str:
+    lineage = deployment.lineage
+    return (lineage.model_name if lineage else None) or deployment.serving_model_id or deployment.model_id
 
 
 def aws_credentials_status(settings: Settings, store: Store) -> BackendStatus:

@@ -8,6 +8,7 @@ files only inside the data directory, and never while a deployment uses it.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shutil
@@ -165,11 +166,13 @@ class ModelRegistry:
     def delete(self, model_id: str, in_use_by: InUseBy | None = None, *, confirm: bool = False) -> CustomModel:
         """Remove the model's row and, when they are inside the data directory, its files.
 
-        `confirm` is what the user said to a delete that cannot be undone elsewhere (a model on Amazon
-        Bedrock); a local model's files are the studio's own, so it needs none.
+        Refused while a deployment serves it: `in_use_by` names the deployments that use a model id (by
+        default every live deployment of the store, on any backend, by the model's id or ARN). `confirm` is
+        what the user said to a delete that cannot be undone elsewhere (a model on Amazon Bedrock); a local
+        model's files are the studio's own, so it needs none.
         """
         model = self.get(model_id)
-        users = in_use_by(model_id) if in_use_by is not None else []
+        users = in_use_by(model_id) if in_use_by is not None else self._deployments_using(model)
         if users:
             raise ModelInUseError(
                 f"Model {model.name!r} is used by deployment(s) {', '.join(users)}: "
@@ -190,6 +193,11 @@ class ModelRegistry:
         if tombstone is not None:
             shutil.rmtree(tombstone, ignore_errors=True)
         return model
+
+    def _deployments_using(self, model: CustomModel) -> builtins.list[str]:
+        from core.deployments import deployments_using
+
+        return deployments_using(self.store, model.id, model.arn)
 
     def _owned_folder(self, model: CustomModel) -> Path | None:
         """The model's folder if it lies inside the data directory (never the data directory itself)."""

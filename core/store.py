@@ -94,6 +94,68 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        4,
+        "deployments, playground runs, gold labels",
+        """
+        CREATE TABLE deployments (
+            id TEXT PRIMARY KEY,
+            backend TEXT NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            serving_model_id TEXT,
+            status TEXT NOT NULL,
+            endpoint TEXT,
+            port INTEGER,
+            pid INTEGER,
+            description TEXT NOT NULL DEFAULT '',
+            tags_json TEXT NOT NULL DEFAULT '{}',
+            failure_message TEXT,
+            active_student INTEGER NOT NULL DEFAULT 0,
+            requests_served INTEGER NOT NULL DEFAULT 0,
+            request_token TEXT,
+            model_units INTEGER,
+            commitment TEXT,
+            price_key TEXT,
+            billing_started_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted_at TEXT
+        );
+        CREATE UNIQUE INDEX deployments_live_name ON deployments(backend, name) WHERE deleted_at IS NULL;
+        CREATE UNIQUE INDEX deployments_one_active_student ON deployments(backend)
+            WHERE active_student = 1 AND deleted_at IS NULL;
+        CREATE TABLE playground_runs (
+            id TEXT PRIMARY KEY,
+            backend TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            source TEXT NOT NULL,
+            router_ids_json TEXT NOT NULL,
+            reference TEXT,
+            query_count INTEGER NOT NULL,
+            first_query TEXT NOT NULL,
+            summary_json TEXT NOT NULL,
+            results_json TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX playground_runs_by_time ON playground_runs(created_at);
+        CREATE TABLE gold_labels (
+            id TEXT PRIMARY KEY,
+            gold_set TEXT NOT NULL,
+            query TEXT NOT NULL,
+            visual REAL NOT NULL,
+            audio REAL NOT NULL,
+            transcription REAL NOT NULL,
+            metadata REAL NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            run_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (gold_set, query)
+        );
+        """,
+    ),
+    (
         5,
         "Bedrock distillation jobs (request, idempotency token, sub-phases) and batch inference runs",
         """

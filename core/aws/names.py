@@ -15,6 +15,9 @@ from typing import Literal
 JOB_NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*"
 CUSTOM_MODEL_NAME_PATTERN = r"([0-9a-zA-Z][_-]?){1,63}"
 MODEL_DEPLOYMENT_NAME_PATTERN = r"([0-9a-zA-Z][_-]?){1,63}"
+PROVISIONED_MODEL_NAME_PATTERN = r"([0-9a-zA-Z][_-]?)+"
+TAG_KEY_PATTERN = r"[a-zA-Z0-9\s._:/=+@-]*"
+TAG_VALUE_PATTERN = r"[a-zA-Z0-9\s._:/=+@-]*"
 EVALUATION_JOB_NAME_PATTERN = r"[a-z0-9](-*[a-z0-9]){0,62}"
 INVOCATION_JOB_NAME_PATTERN = r"[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}"
 S3_URI_PATTERN = r"s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?"
@@ -100,6 +103,14 @@ CUSTOM_MODEL_NAME = NameRule(
 DEPLOYMENT_NAME = NameRule(
     "deployment name", MODEL_DEPLOYMENT_NAME_PATTERN, 63, r"[a-zA-Z0-9_\-]", _SEPARATED_ADVICE, "router-student-live"
 )
+PROVISIONED_MODEL_NAME = NameRule(
+    "provisioned throughput name",
+    PROVISIONED_MODEL_NAME_PATTERN,
+    63,
+    r"[a-zA-Z0-9_\-]",
+    _SEPARATED_ADVICE,
+    "router-student-pt",
+)
 EVALUATION_JOB_NAME = NameRule(
     "evaluation job name",
     EVALUATION_JOB_NAME_PATTERN,
@@ -161,6 +172,36 @@ def check_custom_model_name(name: object) -> str | None:
 def check_deployment_name(name: object) -> str | None:
     """An on-demand custom model deployment name."""
     return DEPLOYMENT_NAME.check(name)
+
+
+def check_provisioned_model_name(name: object) -> str | None:
+    """A provisioned throughput name."""
+    return PROVISIONED_MODEL_NAME.check(name)
+
+
+TAG_KEY_MAX_LENGTH = 128
+TAG_VALUE_MAX_LENGTH = 256
+MAX_TAGS = 200
+
+
+def check_tags(tags: object) -> str | None:
+    """Resource tags (key -> value), as create calls take them: at most 200, keys 1-128 and values 0-256 characters
+    of letters, digits, spaces and . _ : / = + @ -."""
+    if not isinstance(tags, dict):
+        return "Tags must be pairs of a key and a value, such as team=search."
+    if len(tags) > MAX_TAGS:
+        return f"There are {len(tags)} tags: keep it to {MAX_TAGS} or fewer."
+    allowed = "letters, digits, spaces and . _ : / = + @ -"
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key or len(key) > TAG_KEY_MAX_LENGTH:
+            return f"The tag key {_quoted(str(key))} must be 1 to {TAG_KEY_MAX_LENGTH} characters of {allowed}."
+        if re.fullmatch(TAG_KEY_PATTERN, key) is None:
+            return f"The tag key {_quoted(key)} is not valid: use {allowed}."
+        if not isinstance(value, str) or len(value) > TAG_VALUE_MAX_LENGTH:
+            return f"The value of tag {_quoted(key)} must be at most {TAG_VALUE_MAX_LENGTH} characters of {allowed}."
+        if re.fullmatch(TAG_VALUE_PATTERN, value) is None:
+            return f"The value of tag {_quoted(key)} is not valid: use {allowed}."
+    return None
 
 
 def check_evaluation_job_name(name: object) -> str | None:

@@ -20,6 +20,7 @@ FIGURE_GROUPS: tuple[tuple[str, str], ...] = (
     ("page_runs", "core.bench.pages:page_runs"),
     ("search", "core.bench.search:search"),
     ("bedrock_labelling", "core.bench.bedrock_labelling:bedrock_labelling"),
+    ("deploy_and_compare", "core.bench.deployments:deploy_and_compare"),
 )
 
 

@@ -30,6 +30,8 @@ COMMANDS = (
     "core.cli.write_queries",
     "core.cli.job",
     "core.cli.models",
+    "core.cli.deploy",
+    "core.cli.compare",
 )
 
 

@@ -72,7 +72,7 @@ def run_delete(args: argparse.Namespace) -> int:
     backend = open_backend()
     try:
         with one_line_errors():
-            model = backend.models().delete(args.id, in_use_by=backend.model_users(), confirm=args.yes)
+            model = backend.models().delete(args.id, confirm=args.yes)
     except UserFacingError as exc:
         if isinstance(exc.__cause__, DeleteNeedsConfirmation):
             raise UserFacingError(f"{exc}; run again with --yes to confirm") from exc

@@ -103,6 +103,7 @@ CASES = (
     + _cases(names.check_invocation_job_name, VALID_JOB_NAMES, INVALID_JOB_NAMES)
     + _cases(names.check_custom_model_name, VALID_CUSTOM_MODEL_NAMES, INVALID_CUSTOM_MODEL_NAMES)
     + _cases(names.check_deployment_name, VALID_CUSTOM_MODEL_NAMES, INVALID_CUSTOM_MODEL_NAMES)
+    + _cases(names.check_provisioned_model_name, VALID_CUSTOM_MODEL_NAMES, INVALID_CUSTOM_MODEL_NAMES)
     + _cases(names.check_evaluation_job_name, VALID_EVALUATION_JOB_NAMES, INVALID_EVALUATION_JOB_NAMES)
     + _cases(names.check_s3_uri, VALID_S3_URIS, INVALID_S3_URIS)
     + _cases(names.check_role_arn, VALID_ROLE_ARNS, INVALID_ROLE_ARNS)
@@ -219,6 +220,9 @@ BOTOCORE_PATTERNS = [
     ("bedrock", "ModelInvocationJobName", names.INVOCATION_JOB_NAME_PATTERN),
     ("bedrock", "CustomModelName", names.CUSTOM_MODEL_NAME_PATTERN),
     ("bedrock", "ModelDeploymentName", names.MODEL_DEPLOYMENT_NAME_PATTERN),
+    ("bedrock", "ProvisionedModelName", names.PROVISIONED_MODEL_NAME_PATTERN),
+    ("bedrock", "TagKey", names.TAG_KEY_PATTERN),
+    ("bedrock", "TagValue", names.TAG_VALUE_PATTERN),
     ("bedrock", "EvaluationJobName", names.EVALUATION_JOB_NAME_PATTERN),
     ("bedrock", "S3Uri", names.S3_URI_PATTERN),
     ("bedrock", "RoleArn", names.ROLE_ARN_PATTERN),
@@ -243,3 +247,21 @@ def test_patterns_match_the_installed_botocore_service_model(service, shape, pat
     model = botocore.session.get_session().get_service_model(service)
 
     assert model.shape_for(shape).metadata["pattern"] == pattern
+
+
+@pytest.mark.parametrize(
+    ("tags", "named"),
+    [
+        ({"": "x"}, "tag key ''"),
+        ({"team!": "search"}, "'team!'"),
+        ({"team": "search;drop"}, "tag 'team'"),
+        ({"k" * 129: "v"}, "1 to 128"),
+        ({f"k{i}": "v" for i in range(201)}, "201 tags"),
+        (["team=search"], "pairs of a key and a value"),
+    ],
+)
+def test_tags_are_checked_against_the_api_patterns_before_any_call(tags, named):
+    problem = names.check_tags(tags)
+
+    assert problem is not None and named in problem and problem.endswith(".")
+    assert names.check_tags({"team": "search", "cost-center": "", "owner": "ana@example.com"}) is None

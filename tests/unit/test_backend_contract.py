@@ -14,13 +14,15 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from core.deployments import deployments_using
 from core.backends import Backend, BackendUnavailable, CapabilityUnavailable, make_backend
 from core.datasets.library import DatasetLibrary
 from core.datasets.storage import DatasetStorage
+from core.deployments import BillingNotConfirmed, DeploymentError, DeploymentService
 from core.distill.artifact import save_student
 from core.distill.jobs import JobService
 from core.distill.trainer import TrainingConfig, decision_targets, train_student
-from core.model_registry import ModelRegistry
+from core.model_registry import ModelInUseError, ModelRegistry
 from core.routers.reference import ReferenceTeacher
 from core.routers.student import StudentRouter
 from core.routers.uniform import UniformRouter
@@ -107,17 +109,17 @@ def test_the_bare_student_id_says_there_is_no_deployment_yet(backend):
         backend.router("student")
 
 
-def test_a_deployment_id_without_deployments_is_a_typed_sentence(backend):
-    with pytest.raises(CapabilityUnavailable, match="Deployments are not available") as raised:
+def test_a_deployment_id_naming_no_deployment_is_a_sentence(backend):
+    with pytest.raises(BackendUnavailable, match="There is no deployment 'prod': create it first"):
         backend.router("deployment:prod")
-    assert raised.value.capability == "deployments"
 
 
 def test_an_unknown_id_lists_exactly_the_forms_this_backend_resolves(backend):
     with pytest.raises(BackendUnavailable) as raised:
         backend.router("oracle")
     message = str(raised.value)
-    assert message.startswith("Unknown router 'oracle': use 'teacher', 'uniform'")
+    assert message.startswith("Unknown router 'oracle': use 'teacher', 'uniform', 'student', ")
+    assert "'deployment:<name>'" in message
     assert ("'bedrock:<model id, inference profile or ARN>'" in message) == (backend.kind == "bedrock")
 
 
@@ -188,7 +190,7 @@ def test_every_backend_has_the_dataset_library_and_the_model_registry(backend):
             )
         assert backend.models().list() == []
     # No deployments yet: nothing uses any model.
-    assert backend.model_users()("any-model") == []
+    assert deployments_using(backend.store, "any-model", None) == []
 
 
 def test_dataset_storage_says_where_jobs_read_datasets_and_uploads_where_that_is_s3(backend):
@@ -207,3 +209,63 @@ def test_dataset_storage_says_where_jobs_read_datasets_and_uploads_where_that_is
         uploaded = storage.upload(backend.datasets(), info, "contract-bucket", storage.suggested_destination(info))
     assert uploaded.s3_uri == "s3://contract-bucket/video-search-router/datasets/contract-set/data.jsonl"
     assert storage.location(backend.datasets().get(info.id)) == uploaded.s3_uri
+
+
+# ---- deployments ---------------------------------------------------------------------------------------------
+
+
+def test_deployments_is_a_deployment_service_with_nothing_deployed_yet(backend):
+    service = backend.deployments()
+    assert isinstance(service, DeploymentService) and service.description
+    assert service.list(refresh=False) == [] and service.billing_while_idle() == []
+    assert service.provisioned_available == (backend.kind == "bedrock")
+    assert {"student", "deployment:<name>"} <= set(backend.router_id_forms)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"), [("live student", "cannot contain a space"), ("a__b", "is not valid"), ("", "is empty")]
+)
+def test_a_deployment_name_is_checked_against_the_api_pattern_before_anything_else(backend, name, problem):
+    with pytest.raises(DeploymentError, match=problem):
+        backend.deployments().create(name, "model-that-does-not-matter")
+    assert backend.deployments().list(refresh=False) == []
+
+
+def test_deploying_an_unknown_model_is_a_sentence_and_makes_nothing(backend):
+    with pytest.raises(DeploymentError, match="model"):
+        backend.deployments().create("router-live", "model-nowhere")
+    assert backend.deployments().list(refresh=False) == []
+
+
+def test_provisioned_throughput_is_offered_only_where_it_exists(backend):
+    service = backend.deployments()
+    if not service.provisioned_available:
+        with pytest.raises(DeploymentError, match="only on Amazon Bedrock"):
+            service.create_provisioned("router-pt", "model-x", confirm_hourly_billing=True)
+        return
+    arn = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456"
+    with pytest.raises(BillingNotConfirmed, match="bills by the hour whether it is used or not: .*price unknown"):
+        service.create_provisioned("router-pt", arn)
+    assert service.list(refresh=False) == []
+
+
+def test_a_model_a_deployment_uses_cannot_be_deleted_on_any_backend(backend, student_dir):
+    model = backend.models().register("served-model", None, None, student_dir, {})
+    service = backend.deployments()
+    service.records.claim(name="router-live", kind="endpoint", model_id=model.id)
+
+    with pytest.raises(ModelInUseError, match="used by deployment\\(s\\) router-live"):
+        backend.models().delete(model.id)
+    assert backend.models().get(model.id).path.is_dir()
+
+
+def test_the_active_student_is_what_the_bare_student_id_resolves_to(backend):
+    service = backend.deployments()
+    row, _ = service.records.claim(name="router-live", kind="endpoint", model_id="model-x", status="Failed")
+    with pytest.raises(BackendUnavailable, match="No deployment is the active student yet"):
+        backend.router("student")
+    with pytest.raises(DeploymentError, match="only a serving deployment can be the active student"):
+        service.set_active_student("router-live")
+    service.records.set_active_student(row["id"])
+    with pytest.raises(BackendUnavailable, match="Deployment 'router-live' is Failed"):
+        backend.router("student")

@@ -120,8 +120,12 @@ def test_a_missing_student_directory_is_unavailable_with_a_sentence(tmp_path):
 
 
 def test_an_unknown_router_id_names_the_ids_that_exist(tmp_path):
-    with pytest.raises(BackendUnavailable, match=r"Unknown router 'oracle': use 'teacher', 'uniform' or 'student:"):
+    with pytest.raises(BackendUnavailable) as raised:
         local_backend(tmp_path).router("oracle")
+    assert str(raised.value) == (
+        "Unknown router 'oracle': use 'teacher', 'uniform', 'student', 'student:<model id or directory>' "
+        "or 'deployment:<name>'."
+    )
 
 
 # ---- Bedrock backend (no call leaves this machine: constructing a router sends nothing) ----------------------
