@@ -179,18 +179,13 @@ def check_provisioned_model_name(name: object) -> str | None:
     return PROVISIONED_MODEL_NAME.check(name)
 
 
-TAG_KEY_MAX_LENGTH = 128
-TAG_VALUE_MAX_LENGTH = 256
-MAX_TAGS = 200
-
-
-def check_tags(tags: object) -> str | None:
+def check_tags(tags: object, label: str = "tags") -> str | None:
     """Resource tags (key -> value), as create calls take them: at most 200, keys 1-128 and values 0-256 characters
-    of letters, digits, spaces and . _ : / = + @ -."""
+    of letters, digits, spaces and . _ : / = + @ -. `label` names them in the sentence ("job tags")."""
     if not isinstance(tags, dict):
-        return "Tags must be pairs of a key and a value, such as team=search."
+        return f"The {label} must be pairs of a key and a value, such as team=search."
     if len(tags) > MAX_TAGS:
-        return f"There are {len(tags)} tags: keep it to {MAX_TAGS} or fewer."
+        return f"There are {len(tags)} {label}: keep it to {MAX_TAGS} or fewer."
     allowed = "letters, digits, spaces and . _ : / = + @ -"
     for key, value in tags.items():
         if not isinstance(key, str) or not key or len(key) > TAG_KEY_MAX_LENGTH:
@@ -249,27 +244,6 @@ def check_kms_key_id(key_id: object) -> str | None:
         return f"The KMS key is empty: give a key ARN, key id or alias, such as {example}."
     if len(key_id) > ARN_MAX_LENGTH or re.fullmatch(KMS_KEY_ID_PATTERN, key_id) is None:
         return f"The KMS key {_quoted(key_id)} is not valid: use a key ARN, key id or alias, such as {example}."
-    return None
-
-
-def check_tags(tags: object, label: str = "tags") -> str | None:
-    """Resource tags as {key: value}: at most 200, keys 1-128 and values up to 256 of the allowed characters."""
-    if not isinstance(tags, dict):
-        return f"The {label} must be key=value pairs: give them as a mapping of text to text."
-    if len(tags) > MAX_TAGS:
-        return f"There are {len(tags)} {label}: keep to {MAX_TAGS} or fewer."
-    allowed = "letters, digits, spaces and . _ : / = + @ -"
-    for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= TAG_KEY_MAX_LENGTH:
-            return (
-                f"The tag key {_quoted(str(key))} is not valid: use 1 to {TAG_KEY_MAX_LENGTH} characters ({allowed})."
-            )
-        if re.fullmatch(TAG_KEY_PATTERN, key) is None:
-            return f"The tag key {_quoted(key)} is not valid: use only {allowed}."
-        if not isinstance(value, str) or len(value) > TAG_VALUE_MAX_LENGTH:
-            return f"The value of tag {_quoted(key)} is not valid: use up to {TAG_VALUE_MAX_LENGTH} characters."
-        if re.fullmatch(TAG_VALUE_PATTERN, value) is None:
-            return f"The value of tag {_quoted(key)} is not valid: use only {allowed}."
     return None
 
 

@@ -14,11 +14,10 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from core.deployments import deployments_using
 from core.backends import Backend, BackendUnavailable, CapabilityUnavailable, make_backend
 from core.datasets.library import DatasetLibrary
 from core.datasets.storage import DatasetStorage
-from core.deployments import BillingNotConfirmed, DeploymentError, DeploymentService
+from core.deployments import BillingNotConfirmed, DeploymentError, DeploymentService, deployments_using
 from core.distill.artifact import save_student
 from core.distill.jobs import JobService
 from core.distill.trainer import TrainingConfig, decision_targets, train_student
