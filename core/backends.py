@@ -57,7 +57,12 @@ class Backend(ABC):
     kind: str
     label: str
     # The router id forms this backend resolves (for help texts); the registry says what each means.
-    router_id_forms: tuple[str, ...] = ("teacher", "uniform", "student:<model id or directory>")
+    router_id_forms: tuple[str, ...] = (
+        "teacher",
+        "uniform",
+        "student:<model id or directory>",
+        "cascade:<student id>|<teacher id>@<threshold>",
+    )
 
     def __init__(self, settings: Settings, store: Store):
         self.settings = settings
@@ -148,7 +153,20 @@ class Backend(ABC):
             return self._deployed(lambda service: service.router(parsed.argument))
         if parsed.kind == "bedrock:":
             return self._foundation_model(parsed)
+        if parsed.kind == "cascade:":
+            return self._cascade(parsed)
         raise BackendUnavailable(unknown_router_sentence(parsed.text, self.router_id_forms))
+
+    def _cascade(self, parsed: RouterId) -> Router:
+        """`cascade:<student id>|<teacher id>@<threshold>`: each part resolved like any router id."""
+        from core.routers.cascade import CascadeRouter
+        from core.routers.registry import parse_cascade_id
+
+        try:
+            spec = parse_cascade_id(parsed.argument)
+        except ValueError as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        return CascadeRouter(self.router(spec.student), self.router(spec.teacher), spec.threshold, parsed.text)
 
     def _active_student(self) -> Router:
         try:

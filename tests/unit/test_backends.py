@@ -120,7 +120,10 @@ def test_a_missing_student_directory_is_unavailable_with_a_sentence(tmp_path):
 
 
 def test_an_unknown_router_id_names_the_ids_that_exist(tmp_path):
-    with pytest.raises(BackendUnavailable, match=r"Unknown router 'oracle': use 'teacher', 'uniform' or 'student:"):
+    listed = (
+        r"'teacher', 'uniform', 'student:<model id or directory>' or 'cascade:<student id>\|<teacher id>@<threshold>'"
+    )
+    with pytest.raises(BackendUnavailable, match=rf"Unknown router 'oracle': use {listed}\.$"):
         local_backend(tmp_path).router("oracle")
 
 
