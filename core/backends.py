@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from core.datasets.storage import DatasetStorage
     from core.deployments import DeploymentService
     from core.distill.jobs import JobService
+    from core.evaluate.history import EvaluationHistory
+    from core.evaluate.judging import Judge
     from core.model_registry import ModelRegistry
 
 
@@ -123,6 +125,20 @@ class Backend(ABC):
         from core.model_registry import ModelRegistry
 
         return ModelRegistry(self.store, self.settings.data_dir)
+
+    def evaluations(self) -> EvaluationHistory:
+        """The evaluation runs this studio keeps: history, pinned baselines, comparisons (core.evaluate.history)."""
+        from core.evaluate.history import EvaluationHistory
+
+        return EvaluationHistory(self.store)
+
+    def judge(self, model: str | None = None) -> Judge:
+        """The LLM judge of evaluations (core.evaluate.judging); it runs on Amazon Bedrock."""
+        raise CapabilityUnavailable(
+            "judge",
+            f"The LLM judge runs on Amazon Bedrock and {self.label} has no AWS account: choose Amazon "
+            "Bedrock in Settings, or score with the deterministic rubric.",
+        )
 
     def jobs(self) -> JobService:
         """The distillation job service of this backend."""
@@ -308,6 +324,15 @@ class BedrockBackend(Backend):
 
     def _foundation_model(self, parsed: RouterId) -> Router:
         return self._bedrock_router(parsed.argument, router_id=parsed.text)
+
+    def judge(self, model: str | None = None) -> Judge:
+        from core.aws.errors import StudioAwsError
+        from core.aws.judge import DEFAULT_JUDGE_MODEL, BedrockJudge
+
+        try:
+            return BedrockJudge(self.aws_session(), model or DEFAULT_JUDGE_MODEL, self.prices())
+        except StudioAwsError as exc:
+            raise BackendUnavailable(str(exc)) from exc
 
     def _bedrock_router(self, model: str, *, router_id: str, prompt: RouterPrompt | None = None) -> Router:
         from core.aws.errors import StudioAwsError

@@ -151,21 +151,14 @@ def _cascade_pair(text: str) -> tuple[str, str]:
 
 
 def _bedrock_judge(args: argparse.Namespace, backend, evaluation_set):
-    """The judge, before any routing: refused on a set without weights or a backend without Bedrock."""
-    from core.aws.judge import DEFAULT_JUDGE_MODEL, BedrockJudge
+    """The backend's judge, before any routing: refused on a set without weights or a backend without one."""
     from core.backends import BackendUnavailable
 
     if not evaluation_set.labelled:
         raise UserFacingError("--judge needs reference weights: use a held-out or gold set")
     try:
-        session = backend.aws_session()
+        return backend.judge(args.judge_model)
     except BackendUnavailable as exc:
-        raise UserFacingError(str(exc)) from exc
-    if session is None:
-        raise UserFacingError("--judge calls a judge model on Amazon Bedrock: choose Amazon Bedrock in Settings first")
-    try:
-        return BedrockJudge(session, args.judge_model or DEFAULT_JUDGE_MODEL, backend.prices())
-    except Exception as exc:  # a bad model id or client set-up, said in one sentence
         raise UserFacingError(str(exc)) from exc
 
 

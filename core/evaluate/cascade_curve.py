@@ -2,11 +2,12 @@
 
 Computed from one evaluation run that scored both the student and the teacher: at each threshold the
 cascade answers a query with the student's record, or, when the student was invalid or less confident
-than the threshold, with the teacher's record plus the student's latency, tokens and cost (the very rule
-and arithmetic of core.routers.cascade, so a point of the curve is what `cascade:<student>|<teacher>@t`
-scores on the same set). The recommended threshold is the cheapest one recovering at least 95% of the
-teacher's quality (teacher quality recovered on the rubric; on leading-channel accuracy for an
-expectation set); ties go to the lower latency, then the lower threshold.
+than the threshold, with the teacher's record plus the student's latency and cost (the rule of
+core.routers.cascade, `falls_back`, and its sums, so a point of the curve is what
+`cascade:<student>|<teacher>@t` scores on the same set; a test holds them together). The recommended
+threshold is the cheapest one recovering at least 95% of the teacher's quality (teacher quality recovered
+on the rubric; on leading-channel accuracy for an expectation set); ties go to the lower latency, then
+the lower threshold.
 """
 
 from __future__ import annotations

@@ -89,23 +89,6 @@ class RecordScore(BaseModel):
     def decision(self) -> RoutingDecision | None:
         return RoutingDecision.model_validate(self.weights) if self.weights is not None and self.valid else None
 
-    def as_result(self, router_id: str) -> RouteResult:
-        """The routed result this record was scored from (for recombining runs, as the cascade curve does)."""
-        decision = self.decision()
-        return RouteResult(
-            query=self.query,
-            router_id=router_id,
-            decision=decision.model_copy(update={"reasoning": self.reasoning or ""}) if decision else None,
-            raw_text=self.raw_text,
-            valid=decision is not None,
-            errors=list(self.errors),
-            warnings=list(self.warnings),
-            latency_ms=self.latency_ms,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            cost_usd=self.cost_usd,
-        )
-
     def in_cell(self, reference_channel: str, candidate_channel: str) -> bool:
         """Whether this record counts in a confusion cell (reference leader x candidate leader or "invalid")."""
         if reference_channel not in self.reference_leaders:

@@ -276,3 +276,20 @@ def test_results_are_read_only_from_a_completed_job(session):
     running = EvaluationJobStatus(JOB_ARN, "router-eval-3", "InProgress", [], f"s3://{BUCKET}/out/")
     with pytest.raises(StudioAwsError, match="is InProgress, not Completed"):
         read_evaluation_results(object(), running)
+
+
+def test_the_bedrock_backend_offers_the_judge_and_the_local_one_says_why_not(fake_credentials, tmp_path):
+    from core.backends import BedrockBackend, CapabilityUnavailable, LocalBackend
+    from core.evaluate.history import EvaluationHistory
+    from core.settings import Settings
+    from core.store import Store
+
+    settings = Settings(data_dir=tmp_path / "studio", backend="bedrock", aws_region="us-east-1")
+    store = Store(settings.store_path)
+    judge = BedrockBackend(settings, store).judge()
+    assert isinstance(judge, BedrockJudge) and judge.model_id == SONNET and judge.name == "Claude Sonnet 4.5"
+    assert BedrockBackend(settings, store).judge("nova-premier").model_id == MODELS["nova-premier"].invoke_id
+    local = LocalBackend(settings.model_copy(update={"backend": "local"}), store)
+    with pytest.raises(CapabilityUnavailable, match="runs on Amazon Bedrock"):
+        local.judge()
+    assert isinstance(local.evaluations(), EvaluationHistory)
