@@ -46,6 +46,9 @@ def add_command(commands) -> None:
     )
     evaluate.add_argument("--judge-queries", type=int, default=100, metavar="N", help="judge at most N queries")
     evaluate.add_argument("--rejudge", type=float, default=0.1, metavar="SHARE", help="share judged twice for spread")
+    evaluate.add_argument(
+        "--judge-gold", metavar="NAME|F.jsonl", help="calibrate the judge against this gold set too (matched by query)"
+    )
     evaluate.add_argument("--label", default="", help="a note kept with the run in the history")
     evaluate.add_argument("--no-save", action="store_true", help="do not keep the run in the history")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     routers = resolve_routers(backend, router_ids)
     confirm_billable(routers, evaluation_set.n, args, "scoring")
     judge = _bedrock_judge(args, backend, evaluation_set) if args.judge else None
+    gold = _calibration_gold(args, backend, evaluation_set) if args.judge else None
     progress = _progress if sys.stderr.isatty() and not args.json else None
     evaluation = run_evaluation(evaluation_set, routers, on_progress=progress, label=args.label)
     if student_id and teacher_id:
@@ -79,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             evaluation, evaluation_set, student_id, teacher_id
         ).model_dump()
     if judge is not None:
-        _judge(args, evaluation, evaluation_set, judge)
+        _judge(args, evaluation, judge, gold)
     if args.volume is not None:
         evaluation.details["projection"] = _projection(evaluation, args.volume)
     if not args.no_save:
@@ -162,7 +166,19 @@ def _bedrock_judge(args: argparse.Namespace, backend, evaluation_set):
         raise UserFacingError(str(exc)) from exc
 
 
-def _judge(args: argparse.Namespace, evaluation, evaluation_set, judge) -> None:
+def _calibration_gold(args: argparse.Namespace, backend, evaluation_set):
+    """The gold set the judge is calibrated against: --judge-gold, or the evaluated set when it is gold."""
+    from core.evaluate.sets import EvaluationSetError
+
+    if args.judge_gold is None:
+        return evaluation_set if evaluation_set.kind == "gold" else None
+    try:
+        return _gold_set(args.judge_gold, backend)
+    except EvaluationSetError as exc:
+        raise UserFacingError(f"--judge-gold: {exc}") from exc
+
+
+def _judge(args: argparse.Namespace, evaluation, judge, gold) -> None:
     from core.evaluate.judging import JudgeConfirmationRequired, plan_judging, run_judging
 
     try:
@@ -170,9 +186,7 @@ def _judge(args: argparse.Namespace, evaluation, evaluation_set, judge) -> None:
     except ValueError as exc:
         raise UserFacingError(str(exc)) from exc
     try:
-        run_judging(
-            evaluation, judge, plan, confirmed=args.yes, gold=evaluation_set if evaluation_set.kind == "gold" else None
-        )
+        run_judging(evaluation, judge, plan, confirmed=args.yes, gold=gold)
     except JudgeConfirmationRequired as exc:
         raise UserFacingError(f"{exc.estimate.sentence(judge.name)}; run again with --yes to confirm") from exc
 
@@ -233,6 +247,13 @@ def _text_report(evaluation, *, saved: bool) -> str:
             f"judge {judge['judge_name']}: {judge['queries']} queries, {judge['unparseable']} unparseable replies, "
             f"agrees with the rubric {_pct(vs['exact'])} exactly, {_pct(vs['within_1'])} within one point"
         )
+        gold = judge["calibration"]["vs_gold"]
+        if gold is not None:
+            agreed = f"{_pct(gold['exact'])} exactly, {_pct(gold['within_1'])} within one point"
+            lines.append(f"  with the gold set: {agreed}")
+        spread = judge["spread"]
+        if spread["n"]:
+            lines.append(f"  re-judged {spread['n']} replies in a new order: {_pct(spread['changed'])} changed score")
         for router_id, f in evaluation.figures().items():
             lines.append(f"  {router_id:<32} judge mean {_num(f.get('judge_mean'), 5, '.2f')}")
     for p in evaluation.details.get("projection", []):

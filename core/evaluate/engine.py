@@ -46,7 +46,6 @@ UNIFORM_ID = "uniform"
 # Remote routers are routed in small batches, so progress moves and a failure loses little.
 REMOTE_BATCH = 16
 LOCAL_PROGRESS_EVERY = 100
-SLICE_KEYS = ("n", "validity", "rubric_mean", "mae", "dominant_accuracy")
 
 ProgressCallback = Callable[[int, int, str], None]
 

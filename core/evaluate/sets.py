@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from core.datasets.library import DatasetInfo, DatasetLibrary
 
 SetKind = Literal["heldout", "gold", "expectations"]
-SET_KINDS: tuple[str, ...] = ("heldout", "gold", "expectations")
 SET_KIND_LABELS = {
     "heldout": "teacher-labelled held-out set",
     "gold": "gold set (weights people set)",

@@ -201,3 +201,23 @@ def test_runs_lists_pins_compares_and_exports_what_evaluate_kept(capsys, tmp_pat
     assert code == 0 and len(rows) == 400 and {r["router"] for r in rows} == {"uniform", "teacher"}
     code, _, err = run_cli(capsys, "runs", "pin", "no-such-run")
     assert code == 2 and "no evaluation run 'no-such-run'" in err
+
+
+def test_judging_from_the_command_line_quotes_its_cost_and_runs_only_with_yes(capsys, monkeypatch, files):
+    from core.backends import LocalBackend
+    from tests.unit.evaluation_helpers import RubricJudge
+
+    judge = RubricJudge()
+    monkeypatch.setattr(LocalBackend, "judge", lambda self, model=None: judge)
+    heldout, _ = files
+    argv = ["evaluate", "--heldout", heldout, "--router", "teacher", "--router", "uniform", "--judge"]
+    argv += ["--judge-queries", "20", "--rejudge", "0.1", "--json"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == "" and judge.calls == 0
+    assert "Judging 20 queries with Rubric judge makes 22 calls" in err and "--yes" in err
+
+    code, out, _ = run_cli(capsys, *argv, "--yes")
+    report = json.loads(out)["run"]["judge"]
+    assert code == 0 and judge.calls == 22 and report["queries"] == 20 and report["unparseable"] == 0
+    assert report["calibration"]["vs_rubric"]["exact"] == 1.0
+    assert json.loads(out)["routers"]["teacher"]["judge_mean"] == 5.0

@@ -4,7 +4,6 @@ candidate order, confirmation before any call, calibration against the rubric an
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
@@ -19,16 +18,11 @@ from core.evaluate.judging import (
     run_judging,
     spread,
 )
-from core.evaluate.rubric import rubric_score
 from core.evaluate.sets import EvaluationSet
-from core.parsing import parse_router_output
-from core.pricing import PriceTable
-from core.routers.base import RouterReply
 from core.routers.reference import ReferenceTeacher
 from core.routers.uniform import UniformRouter
-from core.schema import RoutingDecision
 from core.synth import DataMix, generate
-from tests.unit.evaluation_helpers import Scripted, reply, weights
+from tests.unit.evaluation_helpers import RubricJudge, Scripted, reply, weights
 
 GOOD = {"A": {"score": 4, "reason": "close"}, "B": {"score": 1, "reason": "no JSON"}}
 
@@ -66,37 +60,6 @@ def test_the_prompt_holds_the_full_rubric_the_query_the_reference_and_every_cand
     assert "reasoning" in prompt and "Query: dog barking" in prompt and 'Reference reply: {"visual":0.3}' in prompt
     assert "Candidate A: first reply" in prompt and "[cut]" in prompt
     assert prompt.index("Query:") > prompt.index("1: ")  # the rubric comes before what is graded
-
-
-class RubricJudge:
-    """A stand-in judge that grades each candidate by the deterministic rubric, reading the prompt it is sent."""
-
-    judge_id = "fake:rubric"
-    name = "Rubric judge"
-
-    def __init__(self, broken_every: int = 0):
-        self.calls = 0
-        self.broken_every = broken_every
-
-    def input_text(self, prompt):
-        return prompt
-
-    def cost_usd(self, input_tokens, output_tokens):
-        return PriceTable().cost_usd("claude-sonnet-4.5", input_tokens, output_tokens)
-
-    def ask(self, prompts):
-        replies = []
-        for prompt in prompts:
-            self.calls += 1
-            if self.broken_every and self.calls % self.broken_every == 0:
-                replies.append(RouterReply(text="I think A is best.", input_tokens=100, output_tokens=5))
-                continue
-            reference = RoutingDecision.model_validate(json.loads(re.search(r"Reference reply: (.*)", prompt).group(1)))
-            scores = {}
-            for label, text in re.findall(r"Candidate ([A-Z]): (.*)", prompt):
-                scores[label] = {"score": rubric_score(parse_router_output(text).decision, reference), "reason": "r"}
-            replies.append(RouterReply(text=json.dumps(scores), input_tokens=300, output_tokens=60))
-        return replies
 
 
 @pytest.fixture(scope="module")
