@@ -228,6 +228,11 @@ def _text_report(evaluation, *, saved: bool) -> str:
     for router_id, f in evaluation.figures().items():
         per = f["dominant_accuracy_per_channel"]
         lines.append(f"  {router_id:<32} " + " ".join(_num(per[m], 13, ".1%") for m in MODALITIES))
+    if s["kind"] == "expectations":
+        for router_id, f in evaluation.figures().items():
+            lines.append(f"{router_id}: {f['accuracy']:.1%} of leading channels as expected ({f['invalid']} invalid)")
+            for source, share in f["per_source"].items():
+                lines.append(f"  source {source}: {_num(share['accuracy'], 6, '.1%')} of {share['n']:,}")
     curve = evaluation.details.get("cascade_curve")
     if curve:
         lines.append(f"cascade {curve['student']} then {curve['teacher']}, by threshold:")

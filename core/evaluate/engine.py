@@ -34,7 +34,7 @@ from core.evaluate.rubric import (
     usage_figures,
     weight_errors,
 )
-from core.evaluate.sets import EvaluationSet
+from core.evaluate.sets import SOURCE_FIELD, EvaluationSet
 from core.routers.base import Router
 from core.routers.cascade import CascadeRouter, reply_confidences
 from core.schema import MODALITIES, RouteResult, RoutingDecision
@@ -78,6 +78,7 @@ class RecordScore(BaseModel):
     focus: str = "unknown"
     difficulty: str = "unknown"
     domain: str = "unknown"
+    source: str | None = None
     # How sure the router was of its leading channel, 0-1 (core.routers.cascade; for a cascade, its student's).
     confidence: float = 0.0
     # A cascade's records say whether the teacher answered; None for any other router.
@@ -139,9 +140,13 @@ class EvaluationRun(BaseModel):
         return rows
 
     def to_cli_json(self) -> dict[str, Any]:
-        """The `evaluate --json` contract shape (`heldout`, `n`, `routers`), plus `set` and `run` added."""
+        """The `evaluate --json` contract shape (`heldout`, `n`, `routers`), plus `set` and `run` added, and for
+        an expectation set `expectations` (its source) as `evaluate --expectations` has always given it."""
+        shown: dict[str, Any] = {"heldout": self.set["source"]}
+        if self.set["kind"] == "expectations":
+            shown["expectations"] = self.set["source"]
         return {
-            "heldout": self.set["source"],
+            **shown,
             "n": self.set["n"],
             "routers": self.figures(),
             "set": self.set,
@@ -245,6 +250,7 @@ def _record(evaluation_set: EvaluationSet, index: int, batch: RoutedBatch) -> Re
         "focus": tag.focus,
         "difficulty": tag.difficulty,
         "domain": tag.domain,
+        "source": evaluation_set.sources[index],
         "confidence": batch.confidences[index],
         "fallback": batch.fell_back[index] if batch.fell_back is not None else None,
         # Every field is given (model_construct looks each missing default up, which costs more than scoring).
@@ -300,6 +306,7 @@ def _extras(
     n = len(records)
     labelled = evaluation_set.labelled
     valid = [r for r in records if r.valid]
+    per_channel = _accuracy_per_channel(records)
     extras: dict[str, Any] = {
         "latency_mean_ms": math.fsum(r.latency_ms for r in records) / n,
         "input_tokens_per_1k": sum(r.input_tokens for r in records) / n * 1000.0,
@@ -310,7 +317,7 @@ def _extras(
         }
         if labelled
         else None,
-        "dominant_accuracy_per_channel": _accuracy_per_channel(records),
+        "dominant_accuracy_per_channel": {m: share["accuracy"] for m, share in per_channel.items()},
         "confusion": confusion_matrix(records),
         "rubric_histogram": {str(s): sum(r.rubric == s for r in records) for s in RUBRIC_SCORES} if labelled else None,
         "slices": {
@@ -324,18 +331,34 @@ def _extras(
         "quality_recovered": None,
         "accuracy_recovered": None,
     }
+    if not labelled:
+        # The figures `evaluate --expectations` has always given, from the same records: accuracy is the
+        # leading-channel accuracy, per expected channel and per source (the rows that name one).
+        extras.update(
+            accuracy=math.fsum(r.credit for r in records) / n,
+            invalid=n - len(valid),
+            per_channel=per_channel,
+            per_source={
+                value: {"n": slice_["n"], "accuracy": slice_["dominant_accuracy"]}
+                for value, slice_ in extras["slices"].get(SOURCE_FIELD, {}).items()
+            },
+        )
     return extras
 
 
 def _groups(records: Sequence[RecordScore], field_name: str) -> dict[str, list[int]]:
+    """Record indices by their value of a field (records without one, such as no source, are left out)."""
     groups: dict[str, list[int]] = {}
     for record in records:
-        groups.setdefault(getattr(record, field_name), []).append(record.index)
+        value = getattr(record, field_name)
+        if value is not None:
+            groups.setdefault(value, []).append(record.index)
     return groups
 
 
-def _accuracy_per_channel(records: Sequence[RecordScore]) -> dict[str, float | None]:
-    """Leading-channel accuracy over the records each channel leads in the reference (a tie shares a record)."""
+def _accuracy_per_channel(records: Sequence[RecordScore]) -> dict[str, dict[str, Any]]:
+    """Per channel, the records it leads in the reference (a tie shares a record) and their leading-channel
+    accuracy (None where it leads none)."""
     credit = dict.fromkeys(MODALITIES, 0.0)
     weight = dict.fromkeys(MODALITIES, 0.0)
     for record in records:
@@ -343,7 +366,12 @@ def _accuracy_per_channel(records: Sequence[RecordScore]) -> dict[str, float | N
         for channel in record.reference_leaders:
             weight[channel] += share
             credit[channel] += share * record.credit
-    return {m: credit[m] / weight[m] if weight[m] else None for m in MODALITIES}
+    return {m: {"n": _count(weight[m]), "accuracy": credit[m] / weight[m] if weight[m] else None} for m in MODALITIES}
+
+
+def _count(weight: float) -> int | float:
+    """A count that is whole unless ties shared records out (then to six places)."""
+    return int(weight) if float(weight).is_integer() else round(weight, 6)
 
 
 def confusion_matrix(records: Sequence[RecordScore]) -> dict[str, dict[str, float]]:

@@ -35,6 +35,7 @@ SET_KIND_LABELS = {
     "expectations": "expectation set (the channel people expect)",
 }
 TAG_FIELDS: tuple[str, ...] = ("focus", "difficulty", "domain")
+SOURCE_FIELD = "source"
 GOLD_NOTE = "gold"
 # An evaluation set may be small (a gold set of twenty queries is worth having); a job's minimum does not apply.
 MIN_SET_RECORDS = 1
@@ -66,6 +67,8 @@ class EvaluationSet:
     expected: list[str] | None = None
     tags: list[DatasetTags] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+    # Where each query comes from (an expectation file's optional `source`), None where not said.
+    sources: list[str | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.queries)
@@ -82,8 +85,10 @@ class EvaluationSet:
             object.__setattr__(self, "tags", [DatasetTags()] * n)
         if not self.lines:
             object.__setattr__(self, "lines", list(range(1, n + 1)))
-        if len(self.tags) != n or len(self.lines) != n:
-            raise ValueError("give one tag and one line number per query")
+        if not self.sources:
+            object.__setattr__(self, "sources", [None] * n)
+        if len(self.tags) != n or len(self.lines) != n or len(self.sources) != n:
+            raise ValueError("give one tag, one line number and one source per query")
 
     @property
     def n(self) -> int:
@@ -101,8 +106,10 @@ class EvaluationSet:
 
     @property
     def tag_fields(self) -> list[str]:
-        """The tag fields that say something about this set (not all unknown)."""
-        return [f for f in TAG_FIELDS if any(getattr(tag, f) != UNKNOWN_TAG for tag in self.tags)]
+        """The fields this set can be sliced by: the tags that say something (not all unknown), and `source`
+        when some queries name theirs."""
+        known = [f for f in TAG_FIELDS if any(getattr(tag, f) != UNKNOWN_TAG for tag in self.tags)]
+        return [*known, SOURCE_FIELD] if any(s is not None for s in self.sources) else known
 
     @cached_property
     def sha256(self) -> str:
@@ -201,40 +208,48 @@ def _from_loaded(loaded: LoadedDataset, kind: SetKind, name: str, source: str) -
     )
 
 
-# ---- expectation sets ---------------------------------------------------------------------------------------
+# ---- expectation sets ----------------------------------------------------------------------------------------
 # The reader is core.datasets.expectations (JSONL or CSV, line-numbered problems); this module relies only on
-# the small protocol below, so the reader can change its internals freely.
+# the small protocol below (the reader's ExpectationFile and Expectation have this shape).
 
 
-class ExpectationRecordLike(Protocol):
-    query: str
-    expected: str
+class ExpectationLike(Protocol):
+    @property
+    def query(self) -> str: ...
+    @property
+    def expected(self) -> str: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def line(self) -> int: ...
 
 
-class ExpectationReportLike(Protocol):
+class ExpectationFileLike(Protocol):
+    @property
+    def expectations(self) -> Sequence[ExpectationLike]: ...
     @property
     def ok(self) -> bool: ...
+    @property
+    def verdict(self) -> str: ...
 
     def lines(self) -> list[str]: ...
 
 
-class ExpectationSetLike(Protocol):
-    records: Sequence[ExpectationRecordLike]
-    report: ExpectationReportLike
-
-
-def from_expectations(expectations: ExpectationSetLike, name: str, source: str) -> EvaluationSet:
-    """An expectation set read by the reader, as an EvaluationSet (refused with its problems when invalid)."""
-    if not expectations.report.ok:
-        raise EvaluationSetError(f"{name} is not a valid expectation file.", expectations.report.lines())
-    records = list(expectations.records)
+def from_expectations(expectations: ExpectationFileLike, name: str, source: str) -> EvaluationSet:
+    """An expectation file read by the reader, as an EvaluationSet (refused with its problems when invalid)."""
+    if not expectations.ok:
+        raise EvaluationSetError(
+            f"the expectation file {source} cannot be used: {expectations.verdict}", expectations.lines()
+        )
+    rows = list(expectations.expectations)
     return EvaluationSet(
         kind="expectations",
         name=name,
         source=source,
-        queries=[record.query for record in records],
-        expected=[record.expected for record in records],
-        lines=[getattr(record, "line", None) or index for index, record in enumerate(records, start=1)],
+        queries=[row.query for row in rows],
+        expected=[row.expected for row in rows],
+        sources=[row.source for row in rows],
+        lines=[row.line for row in rows],
     )
 
 

@@ -91,35 +91,38 @@ def test_a_library_dataset_is_gold_only_when_its_manifest_says_so(store, studio_
         load_library_set(library, "nothing-here")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Expectation:
     query: str
     expected: str
-    source: str | None = None
+    source: str | None
+    line: int
 
 
 @dataclass
-class _Report:
+class _ExpectationFile:
+    """The shape of core.datasets.expectations' ExpectationFile (the reader lands with the routing work)."""
+
+    expectations: list[_Expectation]
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and bool(self.expectations)
+
+    @property
+    def verdict(self) -> str:
+        return f"{len(self.problems)} problems; fix and try again" if self.problems else "fine"
 
     def lines(self) -> list[str]:
         return list(self.problems)
 
 
-@dataclass
-class _Expectations:
-    records: list[_Expectation]
-    report: _Report = field(default_factory=_Report)
-
-
 def studio_expectations() -> EvaluationSet:
-    """The shipped expectation set, through the reader protocol (the reader itself is core.datasets.expectations)."""
+    """The shipped expectation set, through the reader's shape (the reader itself is core.datasets.expectations)."""
     rows = [json.loads(line) for line in STUDIO_EXPECTATIONS.read_text(encoding="utf-8").splitlines()]
-    return from_expectations(_Expectations([_Expectation(**row) for row in rows]), "studio", str(STUDIO_EXPECTATIONS))
+    expectations = [_Expectation(row["query"], row["expected"], row.get("source"), n) for n, row in enumerate(rows, 1)]
+    return from_expectations(_ExpectationFile(expectations), "studio", str(STUDIO_EXPECTATIONS))
 
 
 def test_the_shipped_expectation_set_is_balanced_over_the_four_channels():
@@ -130,12 +133,47 @@ def test_the_shipped_expectation_set_is_balanced_over_the_four_channels():
 
 
 def test_an_invalid_expectation_file_is_refused_with_the_readers_lines():
-    bad = _Expectations(
-        [], _Report(["line 2: 'visuals' is not a channel; use visual, audio, transcription or metadata"])
-    )
-    with pytest.raises(EvaluationSetError) as caught:
-        from_expectations(bad, "mine.csv", "mine.csv")
-    assert caught.value.lines == ["line 2: 'visuals' is not a channel; use visual, audio, transcription or metadata"]
+    problem = "line 2: 'visuals' is not a channel; use visual, audio, transcription or metadata"
+    with pytest.raises(EvaluationSetError, match="the expectation file mine.csv cannot be used") as caught:
+        from_expectations(_ExpectationFile([], [problem]), "mine.csv", "mine.csv")
+    assert caught.value.lines == [problem]
+
+
+# The keys `evaluate --expectations --json` gives per router (core.datasets.expectations' command).
+EXPECTATION_KEYS = (
+    "n",
+    "accuracy",
+    "validity",
+    "invalid",
+    "per_channel",
+    "per_source",
+    "latency_p50_ms",
+    "cost_per_1k_usd",
+)
+
+
+def test_an_expectation_set_also_gives_the_expectation_figures_per_channel_and_per_source():
+    rows = [
+        _Expectation("dog barking loudly", "audio", "ours", 1),
+        _Expectation("sunset over mountains", "visual", "ours", 2),
+        _Expectation("films directed by Greta Gerwig", "metadata", None, 3),
+        _Expectation("an unroutable query", "audio", "theirs", 4),
+    ]
+    evaluation_set = from_expectations(_ExpectationFile(rows), "mine", "mine.jsonl")
+    assert evaluation_set.tag_fields == ["source"]
+    texts = {r.query: reply(weights(0.1, 0.6, 0.1, 0.2)) for r in rows}
+    texts["sunset over mountains"] = reply(weights(0.8, 0.0, 0.0, 0.2))
+    texts["an unroutable query"] = "no JSON here"
+    run = run_evaluation(evaluation_set, {"scripted": Scripted(texts)})
+    figures = run.figures()["scripted"]
+    assert set(EXPECTATION_KEYS) <= set(figures)
+    assert figures["accuracy"] == figures["dominant_accuracy"] == 0.5
+    assert figures["invalid"] == 1 and figures["validity"] == 0.75
+    assert figures["per_channel"]["audio"] == {"n": 2, "accuracy": 0.5}
+    assert figures["per_channel"]["transcription"] == {"n": 0, "accuracy": None}
+    assert figures["per_source"] == {"ours": {"n": 2, "accuracy": 1.0}, "theirs": {"n": 1, "accuracy": 0.0}}
+    assert [r.query for r in run.records("scripted", slice_by=("source", "ours"))] == [rows[0].query, rows[1].query]
+    assert run.to_cli_json()["expectations"] == "mine.jsonl"
 
 
 # ---- figures ------------------------------------------------------------------------------------------------
