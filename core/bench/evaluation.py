@@ -1,8 +1,8 @@
 """Evaluation of 1,000 queries across three local routers (teacher, uniform, a distilled student).
 
 `evaluation_1k_three_routers_core` times what the CLI and the Evaluation page both call: routing every
-query through each router (on-box routers one query per call), scoring every record, the figures, slices
-and confusion, and keeping the run in the store. The budget (docs/ARCHITECTURE.md, budgets: 3 s) covers the
+query through each router, scoring every record, the figures, slices and confusion, and keeping the run
+in the store. The budget (docs/ARCHITECTURE.md, budgets: 3 s) covers the
 page's script run too: the page-timing harness (tests/perf) times the Evaluation page's run on
 `evaluation_bench_inputs()`, the same set and routers, and that figure is added beside this one; the two
 must fit the budget together.

@@ -45,7 +45,10 @@ TEACHER_ID = "teacher"
 UNIFORM_ID = "uniform"
 # Remote routers are routed in small batches, so progress moves and a failure loses little.
 REMOTE_BATCH = 16
-LOCAL_PROGRESS_EVERY = 100
+LOCAL_BATCH = 1000
+# How a router's latency was measured: each call's own, or a batch's time shared among its queries.
+PER_CALL = "per call"
+BATCH_SHARE = "batch share"
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -164,6 +167,7 @@ class RoutedBatch:
     results: list[RouteResult]
     confidences: list[float]
     fell_back: list[bool] | None = None
+    latency_basis: str = PER_CALL
 
 
 def run_evaluation(
@@ -181,15 +185,13 @@ def run_evaluation(
 
 
 def route_all(router: Router, queries: Sequence[str], on_progress: ProgressCallback | None = None) -> RoutedBatch:
-    """Every query's result and confidence, in order.
+    """Every query's result and confidence, in order, routed in batches (reporting progress after each).
 
-    An on-box router answers one query per call, as a search would call it, so its latency percentiles
-    are real per-query figures rather than a batch's average; a remote router is called in small batches
-    (its calls run in parallel and each reports its own latency), so progress moves and a failure loses
-    little.
+    A remote router's batches are small (its calls run in parallel, each reports its own latency, and a
+    failure loses little); an on-box router's are large, so its latency is the time per query of a batch
+    (`latency_basis` says which; its single-call latency is a bench figure).
     """
-    step = REMOTE_BATCH if router.remote else 1
-    every = step if router.remote else LOCAL_PROGRESS_EVERY
+    step = REMOTE_BATCH if router.remote else LOCAL_BATCH
     results: list[RouteResult] = []
     confidences: list[float] = []
     fell_back: list[bool] = []
@@ -202,12 +204,12 @@ def route_all(router: Router, queries: Sequence[str], on_progress: ProgressCallb
             confidences.extend(trace.confidences)
             fell_back.extend(trace.fell_back)
         else:
-            results.extend(router.route_batch(batch))
-        if on_progress is not None and (len(results) % every == 0 or len(results) == len(queries)):
+            routed = router.route_batch(batch)
+            results.extend(routed)
+            confidences.extend(reply_confidences(router, batch, routed))
+        if on_progress is not None:
             on_progress(len(results), len(queries), router.router_id)
-    if not cascade:
-        confidences = reply_confidences(router, queries, results)
-    return RoutedBatch(results, confidences, fell_back if cascade else None)
+    return RoutedBatch(results, confidences, fell_back if cascade else None, PER_CALL if router.remote else BATCH_SHARE)
 
 
 def score_run(evaluation_set: EvaluationSet, routed: Mapping[str, RoutedBatch], *, label: str = "") -> EvaluationRun:
@@ -225,6 +227,7 @@ def score_router(evaluation_set: EvaluationSet, router_id: str, batch: RoutedBat
     records = [_record(evaluation_set, index, batch) for index in range(evaluation_set.n)]
     figures = {**quality_figures(records), **usage_figures(results)}
     figures.update(_extras(evaluation_set, records, batch.fell_back))
+    figures["latency_basis"] = batch.latency_basis
     return RouterEvaluation(router_id=router_id, figures=figures, records=records)
 
 

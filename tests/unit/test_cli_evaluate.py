@@ -28,6 +28,7 @@ ADDED_KEYS = (
     "teacher_share",
     "quality_recovered",
     "accuracy_recovered",
+    "latency_basis",
 )
 
 
@@ -79,7 +80,7 @@ def test_evaluate_heldout_json_teacher_scores_5_uniform_lowest_every_contract_ke
     for figures in routers.values():
         assert list(figures)[: len(EVALUATE_KEYS)] == list(EVALUATE_KEYS)
         assert set(ADDED_KEYS) <= set(figures)
-    assert routers["teacher"]["rubric_mean"] == 5.0
+    assert routers["teacher"]["rubric_mean"] == 5.0 and routers["teacher"]["latency_basis"] == "batch share"
     assert routers["uniform"]["rubric_mean"] == min(f["rubric_mean"] for f in routers.values())
     assert routers["uniform"]["dominant_accuracy"] == min(f["dominant_accuracy"] for f in routers.values())
     assert report["set"]["kind"] == "heldout" and report["set"]["tag_fields"] == ["focus", "difficulty", "domain"]
