@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from core.datasets.storage import DatasetStorage
     from core.deployments import Deployment, DeploymentService
     from core.distill.jobs import JobService
+    from core.evaluate.history import EvaluationHistory
+    from core.evaluate.judging import Judge
     from core.gold import GoldLabels
     from core.model_registry import ModelRegistry
     from core.routers.bedrock import RouterMode
@@ -71,6 +73,7 @@ class Backend(ABC):
         "student",
         "student:<model id or directory>",
         "deployment:<name>",
+        "cascade:<student id>|<teacher id>@<threshold>",
     )
 
     def __init__(self, settings: Settings, store: Store):
@@ -167,6 +170,20 @@ class Backend(ABC):
 
         return GoldLabels(self.store, self.datasets())
 
+    def evaluations(self) -> EvaluationHistory:
+        """The evaluation runs this studio keeps: history, pinned baselines, comparisons (core.evaluate.history)."""
+        from core.evaluate.history import EvaluationHistory
+
+        return EvaluationHistory(self.store)
+
+    def judge(self, model: str | None = None) -> Judge:
+        """The LLM judge of evaluations (core.evaluate.judging); it runs on Amazon Bedrock."""
+        raise CapabilityUnavailable(
+            "judge",
+            f"The LLM judge runs on Amazon Bedrock and {self.label} has no AWS account: choose Amazon "
+            "Bedrock in Settings, or score with the deterministic rubric.",
+        )
+
     def jobs(self) -> JobService:
         """The distillation job service of this backend."""
         raise CapabilityUnavailable("jobs", f"Distillation jobs are not available on {self.label} yet.")
@@ -218,7 +235,20 @@ class Backend(ABC):
             return self._deployed(lambda service: service.router(parsed.argument))
         if parsed.kind == "bedrock:":
             return self._foundation_model(parsed)
+        if parsed.kind == "cascade:":
+            return self._cascade(parsed)
         raise BackendUnavailable(unknown_router_sentence(parsed.text, self.router_id_forms))
+
+    def _cascade(self, parsed: RouterId) -> Router:
+        """`cascade:<student id>|<teacher id>@<threshold>`: each part resolved like any router id."""
+        from core.routers.cascade import CascadeRouter
+        from core.routers.registry import parse_cascade_id
+
+        try:
+            spec = parse_cascade_id(parsed.argument)
+        except ValueError as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        return CascadeRouter(self.router(spec.student), self.router(spec.teacher), spec.threshold, parsed.text)
 
     def _active_student(self) -> Router:
         try:
@@ -446,6 +476,15 @@ class BedrockBackend(Backend):
 
     def _foundation_model(self, parsed: RouterId) -> Router:
         return self._bedrock_router(parsed.argument, router_id=parsed.text)
+
+    def judge(self, model: str | None = None) -> Judge:
+        from core.aws.errors import StudioAwsError
+        from core.aws.judge import DEFAULT_JUDGE_MODEL, BedrockJudge
+
+        try:
+            return BedrockJudge(self.aws_session(), model or DEFAULT_JUDGE_MODEL, self.prices())
+        except StudioAwsError as exc:
+            raise BackendUnavailable(str(exc)) from exc
 
     def _bedrock_router(
         self, model: str, *, router_id: str, prompt: RouterPrompt | None = None, mode: RouterMode | None = None

@@ -192,6 +192,33 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        6,
+        "evaluation runs: figures per router, every record's scores, a pinned baseline per set",
+        """
+        CREATE TABLE evaluation_runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            set_kind TEXT NOT NULL,
+            set_name TEXT NOT NULL,
+            set_key TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            routers_json TEXT NOT NULL,
+            figures_json TEXT NOT NULL,
+            set_json TEXT NOT NULL,
+            details_json TEXT NOT NULL DEFAULT '{}',
+            pinned INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX evaluation_runs_by_set ON evaluation_runs(set_key, created_at);
+        CREATE TABLE evaluation_records (
+            run_id TEXT NOT NULL REFERENCES evaluation_runs(id) ON DELETE CASCADE,
+            router_id TEXT NOT NULL,
+            records_json TEXT NOT NULL,
+            PRIMARY KEY (run_id, router_id)
+        );
+        """,
+    ),
+    (
         7,
         "search catalogs (core.search.library)",
         """

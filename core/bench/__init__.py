@@ -21,6 +21,7 @@ FIGURE_GROUPS: tuple[tuple[str, str], ...] = (
     ("search", "core.bench.search:search"),
     ("bedrock_labelling", "core.bench.bedrock_labelling:bedrock_labelling"),
     ("deploy_and_compare", "core.bench.deployments:deploy_and_compare"),
+    ("evaluation", "core.bench.evaluation:evaluation"),
 )
 
 

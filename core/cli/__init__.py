@@ -20,6 +20,7 @@ COMMANDS = (
     "core.cli.validate",
     "core.cli.distill",
     "core.cli.evaluate",
+    "core.cli.runs",
     "core.cli.bench",
     "core.cli.search",
     "core.cli.search_eval",

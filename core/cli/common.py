@@ -116,19 +116,3 @@ def first_error_line(exc: Exception) -> str:
         except (IndexError, TypeError, AttributeError):
             pass
     return str(exc).splitlines()[0]
-
-
-def load_labelled(path: Path, role: str, min_records: int):
-    from core.datasets.files import read_dataset
-
-    loaded = read_dataset(path, min_records=min_records)
-    if not loaded.report.ok:
-        for line in loaded.report.lines():
-            print(line, file=sys.stderr)
-        raise UserFacingError(f"the {role} file is not valid: {loaded.report.verdict}")
-    if any(decision is None for decision in loaded.decisions):
-        raise UserFacingError(
-            f"the {role} file has no labels: make it with 'synth --label teacher' (or distil it on the Distillation "
-            "page, which labels prompt-only data with the teacher)"
-        )
-    return loaded

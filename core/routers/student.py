@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from core.distill.artifact import load_student
 from core.distill.student_model import StudentModel
 from core.pricing import PriceTable
@@ -29,3 +31,10 @@ class StudentRouter(Router):
     def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
         # One featurisation and one matrix product for the whole batch; the base writes the reply text.
         return [RouterReply(text="", decision=d) for d in self.model.decisions(queries)]
+
+    # ---- confidence, for a cascade (core.routers.cascade) ----------------------------------------------------
+
+    def confidences(self, queries: Sequence[str]) -> list[float]:
+        """How far each query's leading channel is ahead of the runner-up, on the unrounded probabilities."""
+        ranked = np.sort(self.model.predict_proba(queries), axis=1)
+        return (ranked[:, -1] - ranked[:, -2]).tolist()

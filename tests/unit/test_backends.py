@@ -123,8 +123,8 @@ def test_an_unknown_router_id_names_the_ids_that_exist(tmp_path):
     with pytest.raises(BackendUnavailable) as raised:
         local_backend(tmp_path).router("oracle")
     assert str(raised.value) == (
-        "Unknown router 'oracle': use 'teacher', 'uniform', 'student', 'student:<model id or directory>' "
-        "or 'deployment:<name>'."
+        "Unknown router 'oracle': use 'teacher', 'uniform', 'student', 'student:<model id or directory>', "
+        "'deployment:<name>' or 'cascade:<student id>|<teacher id>@<threshold>'."
     )
 
 

@@ -113,3 +113,99 @@ def test_a_tie_counts_as_the_share_of_tied_modalities_that_lead_the_reference():
     assert score_pairs(_Tie().route_batch(["q"]), [reference])["dominant_accuracy"] == 0.5
     # The uniform baseline ties all four: it is right a quarter of the time, not always.
     assert score_pairs(UniformRouter().route_batch(["q"]), [reference])["dominant_accuracy"] == 0.25
+
+
+# ---- the rubric through real replies: ties, a missing channel, unparseable output ----------------------------
+
+REPLY_TABLE = {
+    # (reply text, reference, expected rubric score, expected leading-channel credit)
+    "clean JSON, exact": ('{"visual": 0.5, "audio": 0.3, "transcription": 0.1, "metadata": 0.1}', REFERENCE, 5, 1.0),
+    "max error exactly 0.05": (
+        '{"visual": 0.45, "audio": 0.35, "transcription": 0.1, "metadata": 0.1}',
+        REFERENCE,
+        5,
+        1.0,
+    ),
+    "max error exactly 0.10": (
+        '{"visual": 0.4, "audio": 0.4, "transcription": 0.1, "metadata": 0.1}',
+        REFERENCE,
+        4,
+        0.5,
+    ),
+    "max error exactly 0.15, leader kept, average 0.075": (
+        '{"visual": 0.65, "audio": 0.15, "transcription": 0.1, "metadata": 0.1}',
+        REFERENCE,
+        3,
+        1.0,
+    ),
+    "max error exactly 0.30 with the leader lost": (
+        '{"visual": 0.2, "audio": 0.6, "transcription": 0.1, "metadata": 0.1}',
+        REFERENCE,
+        2,
+        0.0,
+    ),
+    "a two-way tie that includes the reference leader": (
+        '{"visual": 0.4, "audio": 0.4, "transcription": 0.1, "metadata": 0.1}',
+        decision(0.45, 0.35, 0.1, 0.1),
+        5,
+        0.5,
+    ),
+    "a tied reference: the candidate's leader is one of its leaders": (
+        '{"visual": 0.1, "audio": 0.5, "transcription": 0.2, "metadata": 0.2}',
+        TIED,
+        2,
+        1.0,
+    ),
+    "a missing channel": ('{"visual": 0.6, "audio": 0.3, "transcription": 0.1}', REFERENCE, 1, 0.0),
+    "prose, no JSON": ("I would weight the visual channel most.", REFERENCE, 1, 0.0),
+    "empty reply": ("", REFERENCE, 1, 0.0),
+}
+
+
+@pytest.mark.parametrize(("text", "reference", "score", "credit"), REPLY_TABLE.values(), ids=REPLY_TABLE.keys())
+def test_replies_score_on_the_rubric_and_leading_channel_credit(text, reference, score, credit):
+    from core.routers.base import RouterReply
+    from core.routers.uniform import UniformRouter
+
+    class Replying(UniformRouter):
+        def route_many(self, queries):
+            return [RouterReply(text=text) for _ in queries]
+
+    routed = Replying().route_batch(["a query"])
+    assert rubric_scores(routed, [reference]) == [score]
+    assert score_pairs(routed, [reference])["dominant_accuracy"] == pytest.approx(credit)
+
+
+# ---- teacher quality recovered, by hand ------------------------------------------------------------------------
+
+RECOVERY_TABLE = {
+    # (router, uniform, teacher) -> recovered
+    "two thirds of the way from uniform to the teacher": ((4.0, 2.0, 5.0), 2 / 3),
+    "the teacher itself": ((5.0, 2.0, 5.0), 1.0),
+    "no better than uniform": ((2.0, 2.0, 5.0), 0.0),
+    "worse than uniform is negative": ((1.5, 2.0, 5.0), -1 / 6),
+    "better than the teacher (a gold set) is over 1": ((4.5, 1.5, 4.0), 1.2),
+    "on accuracy": ((0.85, 0.25, 1.0), 0.8),
+    "teacher equal to uniform: nothing to recover": ((3.0, 2.0, 2.0), None),
+    "teacher below uniform: nothing to recover": ((3.0, 2.0, 1.5), None),
+    "no teacher figure": ((3.0, 2.0, None), None),
+    "no router figure (an expectation set has no rubric)": ((None, 2.0, 5.0), None),
+}
+
+
+@pytest.mark.parametrize(("figures", "expected"), RECOVERY_TABLE.values(), ids=RECOVERY_TABLE.keys())
+def test_teacher_quality_recovered_on_hand_computed_cases(figures, expected):
+    from core.evaluate.recovery import quality_recovered
+
+    recovered = quality_recovered(*figures)
+    assert recovered == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_summarising_scored_rows_gives_the_figures_of_score_decisions():
+    from core.evaluate.rubric import score_decisions, score_row, summarise_scores
+
+    references = [REFERENCE, SKEWED, TIED, REFERENCE]
+    candidates = [decision(0.55, 0.25, 0.1, 0.1), None, decision(0.25, 0.55, 0.1, 0.1), decision(0.2, 0.6, 0.1, 0.1)]
+    rows = [score_row(c, r) for c, r in zip(candidates, references, strict=True)]
+    assert summarise_scores(rows) == pytest.approx(score_decisions(candidates, references))
+    assert [row.rubric for row in rows] == [5, 1, 3, 2]

@@ -1,4 +1,4 @@
-"""Scoring routers against reference decisions: the deterministic rubric and the `evaluate` metrics.
+"""The one scorer: the deterministic rubric and the figures of the `evaluate --json` contract.
 
 The rubric is the weights part of the published 1-5 "OverallQuality" rubric (docs/ARCHITECTURE.md,
 contracts); on Bedrock a judge model adds the reasoning part. Everything here is pure and is the only
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -24,7 +26,8 @@ MAX_ERROR_GOOD = 0.10
 AVG_ERROR_FAIR = 0.15
 
 QUALITY_KEYS = ("validity", "rubric_mean", "mae", "dominant_accuracy")
-EVALUATE_KEYS = ("n", *QUALITY_KEYS, "latency_p50_ms", "latency_p95_ms", "cost_per_1k_usd")
+USAGE_KEYS = ("latency_p50_ms", "latency_p95_ms", "cost_per_1k_usd")
+EVALUATE_KEYS = ("n", *QUALITY_KEYS, *USAGE_KEYS)
 
 
 def weight_errors(candidate: RoutingDecision, reference: RoutingDecision) -> list[float]:
@@ -55,7 +58,7 @@ def rubric_score(candidate: RoutingDecision | None, reference: RoutingDecision) 
 def rubric_scores(candidates: Sequence[RouteResult], references: Sequence[RoutingDecision]) -> list[int]:
     """The rubric score of each pair (an invalid result scores 1), e.g. for a histogram."""
     _check_lengths(candidates, references)
-    return [rubric_score(_usable(c), r) for c, r in zip(candidates, references, strict=True)]
+    return [rubric_score(usable_decision(c), r) for c, r in zip(candidates, references, strict=True)]
 
 
 def score_pairs(candidates: Sequence[RouteResult], references: Sequence[RoutingDecision]) -> dict[str, float | None]:
@@ -68,15 +71,56 @@ def score_pairs(candidates: Sequence[RouteResult], references: Sequence[RoutingD
     n = len(candidates)
     if n == 0:
         return {"n": 0, **dict.fromkeys(EVALUATE_KEYS[1:])}
-    quality = score_decisions([_usable(c) for c in candidates], references)
-    latencies = np.array([c.latency_ms for c in candidates], dtype=np.float64)
+    quality = score_decisions([usable_decision(c) for c in candidates], references)
+    return {"n": n, **quality, **usage_figures(candidates)}
+
+
+def usage_figures(results: Sequence[RouteResult]) -> dict[str, float | None]:
+    """Latency percentiles over every routed row and the cost per 1,000 queries the results say they cost."""
+    return latency_and_cost([r.latency_ms for r in results], [r.cost_usd for r in results])
+
+
+def latency_and_cost(latencies_ms: Sequence[float], costs_usd: Sequence[float]) -> dict[str, float | None]:
+    """The usage figures of rows given as their latencies and costs (None for no rows)."""
+    if not len(latencies_ms):
+        return dict.fromkeys(USAGE_KEYS)
+    latencies = np.asarray(latencies_ms, dtype=np.float64)
     return {
-        "n": n,
-        **quality,
         "latency_p50_ms": float(np.percentile(latencies, 50)),
         "latency_p95_ms": float(np.percentile(latencies, 95)),
-        "cost_per_1k_usd": math.fsum(c.cost_usd for c in candidates) / n * 1000.0,
+        "cost_per_1k_usd": math.fsum(costs_usd) / len(costs_usd) * 1000.0,
     }
+
+
+class ScoredRow(Protocol):
+    """One candidate already scored against its reference (RowScore, or an evaluation's record)."""
+
+    @property
+    def valid(self) -> bool: ...
+    @property
+    def rubric(self) -> int | None: ...
+    @property
+    def mean_error(self) -> float | None: ...
+    @property
+    def credit(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RowScore:
+    valid: bool
+    rubric: int | None
+    mean_error: float | None
+    credit: float
+
+
+def score_row(candidate: RoutingDecision | None, reference: RoutingDecision) -> RowScore:
+    """The rubric score, mean absolute weight error and leading-channel credit of one candidate."""
+    if candidate is None:
+        return RowScore(False, SCORE_UNUSABLE, None, 0.0)
+    errors = weight_errors(candidate, reference)
+    return RowScore(
+        True, rubric_score(candidate, reference), math.fsum(errors) / len(errors), dominant_credit(candidate, reference)
+    )
 
 
 def score_decisions(
@@ -85,23 +129,29 @@ def score_decisions(
     """validity, rubric_mean, mae and dominant_accuracy of candidate decisions (None: no usable reply).
 
     The one place quality is scored: `evaluate`, held-out figures and the trainer's per-epoch validation
-    all come through here. validity, rubric_mean and dominant_accuracy count every row (a missing
-    decision scores 1 and is never right); mae averages the usable rows only. A candidate tied between
+    all come through here (and through summarise_scores for rows already scored). A candidate tied between
     several top modalities gets the share of them that lead the reference too (a tie is a coin toss:
     after rounding to 0.05 ties are common, and breaking them by modality order would be arbitrary,
     while counting any overlap as a hit would give the uniform baseline 100%).
     """
     _check_lengths(candidates, references)
-    n = len(candidates)
+    return summarise_scores([score_row(d, r) for d, r in zip(candidates, references, strict=True)])
+
+
+def summarise_scores(rows: Sequence[ScoredRow]) -> dict[str, float | None]:
+    """The quality figures of scored rows. validity, rubric_mean and dominant_accuracy count every row (a
+    missing decision scores 1 and is never right); mae averages the usable rows only. rubric_mean and mae
+    are None where no row has them (an expectation set has no reference weights)."""
+    n = len(rows)
     if n == 0:
         return dict.fromkeys(QUALITY_KEYS)
-    pairs = list(zip(candidates, references, strict=True))
-    errors = [weight_errors(d, r) for d, r in pairs if d is not None]
+    rubrics = [row.rubric for row in rows]
+    errors = [row.mean_error for row in rows if row.mean_error is not None]
     return {
-        "validity": sum(d is not None for d in candidates) / n,
-        "rubric_mean": math.fsum(rubric_score(d, r) for d, r in pairs) / n,
-        "mae": float(np.mean(errors)) if errors else None,
-        "dominant_accuracy": math.fsum(dominant_credit(d, r) for d, r in pairs) / n,
+        "validity": sum(row.valid for row in rows) / n,
+        "rubric_mean": math.fsum(r for r in rubrics if r is not None) / n if None not in rubrics else None,
+        "mae": math.fsum(errors) / len(errors) if errors else None,
+        "dominant_accuracy": math.fsum(row.credit for row in rows) / n,
     }
 
 
@@ -123,7 +173,8 @@ def expected_channel_credit(candidate: RoutingDecision | None, expected: str) ->
     return 1.0 / len(top) if expected in top else 0.0
 
 
-def _usable(result: RouteResult) -> RoutingDecision | None:
+def usable_decision(result: RouteResult) -> RoutingDecision | None:
+    """The decision a result can be scored on: none when the reply was invalid (it scores 1, never right)."""
     return result.decision if result.valid else None
 
 
