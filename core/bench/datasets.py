@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from core.bench.figures import BenchFigure, best_seconds
+from core.datasets.files import write_dataset
+from core.datasets.validation import validate_file
+from core.labelling import build_dataset_rows, label_queries
+from core.routers.reference import ReferenceTeacher
+from core.synth import DataMix, generate
+from core.synth.pipeline import synthesise
 
 
 def synthesis_and_export() -> list[BenchFigure]:
-    import tempfile
-    from pathlib import Path
-
-    from core.dataset import write_dataset
-    from core.dataset_validation import validate_file
-    from core.labelling import build_dataset_rows, label_queries
-    from core.routers.reference import ReferenceTeacher
-    from core.synth import DataMix, generate
-    from core.synthesis import synthesise
-
     teacher = ReferenceTeacher()
     synth_and_label = best_seconds(lambda: synthesise(DataMix(total=10_000, seed=7), teacher))
 

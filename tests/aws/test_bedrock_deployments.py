@@ -16,7 +16,7 @@ from core.deployments import BillingNotConfirmed, DeploymentError, DeploymentSta
 from core.model_registry import ModelInUseError, ModelRegistry
 from core.pricing import PriceTable, save_rate
 from core.prompts import STUDENT_SYSTEM_TEXT
-from core.routers.bedrock import APP_TAG
+from core.routers.bedrock import APP_TAG, MAX_OUTPUT_TOKENS
 from core.store import Store
 
 ACCOUNT = "123456789012"
@@ -328,14 +328,14 @@ def test_the_deployed_student_is_invoked_through_converse_with_the_deployment_ar
             "modelId": DEPLOYMENT_ARN,
             "system": [{"text": STUDENT_SYSTEM_TEXT}],
             "messages": [{"role": "user", "content": [{"text": "dog barking loudly"}]}],
-            "inferenceConfig": {"maxTokens": 512, "temperature": 0.0},
+            "inferenceConfig": {"maxTokens": MAX_OUTPUT_TOKENS, "temperature": 0.0},
             "requestMetadata": {"app": APP_TAG, "router": "deployment:router-live", "mode": "student"},
         },
     )
 
     result = service.router(NAME).route("dog barking loudly")
 
-    assert result.valid and result.decision.audio == 0.6 and result.latency_ms == 210
+    assert result.valid and result.decision.audio == 0.6 and result.model_latency_ms == 210 and result.latency_ms > 0
     assert result.token_source == "measured" and result.cost_usd == pytest.approx((40 * 0.035 + 30 * 0.14) / 1e6)
     assert service.list(refresh=False)[0].requests_served == 1
 

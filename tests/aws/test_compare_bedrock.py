@@ -8,8 +8,8 @@ from botocore.stub import Stubber
 
 from core.aws.session import make_client
 from core.compare import compare_query
-from core.prompts import DEFAULT_TEACHER_PROMPT
-from core.routers.bedrock import APP_TAG, BedrockRouter
+from core.prompts import STUDENT_SYSTEM_TEXT
+from core.routers.bedrock import APP_TAG, MAX_OUTPUT_TOKENS, BedrockRouter
 from core.routers.reference import ReferenceTeacher
 from core.routers.uniform import UniformRouter
 
@@ -32,15 +32,12 @@ def test_prose_around_broken_json_is_shown_as_written_and_marked_invalid(session
                 "metrics": {"latencyMs": 833},
             },
             {
+                # The base Nova Micro gets what a student gets: the short system text and the bare query.
                 "modelId": "amazon.nova-micro-v1:0",
-                "messages": [{"role": "user", "content": [{"text": DEFAULT_TEACHER_PROMPT.render(query)}]}],
-                "inferenceConfig": {"maxTokens": 512, "temperature": 0.0},
-                "requestMetadata": {
-                    "app": APP_TAG,
-                    "router": BASE_MICRO,
-                    "mode": "teacher",
-                    "prompt": DEFAULT_TEACHER_PROMPT.version,
-                },
+                "system": [{"text": STUDENT_SYSTEM_TEXT}],
+                "messages": [{"role": "user", "content": [{"text": query}]}],
+                "inferenceConfig": {"maxTokens": MAX_OUTPUT_TOKENS, "temperature": 0.0},
+                "requestMetadata": {"app": APP_TAG, "router": BASE_MICRO, "mode": "student"},
             },
         )
         comparison = compare_query(routers.__getitem__, query, ["teacher", BASE_MICRO, "uniform"])
@@ -49,7 +46,7 @@ def test_prose_around_broken_json_is_shown_as_written_and_marked_invalid(session
     outcomes = comparison.queries[0].outcomes
     broken = outcomes[BASE_MICRO].result
     assert not broken.valid and broken.decision is None and broken.raw_text == BROKEN and broken.errors
-    assert broken.latency_ms == 833 and broken.token_source == "measured"
+    assert broken.model_latency_ms == 833 and broken.token_source == "measured"
     assert broken.cost_usd == pytest.approx((400 * 0.035 + 40 * 0.14) / 1e6)
     assert outcomes["teacher"].result.valid and outcomes["uniform"].result.valid
     assert comparison.summaries[BASE_MICRO].validity == 0.0 and comparison.queries[0].disagree
