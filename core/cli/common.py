@@ -97,6 +97,35 @@ def check_writable_file(path: Path) -> None:
         raise UserFacingError(f"cannot write in {folder}; check its permissions")
 
 
+def check_outside_studio(path: Path) -> None:
+    """Refuse an output among the files the studio manages itself (its dataset library, models and jobs)."""
+    from core.datasets.library import DATASETS_DIR
+    from core.distill.jobs import JOBS_FOLDER
+    from core.model_registry import MODELS_FOLDER
+    from core.settings import load_settings
+
+    data_dir = load_settings().data_dir.resolve()
+    target = path.resolve()
+    for folder in (DATASETS_DIR, MODELS_FOLDER, JOBS_FOLDER):
+        managed = data_dir / folder
+        if target == managed or managed in target.parents:
+            raise UserFacingError(
+                f"{path} is inside the studio's data directory ({managed}), whose files the studio manages itself: "
+                "write elsewhere (and import a dataset on the Data Mix page); nothing was written"
+            )
+
+
+def check_not_a_registered_model(backend, folder: Path) -> None:
+    """Refuse to write over the files of a model the registry lists (wherever they are)."""
+    target = folder.resolve()
+    for model in backend.models().list():
+        if model.path is not None and model.path.resolve() == target:
+            raise UserFacingError(
+                f"{folder} is the folder of registered model {model.name!r} ({model.id}): its files belong to the "
+                "model registry; give another --out (delete the model first to reuse the folder)"
+            )
+
+
 def progress_bar(done: int, total: int, label: str = "labelling") -> None:
     if not sys.stderr.isatty():
         return

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from core.cli.common import (
     UserFacingError,
+    check_not_a_registered_model,
+    check_outside_studio,
     check_writable_file,
     confirm_billable,
     first_error_line,
@@ -60,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     from core.distill.pipeline import DatasetSource, PipelineFailure, run_distillation
 
     check_artifact_folder(args.out)
+    backend = open_backend()
+    check_not_a_registered_model(backend, args.out)
+    check_outside_studio(args.out)
     overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "seed": args.seed}
     try:
         params = parse_params(
@@ -69,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserFacingError(first_error_line(exc)) from exc
     train = DatasetSource(args.train.name, args.train)
     heldout = DatasetSource(args.heldout.name, args.heldout) if args.heldout else None
-    backend = open_backend()
 
     def labelling_teacher(n_queries: int):
         teacher = backend.teacher()
