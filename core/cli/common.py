@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,10 +12,43 @@ from pathlib import Path
 from core.routers.base import Router
 
 BAR_WIDTH = 20
+# Core's errors whose message is already a sentence for the user, by (module, class): such an error exists only
+# once its module is loaded, and importing them all here would slow every command's start.
+EXPLAINED_ERRORS = (
+    ("core.store", "StoreError"),
+    ("core.settings", "SettingsError"),
+    ("core.backends", "BackendUnavailable"),
+    ("core.distill.artifact", "StudentArtifactError"),
+    ("core.distill.jobs", "JobError"),
+    ("core.distill.pipeline", "PipelineFailure"),
+    ("core.datasets.library", "DatasetLibraryError"),
+    ("core.model_registry", "ModelRegistryError"),
+    ("core.aws.errors", "StudioAwsError"),
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class UserFacingError(Exception):
     """A problem the user can fix; printed as one line, no traceback."""
+
+
+def explained_error(exc: BaseException) -> bool:
+    """Whether core raised this error with a sentence for the user."""
+    for module_name, class_name in EXPLAINED_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return True
+    return False
+
+
+def check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse text arguments that are not UTF-8 (the shell hands them over as bytes; paths may be any bytes)."""
+    for dest, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and _SURROGATE.search(item):
+                shown = item.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                option = "QUERY" if dest == "queries" else f"--{dest.replace('_', '-')}"
+                raise UserFacingError(f"{option} is not valid UTF-8 text ({shown!r}); give it as UTF-8")
 
 
 def open_backend():

@@ -23,8 +23,9 @@ def add_command(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.evaluate import score_pairs
 
+    backend = open_backend()
     heldout = load_labelled(args.heldout, "held-out", min_records=1)
-    routers = resolve_routers(open_backend(), args.router)
+    routers = resolve_routers(backend, args.router)
     confirm_billable(routers, len(heldout.queries), args, "scoring")
     figures = {
         router_id: score_pairs(router.route_batch(heldout.queries), heldout.decisions)
