@@ -18,6 +18,7 @@ FIGURE_GROUPS: tuple[tuple[str, str], ...] = (
     ("synthesis_and_export", "core.bench.datasets:synthesis_and_export"),
     ("distillation", "core.bench.distillation:distillation"),
     ("page_runs", "core.bench.pages:page_runs"),
+    ("route_file", "core.bench.route_file:route_file"),
 )
 
 
