@@ -8,6 +8,7 @@ where the library looks; the row is written only once the folder is complete.
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import os
@@ -44,6 +45,8 @@ HELDOUT_SUFFIX = "-heldout"
 # Fields of a parent's manifest that describe how its records were made, so its split parts keep them.
 _INHERITED_FIELDS = ("seed", "mix", "generator_version", "teacher_id", "prompt_version", "notes")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_STAGING_PREFIX = ".staging-"
+_TRASH_PREFIX = ".deleting-"
 
 
 class DatasetLibraryError(ValueError):
@@ -101,7 +104,7 @@ class DatasetLibrary:
         tag_list = None if tags is None else [_as_tags(tag) for tag in tags]
         fields = _as_fields(manifest_fields).model_copy(update={"name": name})
         folder = self._new_folder(name)
-        staging = path_inside(self.root, f".staging-{uuid.uuid4().hex}")
+        staging = path_inside(self.root, f"{_STAGING_PREFIX}{uuid.uuid4().hex}")
         try:
             manifest = write_dataset(staging / DATA_FILE, records, tag_list, fields)
             os.replace(staging, folder)
@@ -226,7 +229,7 @@ class DatasetLibrary:
     def delete(self, dataset_id: str) -> None:
         """Remove a dataset's files and its row (the UI asks the user to confirm first)."""
         info = self.get(dataset_id)
-        trash = path_inside(self.root, f".deleting-{info.id}")
+        trash = path_inside(self.root, f"{_TRASH_PREFIX}{info.id}")
         folder_exists = info.folder.exists()
         if folder_exists:
             os.replace(info.folder, trash)
@@ -295,6 +298,28 @@ class DatasetLibrary:
                     self.delete(saved.id)
                 raise
         return parts[0], parts[1]
+
+    def clean_leftovers(self, grace_s: float) -> builtins.list[Path]:
+        """Remove, once older than `grace_s`, what killed saves and deletes left: staging folders, tombstones and
+        dataset folders that never got their row. Returns what was removed (each is logged)."""
+        from core.leftovers import older_than, remove_leftover
+
+        if not self.root.is_dir():
+            return []
+        listed = {Path(row["path"]).parent.name for row in self.store.query("SELECT path FROM datasets")}
+        removed = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.name.startswith(_STAGING_PREFIX):
+                why = "the staging folder of a dataset save that never finished"
+            elif entry.name.startswith(_TRASH_PREFIX):
+                why = "the rest of a deleted dataset"
+            elif entry.is_dir() and not entry.name.startswith(".") and entry.name not in listed:
+                why = "a dataset written by a save that died before listing it"
+            else:
+                continue
+            if older_than(entry, grace_s) and remove_leftover(entry, why):
+                removed.append(entry)
+        return removed
 
     def _check_new_name(self, name: str) -> str:
         name = _clean_name(name)

@@ -3,13 +3,16 @@
 A job outlives the page that started it: the worker (`python -m core.distill.worker`) runs in a new
 session and writes its phase, progress and metrics to SQLite, and the pages only read them. Status
 words are Bedrock's, so local and remote jobs read alike. A job whose process vanished (killed, machine
-restarted) is found by `reconcile()` and marked Failed "interrupted".
+restarted) is found by `reconcile()` and ended as its worker's outcome file says, else Failed "interrupted"
+(Stopped if a stop was asked for); a worker that has not stopped STOP_DEADLINE_S after a stop request is
+killed. The first reconcile also removes what killed processes left behind (core.leftovers).
 """
 
 from __future__ import annotations
 
 import builtins
 import json
+import logging
 import shutil
 import sqlite3
 import sys
@@ -24,14 +27,25 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.aws.names import check_custom_model_name, check_job_name
+from core.distill.outcome import read_outcome_file, record_outcome, remove_outcome_file
 from core.files import path_inside
-from core.processes import ChildProcesses, process_alive, recorded_start, spawn_detached, write_process_file
+from core.leftovers import clean_leftovers
+from core.processes import (
+    ChildProcesses,
+    kill_process_group,
+    process_alive,
+    recorded_start,
+    spawn_detached,
+    write_process_file,
+)
 from core.store import NOW_SQL, Store
 
 if TYPE_CHECKING:
     from core.datasets.library import DatasetInfo
     from core.distill.trainer import TrainingConfig
     from core.routers.base import Router
+
+log = logging.getLogger(__name__)
 
 JOBS_FOLDER = "jobs"
 LOG_FILE = "worker.log"
@@ -45,6 +59,9 @@ LOCAL_STUDENT_LABEL = "Local compact student (hashed n-grams)"
 INTERRUPTED = "interrupted"
 # A job row is written just before its worker starts; give the launch this long before calling it lost.
 LAUNCH_GRACE_S = 30
+# A worker checks for a stop between batches and epochs; one that has not stopped this long after the request
+# (stuck, or suspended) is killed and its job ends Stopped.
+STOP_DEADLINE_S = 30
 
 
 class JobStatus(StrEnum):
@@ -255,6 +272,7 @@ class JobRunner(JobService):
         self.teacher_name = teacher_name or ReferenceTeacher.name
         # Workers this runner started, kept so that finished ones are reaped instead of lingering as zombies.
         self._workers = ChildProcesses()
+        self._swept_leftovers = False
 
     def students(self) -> builtins.list[StudentKind]:
         return list(LOCAL_STUDENTS)
@@ -338,58 +356,102 @@ class JobRunner(JobService):
         return text
 
     def stop(self, job_id: str) -> Job:
-        """Ask the worker to stop; it ends Stopped at its next check. A job with no process is Stopped at once."""
+        """Ask the worker to stop; it ends Stopped at its next check, or is killed STOP_DEADLINE_S after the request
+        (a stuck or suspended worker). A job with no process is Stopped at once."""
         job = self.get(job_id)
         if job.backend != LOCAL_BACKEND:
             raise JobError(f"Job {job.name!r} runs on {job.backend}: stop it from the Bedrock jobs view.")
         if job.finished:
             raise JobError(f"Job {job.name!r} has already ended ({job.status}); there is nothing to stop.")
         self.store.execute(
-            f"UPDATE jobs SET stop_requested = 1, status = ?, updated_at = {NOW_SQL} "
-            f"WHERE id = ? AND status IN {ACTIVE_SQL}",
+            f"UPDATE jobs SET stop_requested = 1, status = ?, stop_requested_at = COALESCE(stop_requested_at, "
+            f"{NOW_SQL}), updated_at = {NOW_SQL} WHERE id = ? AND status IN {ACTIVE_SQL}",
             (JobStatus.STOPPING.value, job_id),
         )
         self._workers.reap()
         if not self._worker_alive(job):
-            self.store.execute(
-                f"UPDATE jobs SET status = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} WHERE id = ? AND status = ?",
-                (JobStatus.STOPPED.value, job_id, JobStatus.STOPPING.value),
-            )
+            self._end_without_worker(self.get(job_id))
         return self.get(job_id)
 
     def reconcile(self) -> builtins.list[str]:
-        """Mark Failed "interrupted" every running local job whose worker process is gone; returns their ids."""
+        """End every running local job whose worker is gone, and kill a worker still running STOP_DEADLINE_S after
+        a stop request; returns the ids of the jobs ended.
+
+        A job ends as its worker left it in its outcome file (core.distill.outcome) when there is one; else
+        Stopped if a stop was asked for, else Failed "interrupted". The first reconcile of a runner (the app's
+        start) and any that ends a job also remove what killed processes left behind (core.leftovers).
+        """
         self._workers.reap()
         rows = self.store.query(
-            f"SELECT *, created_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-{LAUNCH_GRACE_S} seconds') AS overdue "
+            f"SELECT *, created_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-{LAUNCH_GRACE_S} seconds') AS overdue, "
+            f"stop_requested_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-{STOP_DEADLINE_S} seconds') AS stop_overdue "
             f"FROM jobs WHERE backend = ? AND status IN {ACTIVE_SQL}",
             (LOCAL_BACKEND,),
         )
-        interrupted = []
+        ended = []
         for row in rows:
             job = _job_from_row(row)
             if job.pid is None and not row["overdue"]:
                 continue
-            if job.pid is not None and self._worker_alive(job):
-                continue
-            # Only if nothing changed meanwhile: a worker that finished just now has written its own end.
-            changed = self.store.execute(
-                f"UPDATE jobs SET status = ?, failure_message = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} "
-                f"WHERE id = ? AND status IN {ACTIVE_SQL} AND pid IS ?",
-                (JobStatus.FAILED.value, INTERRUPTED, job.id, job.pid),
-            )
-            if changed:
-                interrupted.append(job.id)
-        return interrupted
+            alive = job.pid is not None and self._worker_alive(job)
+            if alive and job.status == JobStatus.STOPPING and row["stop_overdue"]:
+                alive = not self._kill_worker(job)
+            if not alive and self._end_without_worker(job):
+                ended.append(job.id)
+        if ended or not self._swept_leftovers:
+            self._swept_leftovers = True
+            clean_leftovers(self.store, self.data_dir)
+        return ended
 
     def delete(self, job_id: str) -> None:
         """Remove a finished job, its metrics and its folder (the model it made stays registered)."""
+        self.reconcile()  # a worker that did not stop in time is killed now, and its job ends
         job = self.get(job_id)
+        if job.status == JobStatus.STOPPING:
+            raise JobError(
+                f"Job {job.name!r} is stopping: its worker is given {STOP_DEADLINE_S} s from the stop request and is "
+                "ended then; delete the job after that."
+            )
         if not job.finished:
             raise JobError(f"Job {job.name!r} is still {job.status}: stop it and wait for it to end before deleting.")
         self.store.execute(f"DELETE FROM jobs WHERE id = ? AND status IN {FINISHED_SQL}", (job_id,))
         self._workers.forget(job_id)
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    def _end_without_worker(self, job: Job) -> bool:
+        """End a job whose worker is gone, as the worker's outcome file says if it left one; True if it ended."""
+        folder = self.job_dir(job.id)
+        outcome = read_outcome_file(folder)
+        if outcome is not None:
+            ended = record_outcome(self.store, self.data_dir, job.id, outcome)
+            remove_outcome_file(folder)
+            return ended
+        if job.stop_requested:
+            status, message = JobStatus.STOPPED, None
+        else:
+            status, message = JobStatus.FAILED, INTERRUPTED
+        # Only if nothing changed meanwhile: a worker that finished just now has written its own end.
+        return bool(
+            self.store.execute(
+                f"UPDATE jobs SET status = ?, failure_message = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} "
+                f"WHERE id = ? AND status IN {ACTIVE_SQL} AND pid IS ?",
+                (status.value, message, job.id, job.pid),
+            )
+        )
+
+    def _kill_worker(self, job: Job) -> bool:
+        """End a worker that did not stop in time (stuck, or suspended with SIGSTOP); True once it is gone."""
+        assert job.pid is not None
+        killed = kill_process_group(job.pid, recorded_start(self.job_dir(job.id) / PROCESS_FILE, job.pid))
+        if killed:
+            log.warning(
+                "job %s: worker %d had not stopped %d s after the stop request; it was killed",
+                job.id,
+                job.pid,
+                STOP_DEADLINE_S,
+            )
+            self._workers.reap()
+        return killed
 
     def _resolve_sources(self, dataset_ref: str, settings: DistillParams) -> tuple[DatasetInfo, DistillParams]:
         """The training dataset (found by id or name) and the settings with the held-out dataset's id resolved."""
