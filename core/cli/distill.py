@@ -58,7 +58,7 @@ class ProgressBarReporter:
 
 def run(args: argparse.Namespace) -> int:
     from core.distill.artifact import StudentArtifactError
-    from core.distill.jobs import parse_params
+    from core.distill.jobs import heldout_note, parse_params
     from core.distill.pipeline import DatasetSource, PipelineFailure, run_distillation
 
     check_artifact_folder(args.out)
@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserFacingError(first_error_line(exc)) from exc
     train = DatasetSource(args.train.name, args.train)
     heldout = DatasetSource(args.heldout.name, args.heldout) if args.heldout else None
+    note = heldout_note(params.heldout_ratio, str(args.heldout) if args.heldout else None)
+    if note:
+        print(f"note: {note[0].lower()}{note[1:]}", file=sys.stderr)
 
     def labelling_teacher(n_queries: int):
         teacher = backend.teacher()

@@ -44,6 +44,7 @@ TRAIN_SUFFIX = "-train"
 HELDOUT_SUFFIX = "-heldout"
 # Fields of a parent's manifest that describe how its records were made, so its split parts keep them.
 _INHERITED_FIELDS = ("seed", "mix", "generator_version", "teacher_id", "prompt_version", "notes")
+DatasetRole = Literal["train", "heldout", "whole"]
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _STAGING_PREFIX = ".staging-"
 _TRASH_PREFIX = ".deleting-"
@@ -72,16 +73,42 @@ class DatasetInfo:
     path: Path
     s3_uri: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict, compare=False)
+    # What it is for: "train" or "heldout" (the parts of a split), or "whole" (anything else).
+    role: DatasetRole = "whole"
 
     @property
     def folder(self) -> Path:
         return self.path.parent
 
-    @property
-    def role(self) -> str | None:
-        """'train' or 'heldout' for a split part, else None."""
+    def split_of(self) -> tuple[str, float, int] | None:
+        """(parent name, held-out ratio, seed) for a part of a split, else None."""
         split = self.manifest.get("split")
-        return split.get("role") if isinstance(split, dict) else None
+        if not isinstance(split, dict) or not split.get("parent"):
+            return None
+        return str(split["parent"]), float(split.get("heldout_ratio") or 0), int(split.get("seed") or 0)
+
+
+@dataclass(frozen=True)
+class DatasetUsage:
+    """What was made from a dataset, by name: the warning a page shows before deleting it."""
+
+    name: str
+    models: list[str]
+    jobs: list[str]
+    running: list[str]
+
+    @property
+    def warning(self) -> str | None:
+        """One sentence on what deleting the dataset means for what came from it; None when nothing did."""
+        total = len(self.models) + len(self.jobs)
+        if not total:
+            return None
+        listing = " and ".join(part for part in (_listed("Model", self.models), _listed("job", self.jobs)) if part)
+        listing = listing[0].upper() + listing[1:]
+        verb, keeps = ("was", "it keeps") if total == 1 else ("were", "they keep")
+        plural = "s" if len(self.jobs) > 1 else ""
+        tail = f", but the job{plural} cannot be run again once it is deleted" if self.jobs else " once it is deleted"
+        return f"{listing} {verb} made from dataset {self.name!r}: {keeps} its name{tail}."
 
 
 class DatasetLibrary:
@@ -126,11 +153,12 @@ class DatasetLibrary:
             created_at=_now(),
             path=folder / DATA_FILE,
             manifest=json.loads(manifest.model_dump_json()),
+            role=fields.split.role if fields.split is not None else "whole",
         )
         try:
             self.store.execute(
-                "INSERT INTO datasets (id, name, path, kind, records, sha256, manifest_json, s3_uri, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                "INSERT INTO datasets (id, name, path, kind, records, sha256, manifest_json, s3_uri, created_at, role) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
                 (
                     info.id,
                     info.name,
@@ -140,6 +168,7 @@ class DatasetLibrary:
                     info.sha256,
                     json.dumps(info.manifest),
                     info.created_at,
+                    info.role,
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -187,6 +216,53 @@ class DatasetLibrary:
         row = self.store.query_one("SELECT * FROM datasets WHERE id = ?", (id_or_name,))
         return self._info(row) if row is not None else self._find_by_name(id_or_name)
 
+    def training_choices(self) -> builtins.list[DatasetInfo]:
+        """The datasets a job may train on, newest first: every one but the held-out parts of splits."""
+        return [info for info in self.list() if info.role != "heldout"]
+
+    def default_training_set(self) -> DatasetInfo | None:
+        """What a form picks to train on: the newest dataset that is not a held-out part (None if there is none)."""
+        return next(iter(self.training_choices()), None)
+
+    def heldout_choices(self, training_id: str | None = None) -> builtins.list[DatasetInfo]:
+        """Labelled datasets to score a job on, best first: the training set's own held-out part, then held-out
+        parts, then the rest; never the training set itself."""
+        partner = self.default_heldout_for(training_id) if training_id else None
+        choices = [info for info in self.list() if info.kind == "labelled" and info.id != training_id]
+        return sorted(choices, key=lambda info: (partner is None or info.id != partner.id, info.role != "heldout"))
+
+    def default_heldout_for(self, training_id: str) -> DatasetInfo | None:
+        """The held-out part split off with a training part (same parent, ratio and seed), else None."""
+        training = self.find(training_id)
+        if training is None or training.role != "train" or training.split_of() is None:
+            return None
+        return next(
+            (
+                info
+                for info in self.list()
+                if info.role == "heldout" and info.kind == "labelled" and info.split_of() == training.split_of()
+            ),
+            None,
+        )
+
+    def usage(self, dataset_id: str) -> DatasetUsage:
+        """The models and jobs made from a dataset (as training or held-out set), and the jobs running on it now."""
+        from core.distill.jobs import ACTIVE_SQL
+
+        info = self.get(dataset_id)
+        jobs = self.store.query(
+            f"SELECT name, status IN {ACTIVE_SQL} AS running FROM jobs WHERE dataset_id = ? OR (json_valid(params_json)"
+            " AND json_extract(params_json, '$.heldout_dataset_id') = ?) ORDER BY created_at",
+            (info.id, info.id),
+        )
+        models = self.store.query("SELECT name FROM models WHERE dataset_id = ? ORDER BY created_at", (info.id,))
+        return DatasetUsage(
+            name=info.name,
+            models=[row["name"] for row in models],
+            jobs=[row["name"] for row in jobs],
+            running=[row["name"] for row in jobs if row["running"]],
+        )
+
     def _find_by_name(self, name: str) -> DatasetInfo | None:
         row = self.store.query_one("SELECT * FROM datasets WHERE lower(name) = lower(?)", (name.strip(),))
         return self._info(row) if row is not None else None
@@ -210,6 +286,9 @@ class DatasetLibrary:
                     "UPDATE datasets SET name = ?, path = ?, manifest_json = ? WHERE id = ?",
                     (new_name, self._stored_path(new_folder / DATA_FILE), json.dumps(manifest), info.id),
                 )
+                # The lineage of what was made from it follows, so a later delete leaves the latest name.
+                conn.execute("UPDATE jobs SET dataset_name = ? WHERE dataset_id = ?", (new_name, info.id))
+                conn.execute("UPDATE models SET dataset_name = ? WHERE dataset_id = ?", (new_name, info.id))
                 if new_folder != old_folder:
                     os.replace(old_folder, new_folder)
                     moved = True
@@ -227,8 +306,16 @@ class DatasetLibrary:
         return self.get(dataset_id)
 
     def delete(self, dataset_id: str) -> None:
-        """Remove a dataset's files and its row (the UI asks the user to confirm first)."""
+        """Remove a dataset's files and its row (the UI confirms first, with `usage().warning`).
+
+        Refused while a job runs on it; what was made from it keeps the dataset's name in its lineage.
+        """
         info = self.get(dataset_id)
+        running = self.usage(dataset_id).running
+        if running:
+            raise DatasetLibraryError(
+                f"Job {running[0]!r} is running on dataset {info.name!r}: stop it or let it end before deleting it."
+            )
         trash = path_inside(self.root, f"{_TRASH_PREFIX}{info.id}")
         folder_exists = info.folder.exists()
         if folder_exists:
@@ -354,7 +441,14 @@ class DatasetLibrary:
             path=path_inside(self.data_dir, *Path(row["path"]).parts),
             s3_uri=row["s3_uri"],
             manifest=json.loads(row["manifest_json"]),
+            role=row["role"],
         )
+
+
+def _listed(noun: str, names: Sequence[str]) -> str:
+    if not names:
+        return ""
+    return f"{noun}{'s' if len(names) > 1 else ''} {', '.join(names)}"
 
 
 def _clean_name(name: str) -> str:

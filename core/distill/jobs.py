@@ -143,6 +143,8 @@ class Job:
     ended_at: str | None
     updated_at: str
     params: dict = field(default_factory=dict)
+    # The training dataset's name at submit (kept up to date on rename), shown once the dataset is deleted.
+    dataset_name: str | None = None
 
     @property
     def active(self) -> bool:
@@ -165,6 +167,7 @@ class Job:
             "phase": self.phase,
             "progress": self.progress,
             "dataset": self.dataset_id,
+            "dataset_name": self.dataset_name,
             "model": self.model_id,
             "created": self.created_at,
             "ended": self.ended_at,
@@ -177,6 +180,16 @@ def load_job(store: Store, job_id: str) -> Job:
     if row is None:
         raise JobNotFoundError(f"There is no job {job_id!r}; it may have been deleted.")
     return _job_from_row(row)
+
+
+def heldout_note(heldout_ratio: float, heldout_dataset: str | None) -> str | None:
+    """The sentence a run without held-out data gets (the launch form and `distill` show it), else None."""
+    if heldout_ratio > 0 or heldout_dataset:
+        return None
+    return (
+        "With a held-out share of 0 and no held-out set, the model will have no held-out figures: its agreement "
+        "with the teacher on unseen queries stays unknown (hold out a share, or pick a held-out set)."
+    )
 
 
 def job_dir(data_dir: Path, job_id: str) -> Path:
@@ -311,8 +324,9 @@ class JobRunner(JobService):
                             "choose another model name."
                         )
                 conn.execute(
-                    "INSERT INTO jobs (id, name, backend, status, phase, progress, dataset_id, teacher, student, "
-                    f"params_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, {NOW_SQL}, {NOW_SQL})",
+                    "INSERT INTO jobs (id, name, backend, status, phase, progress, dataset_id, dataset_name, teacher, "
+                    "student, params_json, created_at, updated_at) "
+                    f"VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, {NOW_SQL}, {NOW_SQL})",
                     (
                         job_id,
                         name,
@@ -320,6 +334,7 @@ class JobRunner(JobService):
                         JobStatus.IN_PROGRESS.value,
                         JobPhase.VALIDATION.value,
                         dataset.id,
+                        dataset.name,
                         teacher,
                         settings.student,
                         json.dumps(settings.flat()),
@@ -580,4 +595,5 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         ended_at=row["ended_at"],
         updated_at=row["updated_at"],
         params=params if isinstance(params, dict) else {},
+        dataset_name=row["dataset_name"],
     )
