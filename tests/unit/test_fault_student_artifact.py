@@ -81,10 +81,14 @@ def make_bomb(directory) -> None:
 
 
 def load_in_a_child(directory) -> tuple[subprocess.CompletedProcess, int]:
-    """load_student in a child process; its outcome and its peak resident memory in bytes."""
+    """load_student in a child process; its outcome and its peak resident memory in bytes.
+
+    The peak is the child's own VmHWM (getrusage's maximum would include the forking test process's size).
+    """
     code = textwrap.dedent(
         f"""
-        import resource, sys
+        import re
+        from pathlib import Path
         from core.distill.artifact import StudentArtifactError, load_student
         try:
             load_student({str(directory)!r})
@@ -92,7 +96,7 @@ def load_in_a_child(directory) -> tuple[subprocess.CompletedProcess, int]:
         except StudentArtifactError as exc:
             outcome = "refused: " + str(exc)
         print(outcome)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        print(int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024)
         """
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
