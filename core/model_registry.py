@@ -58,6 +58,8 @@ class CustomModel:
     # Where the model came from beyond its job and dataset (a Bedrock model's base model, teacher, training
     # data, job ARN, status); empty for a local model, whose job and dataset say it all.
     lineage: dict = field(default_factory=dict, compare=False)
+    # The training dataset's name when the model was made, kept if the dataset is deleted or renamed later.
+    dataset_name: str | None = None
 
     @property
     def heldout_agreement(self) -> float | None:
@@ -76,6 +78,7 @@ class CustomModel:
             "created": self.created_at,
             "job": self.job_id,
             "dataset": self.dataset_id,
+            "dataset_name": self.dataset_name,
             "size_bytes": self.size_bytes,
             "heldout_agreement": self.heldout_agreement,
             "heldout_rubric": self.heldout_rubric,
@@ -120,8 +123,13 @@ class ModelRegistry:
         *,
         model_id: str | None = None,
         arn: str | None = None,
+        dataset_name: str | None = None,
+        conn: sqlite3.Connection | None = None,
     ) -> CustomModel:
-        """Record a trained model; a local one has files at `path`, a Bedrock one an `arn`."""
+        """Record a trained model; a local one has files at `path`, a Bedrock one an `arn`.
+
+        With `conn`, the row is written in the caller's transaction (a job's end and its model are one write).
+        """
         name = name.strip()
         _check_model_name(name)
         if path is None and arn is None:
@@ -130,22 +138,27 @@ class ModelRegistry:
             raise ModelRegistryError(f"The model folder {path} does not exist.")
         model_id = model_id or new_model_id()
         size = directory_size(Path(path)) if path is not None else 0
+        row = (
+            model_id,
+            name,
+            "bedrock" if arn else "local",
+            job_id,
+            dataset_id,
+            dataset_name,
+            self._stored_path(Path(path)) if path is not None else None,
+            arn,
+            size,
+            json.dumps(dict(metrics), sort_keys=True),
+        )
+        insert = (
+            "INSERT INTO models (id, name, backend, job_id, dataset_id, dataset_name, path, arn, size_bytes, "
+            f"metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {NOW_SQL})"
+        )
         try:
-            self.store.execute(
-                "INSERT INTO models (id, name, backend, job_id, dataset_id, path, arn, size_bytes, metrics_json, "
-                f"created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {NOW_SQL})",
-                (
-                    model_id,
-                    name,
-                    "bedrock" if arn else "local",
-                    job_id,
-                    dataset_id,
-                    self._stored_path(Path(path)) if path is not None else None,
-                    arn,
-                    size,
-                    json.dumps(dict(metrics), sort_keys=True),
-                ),
-            )
+            if conn is not None:
+                conn.execute(insert, row)
+                return self._from_row(conn.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone())
+            self.store.execute(insert, row)
         except sqlite3.IntegrityError as exc:
             raise ModelRegistryError(f"A model named {name!r} already exists; choose another name.") from exc
         return self.get(model_id)
@@ -237,6 +250,7 @@ class ModelRegistry:
             size_bytes=int(row["size_bytes"] or 0),
             created_at=row["created_at"],
             metrics=metrics if isinstance(metrics, dict) else {},
+            dataset_name=row["dataset_name"],
         )
 
 

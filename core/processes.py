@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -69,6 +70,25 @@ def process_alive(pid: int, start_ticks: int | None = None) -> bool:
     if state == "Z":
         return False
     return start_ticks is None or started == start_ticks
+
+
+def kill_process_group(pid: int, start_ticks: int | None = None) -> bool:
+    """SIGKILL a child started by spawn_detached (it leads its own process group), if `pid` is still that process.
+
+    Works on a suspended (SIGSTOP) process too. Never this process or its own group. True once it is gone.
+    """
+    if pid == os.getpid() or not process_alive(pid, start_ticks):
+        return not process_alive(pid, start_ticks)
+    try:
+        if os.getpgid(pid) == pid and pid != os.getpgid(0):
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return True
 
 
 def process_start_ticks(pid: int) -> int | None:

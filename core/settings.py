@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.files import atomic_write_text
@@ -26,10 +26,25 @@ USER_FIELDS = ("backend", "aws_profile", "aws_region", "bedrock_concurrency", "b
 # adaptive client limiter decide how many of them actually run, so a large pool only helps on a raised quota.
 DEFAULT_BEDROCK_CONCURRENCY = 4
 MAX_BEDROCK_CONCURRENCY = 64
+ENV_PREFIX = "VSRS_"
+# What each setting must be, for the sentence about a bad VSRS_* value.
+FIELD_RULES = {
+    "backend": "the backend must be local or bedrock",
+    "aws_region": "the AWS region must look like us-east-1",
+    "aws_profile": "the AWS profile name must be at most 128 characters",
+    "data_dir": "the data directory must be a folder path",
+    "bedrock_concurrency": f"the Bedrock pool size must be a whole number from 1 to {MAX_BEDROCK_CONCURRENCY}",
+    "bedrock_bucket": "the S3 bucket must be a bucket name",
+    "bedrock_role_arn": "the IAM role must be a role ARN",
+}
+
+
+class SettingsError(ValueError):
+    """A VSRS_* environment value that cannot be used, in one sentence naming the variable."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VSRS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     data_dir: Path = DEFAULT_DATA_DIR
     backend: BackendKind = "local"
@@ -40,6 +55,14 @@ class Settings(BaseSettings):
     # they run as; both are names of the user's own resources, never credentials.
     bedrock_bucket: str | None = None
     bedrock_role_arn: str | None = None
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _blank_data_dir_is_default(cls, value: object) -> object:
+        # An empty variable counts as unset (as for XDG_DATA_HOME), never as the working directory.
+        if isinstance(value, str) and not value.strip():
+            return DEFAULT_DATA_DIR
+        return Path(value).expanduser() if isinstance(value, (str, Path)) else value
 
     @field_validator("aws_profile")
     @classmethod
@@ -86,8 +109,13 @@ class SavedChoices(BaseModel):
 
 
 def load_settings(data_dir: Path | None = None) -> Settings:
-    """The settings in force; with `data_dir`, those of that data directory (a job's worker knows only its own)."""
-    from_env = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    """The settings in force; with `data_dir`, those of that data directory (a job's worker knows only its own).
+
+    A bad VSRS_* value raises SettingsError naming the variable and what it must be."""
+    try:
+        from_env = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    except ValidationError as exc:
+        raise SettingsError(_environment_sentence(exc)) from exc
     saved = _read_saved(from_env.data_dir)
     base = from_env.model_dump(include=from_env.model_fields_set)
     # A hand-edited or outdated choice that no longer validates is dropped, so the app still opens and the
@@ -115,6 +143,14 @@ def save_settings(settings: Settings, **changes: object) -> Settings:
     saved = _read_saved(settings.data_dir).model_copy(update=changes)
     atomic_write_text(settings.data_dir / SETTINGS_FILE, saved.model_dump_json(indent=2))
     return load_settings()
+
+
+def _environment_sentence(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first.get("loc") else ""
+    variable = f"{ENV_PREFIX}{field.upper()}"
+    rule = FIELD_RULES.get(field, str(first.get("msg", "")).removeprefix("Value error, "))
+    return f"{variable}={first.get('input')!r} is not valid: {rule}; correct it or unset it."
 
 
 def _valid_choice(base: dict, name: str, value: object) -> bool:

@@ -6,12 +6,21 @@ file safely; WAL lets readers go on while a job writes.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BUSY_TIMEOUT_S = 10.0
+# Retries of a write that must not be lost (a job's end): from this pause, doubling up to the longest.
+RETRY_FIRST_PAUSE_S = 0.05
+RETRY_LONGEST_PAUSE_S = 2.0
 NOW_SQL = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
 # (version, description, SQL). Append only: a released migration is never edited. Numbers are given out per
@@ -91,6 +100,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             usd REAL NOT NULL,
             updated_at TEXT NOT NULL
         );
+        """,
+    ),
+    (
+        3,
+        "robustness: datasets' role, jobs' stop request time, dataset names kept in jobs' and models' lineage",
+        """
+        ALTER TABLE datasets ADD COLUMN role TEXT NOT NULL DEFAULT 'whole';
+        UPDATE datasets SET role = json_extract(manifest_json, '$.split.role')
+            WHERE json_valid(manifest_json) AND json_extract(manifest_json, '$.split.role') IN ('train', 'heldout');
+        ALTER TABLE jobs ADD COLUMN stop_requested_at TEXT;
+        ALTER TABLE jobs ADD COLUMN dataset_name TEXT;
+        UPDATE jobs SET dataset_name = (SELECT name FROM datasets WHERE datasets.id = jobs.dataset_id);
+        ALTER TABLE models ADD COLUMN dataset_name TEXT;
+        UPDATE models SET dataset_name = (SELECT name FROM datasets WHERE datasets.id = models.dataset_id);
         """,
     ),
     (
@@ -242,6 +265,10 @@ class StoreError(Exception):
     """A store problem explained for the user (locked database, full disk, unreadable file)."""
 
 
+class StoreBusyError(StoreError):
+    """Another process held the database's lock for the whole busy timeout; trying again later may work."""
+
+
 class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -251,19 +278,20 @@ class Store:
         self.migrate()
 
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Iterator[sqlite3.Connection]:
+        """A short connection that waits up to `busy_timeout_s` for another process's lock."""
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreError(_explain(exc, self.path)) from exc
+            raise _store_error(exc, self.path) from exc
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA foreign_keys=ON")
         try:
+            conn.execute("PRAGMA foreign_keys=ON")
             yield conn
         except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
             if isinstance(exc, sqlite3.IntegrityError):
                 raise
-            raise StoreError(_explain(exc, self.path)) from exc
+            raise _store_error(exc, self.path) from exc
         finally:
             conn.close()
 
@@ -307,9 +335,9 @@ class Store:
                     raise
         return self.schema_version()
 
-    def execute(self, sql: str, params: Sequence | dict = ()) -> int:
+    def execute(self, sql: str, params: Sequence | dict = (), *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> int:
         """Run one statement; returns the number of rows changed."""
-        with self.connect() as conn:
+        with self.connect(busy_timeout_s) as conn:
             return conn.execute(sql, params).rowcount
 
     def query(self, sql: str, params: Sequence | dict = ()) -> list[sqlite3.Row]:
@@ -321,8 +349,8 @@ class Store:
             return conn.execute(sql, params).fetchone()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.connect() as conn:
+    def transaction(self, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Iterator[sqlite3.Connection]:
+        with self.connect(busy_timeout_s) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -332,13 +360,48 @@ class Store:
             conn.execute("COMMIT")
 
 
+def retry_while_busy(call: Callable[[], T], *, deadline_s: float, what: str = "a write") -> T:
+    """`call()` again, with growing pauses, while the store is busy, until `deadline_s` has passed.
+
+    For writes that must not be lost to another process holding a lock; the last StoreBusyError is raised
+    once the deadline passes. Any other error is raised at once.
+    """
+    give_up_at = time.monotonic() + deadline_s
+    pause = RETRY_FIRST_PAUSE_S
+    attempts = 0
+    while True:
+        try:
+            return call()
+        except StoreBusyError:
+            attempts += 1
+            if time.monotonic() + pause > give_up_at:
+                log.error(
+                    "gave up on %s after %d attempts in %.0f s: the store stayed busy", what, attempts, deadline_s
+                )
+                raise
+            if attempts == 1:
+                log.warning("the store is busy (another process holds its lock); retrying %s", what)
+            time.sleep(pause)
+            pause = min(pause * 2, RETRY_LONGEST_PAUSE_S)
+
+
 def _statements(sql: str) -> list[str]:
     return [s.strip() for s in sql.split(";") if s.strip()]
 
 
+def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    kind = StoreBusyError if _is_busy(exc) else StoreError
+    return kind(_explain(exc, path))
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 def _explain(exc: sqlite3.Error, path: Path) -> str:
     text = str(exc).lower()
-    if "locked" in text or "busy" in text:
+    if _is_busy(exc):
         return f"The studio database is busy (another process holds a lock on {path.name}); try again in a moment."
     if "disk" in text and ("full" in text or "i/o" in text):
         return f"The disk holding {path.parent} is full or failing; free some space and try again."

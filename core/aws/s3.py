@@ -143,6 +143,13 @@ class S3DatasetStorage(DatasetStorage):
         bucket, prefix = bucket.strip(), prefix.strip().strip("/")
         if not bucket:
             raise StudioAwsError("validation", "Give the name of an S3 bucket in your account first.")
+        if "/" in bucket:
+            # Checked as typed: inside a URI, only the part before the first '/' would be quoted back.
+            raise StudioAwsError(
+                "validation",
+                f"The bucket name {bucket!r} cannot contain '/': give the bucket's name alone, such as my-bucket, "
+                "and the folder inside it as the prefix.",
+            )
         # Checked before any call: a malformed bucket or prefix costs no request.
         bucket, prefix = parse_s3_uri(f"s3://{bucket}/{prefix}")
         uri = upload_dataset(self._session_factory(), info.path, bucket, prefix)

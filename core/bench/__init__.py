@@ -22,6 +22,7 @@ FIGURE_GROUPS: tuple[tuple[str, str], ...] = (
     ("bedrock_labelling", "core.bench.bedrock_labelling:bedrock_labelling"),
     ("deploy_and_compare", "core.bench.deployments:deploy_and_compare"),
     ("evaluation", "core.bench.evaluation:evaluation"),
+    ("route_file", "core.bench.route_file:route_file"),
 )
 
 

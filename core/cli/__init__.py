@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-from core.cli.common import UserFacingError
+from core.cli.common import UserFacingError, check_text_arguments, explained_error
 
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE
 # Modules that each define `add_command(subparsers)`, in the order `--help` lists them.
 COMMANDS = (
     "core.cli.route",
@@ -43,16 +46,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_text_arguments(args)
         return args.handler(args)
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): stop quietly, as a program killed by SIGPIPE would.
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
     except OSError as exc:
-        print(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _error(f"{where}{exc.strerror or exc}")
+    except Exception as exc:
+        if explained_error(exc):
+            return _error(str(exc))
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        return _error(
+            f"unexpected {type(exc).__name__}: {first_line}; this is a bug in the studio: please report it with the "
+            "command you ran",
+            EXIT_INTERNAL_ERROR,
+        )
+
+
+def _error(message: str, code: int = 2) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:

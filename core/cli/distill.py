@@ -9,6 +9,8 @@ from pathlib import Path
 
 from core.cli.common import (
     UserFacingError,
+    check_not_a_registered_model,
+    check_outside_studio,
     check_writable_file,
     confirm_billable,
     first_error_line,
@@ -56,10 +58,13 @@ class ProgressBarReporter:
 
 def run(args: argparse.Namespace) -> int:
     from core.distill.artifact import StudentArtifactError
-    from core.distill.jobs import parse_params
+    from core.distill.jobs import heldout_note, parse_params
     from core.distill.pipeline import DatasetSource, PipelineFailure, run_distillation
 
     check_artifact_folder(args.out)
+    backend = open_backend()
+    check_not_a_registered_model(backend, args.out)
+    check_outside_studio(args.out)
     overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "seed": args.seed}
     try:
         params = parse_params(
@@ -69,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserFacingError(first_error_line(exc)) from exc
     train = DatasetSource(args.train.name, args.train)
     heldout = DatasetSource(args.heldout.name, args.heldout) if args.heldout else None
-    backend = open_backend()
+    note = heldout_note(params.heldout_ratio, str(args.heldout) if args.heldout else None)
+    if note:
+        print(f"note: {note[0].lower()}{note[1:]}", file=sys.stderr)
 
     def labelling_teacher(n_queries: int):
         teacher = backend.teacher()

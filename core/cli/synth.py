@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.cli.common import (
     UserFacingError,
+    check_outside_studio,
     check_writable_file,
     confirm_billable,
     first_error_line,
@@ -29,12 +30,16 @@ def add_command(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.backends import BackendUnavailable
+    from core.datasets.files import dataset_target_problem
     from core.synth import DataMix
     from core.synth.pipeline import synthesise, write_synthesis
 
-    if args.out.suffix != ".jsonl":
-        raise UserFacingError("--out must name a .jsonl file")
+    # Every output path is checked before any work: labelling on Bedrock bills before anything is written.
     check_writable_file(args.out)
+    problem = dataset_target_problem(args.out)
+    if problem:
+        raise UserFacingError(f"--out {args.out}: {problem}; nothing was generated")
+    check_outside_studio(args.out)
     try:
         mix = DataMix.from_cli(args.mix, args.n, args.seed, args.custom)
     except ValueError as exc:
@@ -57,7 +62,17 @@ def run(args: argparse.Namespace) -> int:
         on_progress=progress_bar,
         checkpoint_dir=checkpoint_dir,
     )
-    manifest = write_synthesis(synthesis, args.out)
+    existed = args.out.exists()
+    try:
+        manifest = write_synthesis(synthesis, args.out)
+    except OSError as exc:
+        kept = f"the previous {args.out.name} and its companions are unchanged" if existed else "nothing was written"
+        again = (
+            "; run it again once there is room: the labels are kept and are not paid for twice"
+            if teacher is not None and teacher.billable
+            else ""
+        )
+        raise UserFacingError(f"could not write {args.out} ({exc.strerror or exc}); {kept}{again}") from exc
     print(f"wrote {manifest.record_count:,} {manifest.kind} records to {args.out} (sha256 {manifest.sha256[:12]})")
     if synthesis.duplicates_removed:
         print(f"removed {synthesis.duplicates_removed:,} near-duplicate queries")

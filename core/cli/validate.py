@@ -14,9 +14,9 @@ def add_command(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.datasets.validation import validate_file
+    from core.datasets.files import validate_dataset
 
-    report = validate_file(args.file)
+    report = validate_dataset(args.file)
     if args.json:
         print(report.model_dump_json())
     else:

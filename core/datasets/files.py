@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,10 +27,11 @@ from core.datasets.validation import (
     MAX_RECORDS,
     MIN_RECORDS,
     SCHEMA_VERSION,
+    ScannedRecord,
     ValidationReport,
     scan_dataset,
 )
-from core.files import atomic_write_bytes
+from core.files import open_regular, read_regular_file, recover_file_set, replace_file_set
 from core.prompts import STUDENT_SYSTEM_TEXT
 from core.schema import RoutingDecision
 
@@ -37,6 +39,8 @@ DATA_SUFFIX = ".jsonl"
 TAGS_SUFFIX = ".tags.jsonl"
 MANIFEST_SUFFIX = ".manifest.json"
 UNKNOWN_TAG = "unknown"
+# A manifest is a few kilobytes; anything this large is not one.
+MAX_MANIFEST_BYTES = 10_000_000
 
 DatasetKind = Literal["prompt-only", "labelled"]
 SplitRole = Literal["train", "heldout"]
@@ -167,16 +171,48 @@ def encode_tags(tags: Sequence[DatasetTags]) -> bytes:
     return _encode_lines([tag.model_dump() for tag in tags])
 
 
+def dataset_target_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the dataset set at `path` (the records and their companions) cannot be written, or None.
+
+    Checked before any work is spent on the set (and again when it is written): a wrong name, a folder or a
+    device where a file of the set goes, or a file the user made read-only.
+    """
+    paths = dataset_paths(path)
+    name = paths.data.name
+    if not name.endswith(DATA_SUFFIX) or name.endswith(TAGS_SUFFIX):
+        return f"a dataset file name must end in {DATA_SUFFIX} (and not {TAGS_SUFFIX}); {name!r} does not"
+    for part in paths:
+        try:
+            mode = os.stat(part).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return f"{part} cannot be checked ({exc.strerror or exc})"
+        if stat.S_ISDIR(mode):
+            return f"{part.name} is a folder where a file of the dataset goes; move it aside or choose another name"
+        if not stat.S_ISREG(mode):
+            return f"{part.name} is not a regular file; choose another name"
+        if not mode & 0o222:
+            return f"{part.name} is read-only; make it writable (chmod u+w) or choose another name"
+    return None
+
+
 def write_dataset(
     path: str | os.PathLike[str],
     records: Sequence[Mapping[str, Any]],
     tags: Sequence[DatasetTags] | None = None,
     manifest_fields: ManifestFields | Mapping[str, Any] | None = None,
 ) -> DatasetManifest:
-    """Write the data, tags and manifest files atomically; the manifest hashes the exact bytes written."""
+    """Write the data, tags and manifest files as one set; the manifest hashes the exact bytes written.
+
+    The set is replaced as a whole (core.files.replace_file_set): killed or out of disk at any point, the
+    folder holds the whole old set or the whole new one. Raises ValueError for a path that cannot take the
+    set (before anything is written) and OSError when writing fails (the old set is then unchanged).
+    """
     paths = dataset_paths(path)
-    if not paths.data.name.endswith(DATA_SUFFIX) or paths.data.name.endswith(TAGS_SUFFIX):
-        raise ValueError(f"a dataset file name must end in {DATA_SUFFIX} (and not {TAGS_SUFFIX})")
+    problem = dataset_target_problem(paths.data)
+    if problem:
+        raise ValueError(problem)
     tags = list(tags) if tags is not None else [DatasetTags()] * len(records)
     if len(tags) != len(records):
         raise ValueError(f"{len(tags)} tags for {len(records)} records; give one per record")
@@ -194,16 +230,14 @@ def write_dataset(
         data_file=paths.data.name,
         tags_file=paths.tags.name,
     )
-    atomic_write_bytes(paths.data, data)
-    atomic_write_bytes(paths.tags, tag_bytes)
-    # Written last: a manifest whose hash matches its data file marks a complete set.
-    atomic_write_bytes(paths.manifest, (manifest.model_dump_json(indent=2) + "\n").encode("utf-8"))
+    manifest_bytes = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+    replace_file_set([(paths.data, data), (paths.tags, tag_bytes), (paths.manifest, manifest_bytes)])
     return manifest
 
 
 def read_manifest(path: str | os.PathLike[str]) -> DatasetManifest:
     """The manifest beside a dataset file (path of the .jsonl); raises if absent or unreadable."""
-    return DatasetManifest.model_validate_json(dataset_paths(path).manifest.read_bytes())
+    return DatasetManifest.model_validate_json(read_regular_file(dataset_paths(path).manifest, MAX_MANIFEST_BYTES))
 
 
 def read_dataset(
@@ -215,17 +249,10 @@ def read_dataset(
 ) -> LoadedDataset:
     """Import a dataset (ours or a user's own JSONL) in one pass: records, tags, labels and the validation.
 
-    For a path, the tags sidecar and manifest are read when present; tags default to unknown.
+    For a path, the tags sidecar and manifest are read when present (tags default to unknown), and a set
+    that does not match its manifest is a problem.
     """
-    report, scanned = scan_dataset(
-        source, keep_records=True, min_records=min_records, max_records=max_records, max_bytes=max_bytes
-    )
-    manifest = None
-    sidecar: list[DatasetTags] | None = None
-    if isinstance(source, (str, os.PathLike)):
-        paths = dataset_paths(source)
-        sidecar = _read_tags(paths.tags, report)
-        manifest = _read_manifest_checked(paths.manifest, report)
+    report, scanned, sidecar, manifest = _scan_set(source, True, min_records, max_records, max_bytes)
     tags = [sidecar[item.ordinal] if sidecar else DatasetTags() for item in scanned]
     return LoadedDataset(
         records=[item.record for item in scanned],
@@ -236,6 +263,39 @@ def read_dataset(
         report=report,
         manifest=manifest,
     )
+
+
+def validate_dataset(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    min_records: int = MIN_RECORDS,
+    max_records: int = MAX_RECORDS,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> ValidationReport:
+    """The validation of a dataset file and, for a path, of its set: records, tags sidecar and manifest agree."""
+    return _scan_set(source, False, min_records, max_records, max_bytes)[0]
+
+
+def _scan_set(
+    source: str | os.PathLike[str] | BinaryIO, keep_records: bool, min_records: int, max_records: int, max_bytes: int
+) -> tuple[ValidationReport, list[ScannedRecord], list[DatasetTags] | None, DatasetManifest | None]:
+    paths = dataset_paths(source) if isinstance(source, (str, os.PathLike)) else None
+    recovery_problem = None
+    if paths is not None:
+        try:
+            recover_file_set(list(paths))
+        except OSError as exc:
+            recovery_problem = f"an interrupted replace of this dataset could not be finished ({exc.strerror or exc})"
+    report, scanned = scan_dataset(
+        source, keep_records=keep_records, min_records=min_records, max_records=max_records, max_bytes=max_bytes
+    )
+    if recovery_problem:
+        report.add_problem(None, recovery_problem)
+    if paths is None:
+        return report, scanned, None, None
+    manifest = _read_manifest_checked(paths, report)
+    sidecar = _read_tags(paths.tags, report, manifest, max_bytes)
+    return report, scanned, sidecar, manifest
 
 
 def split_dataset(
@@ -304,14 +364,23 @@ def _heldout_quotas(sizes: dict[str, int], ratio: float, total: int) -> dict[str
     return quotas
 
 
-def _read_tags(path: Path, report: ValidationReport) -> list[DatasetTags] | None:
-    """The sidecar's tags when it matches the data file row for row; otherwise a warning and None."""
+def _read_tags(
+    path: Path, report: ValidationReport, manifest: DatasetManifest | None, max_bytes: int
+) -> list[DatasetTags] | None:
+    """The sidecar's tags when it matches the data file row for row (and its manifest); otherwise None."""
     if not path.exists():
         return None
     tags: list[DatasetTags] = []
+    hasher = hashlib.sha256()
+    size = 0
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             for line_number, raw in enumerate(handle, start=1):
+                hasher.update(raw)
+                size += len(raw)
+                if size > max_bytes:
+                    report.add_warning(None, f"tags file {path.name} is larger than the data allows; tags ignored")
+                    return None
                 if not raw.strip():
                     continue
                 try:
@@ -324,6 +393,14 @@ def _read_tags(path: Path, report: ValidationReport) -> list[DatasetTags] | None
     except OSError as error:
         report.add_warning(None, f"tags file {path.name} could not be read ({error.strerror}); tags ignored")
         return None
+    if manifest is not None and hasher.hexdigest() != manifest.tags_sha256:
+        report.add_problem(
+            None,
+            f"{path.name} does not match {path.name[: -len(TAGS_SUFFIX)]}{MANIFEST_SUFFIX} (its sha256 differs): "
+            "the set was edited or only partly replaced; write it again, or move the manifest and tags aside to use "
+            "the records on their own",
+        )
+        return None
     if len(tags) != report.records:
         report.add_warning(
             None, f"tags file {path.name} has {len(tags):,} rows for {report.records:,} records; tags ignored"
@@ -332,16 +409,18 @@ def _read_tags(path: Path, report: ValidationReport) -> list[DatasetTags] | None
     return tags
 
 
-def _read_manifest_checked(path: Path, report: ValidationReport) -> DatasetManifest | None:
-    if not path.exists():
+def _read_manifest_checked(paths: DatasetPaths, report: ValidationReport) -> DatasetManifest | None:
+    if not paths.manifest.exists():
         return None
     try:
-        manifest = DatasetManifest.model_validate_json(path.read_bytes())
+        manifest = DatasetManifest.model_validate_json(read_regular_file(paths.manifest, MAX_MANIFEST_BYTES))
     except (OSError, ValidationError):
-        report.add_warning(None, f"manifest {path.name} could not be read; it was ignored")
+        report.add_warning(None, f"manifest {paths.manifest.name} could not be read; it was ignored")
         return None
     if manifest.sha256 != report.sha256:
-        report.add_warning(
-            None, f"the file's sha256 does not match manifest {path.name}: it changed after it was written"
+        report.add_problem(
+            None,
+            f"{paths.data.name} does not match {paths.manifest.name} (its sha256 differs): the file was edited or "
+            "only partly replaced; write the set again, or move the manifest and tags aside to use the file on its own",
         )
     return manifest

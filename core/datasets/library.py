@@ -8,6 +8,7 @@ where the library looks; the row is written only once the folder is complete.
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import os
@@ -44,7 +45,10 @@ TRAIN_SUFFIX = "-train"
 HELDOUT_SUFFIX = "-heldout"
 # Fields of a parent's manifest that describe how its records were made, so its split parts keep them.
 _INHERITED_FIELDS = ("seed", "mix", "generator_version", "teacher_id", "prompt_version", "notes")
+DatasetRole = Literal["train", "heldout", "whole"]
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_STAGING_PREFIX = ".staging-"
+_TRASH_PREFIX = ".deleting-"
 
 
 class DatasetLibraryError(ValueError):
@@ -70,16 +74,42 @@ class DatasetInfo:
     path: Path
     s3_uri: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict, compare=False)
+    # What it is for: "train" or "heldout" (the parts of a split), or "whole" (anything else).
+    role: DatasetRole = "whole"
 
     @property
     def folder(self) -> Path:
         return self.path.parent
 
-    @property
-    def role(self) -> str | None:
-        """'train' or 'heldout' for a split part, else None."""
+    def split_of(self) -> tuple[str, float, int] | None:
+        """(parent name, held-out ratio, seed) for a part of a split, else None."""
         split = self.manifest.get("split")
-        return split.get("role") if isinstance(split, dict) else None
+        if not isinstance(split, dict) or not split.get("parent"):
+            return None
+        return str(split["parent"]), float(split.get("heldout_ratio") or 0), int(split.get("seed") or 0)
+
+
+@dataclass(frozen=True)
+class DatasetUsage:
+    """What was made from a dataset, by name: the warning a page shows before deleting it."""
+
+    name: str
+    models: list[str]
+    jobs: list[str]
+    running: list[str]
+
+    @property
+    def warning(self) -> str | None:
+        """One sentence on what deleting the dataset means for what came from it; None when nothing did."""
+        total = len(self.models) + len(self.jobs)
+        if not total:
+            return None
+        listing = " and ".join(part for part in (_listed("Model", self.models), _listed("job", self.jobs)) if part)
+        listing = listing[0].upper() + listing[1:]
+        verb, keeps = ("was", "it keeps") if total == 1 else ("were", "they keep")
+        plural = "s" if len(self.jobs) > 1 else ""
+        tail = f", but the job{plural} cannot be run again once it is deleted" if self.jobs else " once it is deleted"
+        return f"{listing} {verb} made from dataset {self.name!r}: {keeps} its name{tail}."
 
 
 class DatasetLibrary:
@@ -102,7 +132,7 @@ class DatasetLibrary:
         tag_list = None if tags is None else [_as_tags(tag) for tag in tags]
         fields = _as_fields(manifest_fields).model_copy(update={"name": name})
         folder = self._new_folder(name)
-        staging = path_inside(self.root, f".staging-{uuid.uuid4().hex}")
+        staging = path_inside(self.root, f"{_STAGING_PREFIX}{uuid.uuid4().hex}")
         try:
             manifest = write_dataset(staging / DATA_FILE, records, tag_list, fields)
             os.replace(staging, folder)
@@ -124,11 +154,12 @@ class DatasetLibrary:
             created_at=_now(),
             path=folder / DATA_FILE,
             manifest=json.loads(manifest.model_dump_json()),
+            role=fields.split.role if fields.split is not None else "whole",
         )
         try:
             self.store.execute(
-                "INSERT INTO datasets (id, name, path, kind, records, sha256, manifest_json, s3_uri, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                "INSERT INTO datasets (id, name, path, kind, records, sha256, manifest_json, s3_uri, created_at, role) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
                 (
                     info.id,
                     info.name,
@@ -138,6 +169,7 @@ class DatasetLibrary:
                     info.sha256,
                     json.dumps(info.manifest),
                     info.created_at,
+                    info.role,
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -185,6 +217,53 @@ class DatasetLibrary:
         row = self.store.query_one("SELECT * FROM datasets WHERE id = ?", (id_or_name,))
         return self._info(row) if row is not None else self._find_by_name(id_or_name)
 
+    def training_choices(self) -> builtins.list[DatasetInfo]:
+        """The datasets a job may train on, newest first: every one but the held-out parts of splits."""
+        return [info for info in self.list() if info.role != "heldout"]
+
+    def default_training_set(self) -> DatasetInfo | None:
+        """What a form picks to train on: the newest dataset that is not a held-out part (None if there is none)."""
+        return next(iter(self.training_choices()), None)
+
+    def heldout_choices(self, training_id: str | None = None) -> builtins.list[DatasetInfo]:
+        """Labelled datasets to score a job on, best first: the training set's own held-out part, then held-out
+        parts, then the rest; never the training set itself."""
+        partner = self.default_heldout_for(training_id) if training_id else None
+        choices = [info for info in self.list() if info.kind == "labelled" and info.id != training_id]
+        return sorted(choices, key=lambda info: (partner is None or info.id != partner.id, info.role != "heldout"))
+
+    def default_heldout_for(self, training_id: str) -> DatasetInfo | None:
+        """The held-out part split off with a training part (same parent, ratio and seed), else None."""
+        training = self.find(training_id)
+        if training is None or training.role != "train" or training.split_of() is None:
+            return None
+        return next(
+            (
+                info
+                for info in self.list()
+                if info.role == "heldout" and info.kind == "labelled" and info.split_of() == training.split_of()
+            ),
+            None,
+        )
+
+    def usage(self, dataset_id: str) -> DatasetUsage:
+        """The models and jobs made from a dataset (as training or held-out set), and the jobs running on it now."""
+        from core.distill.jobs import ACTIVE_SQL
+
+        info = self.get(dataset_id)
+        jobs = self.store.query(
+            f"SELECT name, status IN {ACTIVE_SQL} AS running FROM jobs WHERE dataset_id = ? OR (json_valid(params_json)"
+            " AND json_extract(params_json, '$.heldout_dataset_id') = ?) ORDER BY created_at",
+            (info.id, info.id),
+        )
+        models = self.store.query("SELECT name FROM models WHERE dataset_id = ? ORDER BY created_at", (info.id,))
+        return DatasetUsage(
+            name=info.name,
+            models=[row["name"] for row in models],
+            jobs=[row["name"] for row in jobs],
+            running=[row["name"] for row in jobs if row["running"]],
+        )
+
     def _find_by_name(self, name: str) -> DatasetInfo | None:
         row = self.store.query_one("SELECT * FROM datasets WHERE lower(name) = lower(?)", (name.strip(),))
         return self._info(row) if row is not None else None
@@ -208,6 +287,9 @@ class DatasetLibrary:
                     "UPDATE datasets SET name = ?, path = ?, manifest_json = ? WHERE id = ?",
                     (new_name, self._stored_path(new_folder / DATA_FILE), json.dumps(manifest), info.id),
                 )
+                # The lineage of what was made from it follows, so a later delete leaves the latest name.
+                conn.execute("UPDATE jobs SET dataset_name = ? WHERE dataset_id = ?", (new_name, info.id))
+                conn.execute("UPDATE models SET dataset_name = ? WHERE dataset_id = ?", (new_name, info.id))
                 if new_folder != old_folder:
                     os.replace(old_folder, new_folder)
                     moved = True
@@ -225,9 +307,17 @@ class DatasetLibrary:
         return self.get(dataset_id)
 
     def delete(self, dataset_id: str) -> None:
-        """Remove a dataset's files and its row (the UI asks the user to confirm first)."""
+        """Remove a dataset's files and its row (the UI confirms first, with `usage().warning`).
+
+        Refused while a job runs on it; what was made from it keeps the dataset's name in its lineage.
+        """
         info = self.get(dataset_id)
-        trash = path_inside(self.root, f".deleting-{info.id}")
+        running = self.usage(dataset_id).running
+        if running:
+            raise DatasetLibraryError(
+                f"Job {running[0]!r} is running on dataset {info.name!r}: stop it or let it end before deleting it."
+            )
+        trash = path_inside(self.root, f"{_TRASH_PREFIX}{info.id}")
         folder_exists = info.folder.exists()
         if folder_exists:
             os.replace(info.folder, trash)
@@ -297,6 +387,28 @@ class DatasetLibrary:
                 raise
         return parts[0], parts[1]
 
+    def clean_leftovers(self, grace_s: float) -> builtins.list[Path]:
+        """Remove, once older than `grace_s`, what killed saves and deletes left: staging folders, tombstones and
+        dataset folders that never got their row. Returns what was removed (each is logged)."""
+        from core.leftovers import older_than, remove_leftover
+
+        if not self.root.is_dir():
+            return []
+        listed = {Path(row["path"]).parent.name for row in self.store.query("SELECT path FROM datasets")}
+        removed = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.name.startswith(_STAGING_PREFIX):
+                why = "the staging folder of a dataset save that never finished"
+            elif entry.name.startswith(_TRASH_PREFIX):
+                why = "the rest of a deleted dataset"
+            elif entry.is_dir() and not entry.name.startswith(".") and entry.name not in listed:
+                why = "a dataset written by a save that died before listing it"
+            else:
+                continue
+            if older_than(entry, grace_s) and remove_leftover(entry, why):
+                removed.append(entry)
+        return removed
+
     def _check_new_name(self, name: str) -> str:
         name = _clean_name(name)
         existing = self._find_by_name(name)
@@ -325,7 +437,14 @@ class DatasetLibrary:
             path=path_inside(self.data_dir, *Path(row["path"]).parts),
             s3_uri=row["s3_uri"],
             manifest=json.loads(row["manifest_json"]),
+            role=row["role"],
         )
+
+
+def _listed(noun: str, names: Sequence[str]) -> str:
+    if not names:
+        return ""
+    return f"{noun}{'s' if len(names) > 1 else ''} {', '.join(names)}"
 
 
 def _clean_name(name: str) -> str:

@@ -16,7 +16,8 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, Field, computed_field
 
+from core.files import open_regular
 from core.parsing import parse_router_output
 from core.schema import RoutingDecision
 
@@ -46,6 +48,10 @@ _MISSING = object()
 # How alike a misspelt value must be to its intended spelling before we suggest it.
 _SUGGESTION_CUTOFF = 0.75
 _SHOWN_CHARS = 60
+# Longer than any record a job can use; a longer line is reported without being held in memory.
+MAX_LINE_BYTES = 4_000_000
+_SKIP_CHUNK_BYTES = 1 << 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Problem(BaseModel):
@@ -168,12 +174,17 @@ def scan_dataset(
     name = _source_name(source)
     report = ValidationReport(source=name)
     try:
-        with _binary_lines(source) as raw_lines:
-            scanned = _scan_lines(raw_lines, report, keep_records)
+        with _binary_stream(source) as (stream, declared_size):
+            if declared_size is not None and declared_size > max_bytes:
+                report.size_bytes = declared_size
+                report.add_problem(None, _too_large(_size(declared_size), max_bytes))  # refused before reading
+                return report, []
+            reader = _LineReader(stream, max_bytes)
+            scanned = _scan_lines(reader, report, keep_records)
     except OSError as error:
         report.add_problem(None, f"could not read the file: {error.strerror or error}")
         return report, []
-    _check_file(report, name, min_records, max_records, max_bytes)
+    _check_file(report, name, min_records, max_records, max_bytes, read_whole=not reader.over_limit)
     report.problems.sort(key=lambda p: (p.line is None, p.line or 0))
     return report, scanned
 
@@ -185,21 +196,58 @@ def _source_name(source: Any) -> str | None:
 
 
 @contextmanager
-def _binary_lines(source: Any) -> Iterator[Iterable[bytes]]:
+def _binary_stream(source: Any) -> Iterator[tuple[BinaryIO, int | None]]:
+    """The bytes to read and, for a file, its size; only a regular file is opened (never a device or a pipe)."""
     if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as handle:
-            yield handle
+        with open_regular(Path(source)) as handle:
+            yield handle, os.fstat(handle.fileno()).st_size
         return
     if not hasattr(source, "read"):
         raise TypeError(f"expected a path or a binary stream, got {type(source).__name__}")
     if isinstance(source.read(0), str):
         raise TypeError("open the dataset file in binary mode ('rb')")
-    yield source
+    yield source, None
 
 
-def _scan_lines(raw_lines: Iterable[bytes], report: ValidationReport, keep_records: bool) -> list[ScannedRecord]:
-    hasher = hashlib.sha256()
-    size = 0
+class _LineReader:
+    """Lines of at most MAX_LINE_BYTES, read from at most `max_bytes` of the stream, all of them hashed.
+
+    An over-long line is skipped in chunks and comes out as an int (its length); reading stops past
+    `max_bytes` (`over_limit`), so a device, an endless upload or a file without line breaks costs bounded memory.
+    """
+
+    def __init__(self, stream: BinaryIO, max_bytes: int):
+        self.stream = stream
+        self.max_bytes = max_bytes
+        self.hasher = hashlib.sha256()
+        self.size = 0
+        self.over_limit = False
+
+    def __iter__(self) -> Iterator[bytes | int]:
+        while not self.over_limit:
+            raw = self._read(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+                yield raw
+                continue
+            length = len(raw)
+            while not raw.endswith(b"\n") and not self.over_limit:
+                raw = self._read(_SKIP_CHUNK_BYTES)
+                if not raw:
+                    break
+                length += len(raw)
+            yield length - raw.endswith(b"\n")
+
+    def _read(self, limit: int) -> bytes:
+        raw = self.stream.readline(limit)
+        self.hasher.update(raw)
+        self.size += len(raw)
+        self.over_limit = self.size > self.max_bytes
+        return raw
+
+
+def _scan_lines(reader: _LineReader, report: ValidationReport, keep_records: bool) -> list[ScannedRecord]:
     ordinal = 0
     first_line_of_prompt: dict[str, int] = {}
     # For the mixed-file check: the first line of each kind, whether it already had a problem, and counts.
@@ -209,11 +257,16 @@ def _scan_lines(raw_lines: Iterable[bytes], report: ValidationReport, keep_recor
     line_problems: list[str] = []
     line_warnings: list[str] = []
 
-    for line_number, raw in enumerate(raw_lines, start=1):
-        hasher.update(raw)
-        size += len(raw)
+    for line_number, raw in enumerate(reader, start=1):
         line_problems.clear()
         line_warnings.clear()
+        if isinstance(raw, int):
+            ordinal += 1
+            report.add_problem(
+                line_number, f"the line is {raw:,} bytes long; a record may be at most {MAX_LINE_BYTES:,}"
+            )
+            report.problem_lines += 1
+            continue
         if line_number == 1 and raw.startswith(_UTF8_BOM):
             line_problems.append("the file starts with a UTF-8 byte-order mark; save it as UTF-8 without one")
             raw = raw[len(_UTF8_BOM) :]
@@ -246,8 +299,8 @@ def _scan_lines(raw_lines: Iterable[bytes], report: ValidationReport, keep_recor
             report.problem_lines += 1
 
     report.records = ordinal
-    report.size_bytes = size
-    report.sha256 = hasher.hexdigest()
+    report.size_bytes = reader.size
+    report.sha256 = reader.hasher.hexdigest()
     _check_mixed(report, kind_counts, first_of_kind)
     return scanned
 
@@ -266,6 +319,11 @@ def _check_line(
         record = json.loads(text)
     except json.JSONDecodeError as error:
         problems.append(f"not valid JSON: {error.msg} at column {error.colno}")
+        return None
+    except ValueError:  # Python refuses to convert integers this long (a guard against slow conversions)
+        problems.append(
+            f"a number on this line has more than {sys.get_int_max_str_digits():,} digits; no record holds one"
+        )
         return None
     except RecursionError:
         problems.append("not valid JSON: nested too deeply")
@@ -400,6 +458,13 @@ def _check_text_block(block: Any, where: str, problems: list[str]) -> str | None
     if not text.strip():
         problems.append(f"{where}.text is empty" if not text else f"{where}.text is only whitespace")
         return None
+    surrogate = _SURROGATE.search(text)
+    if surrogate:
+        problems.append(
+            f"{where}.text holds a lone surrogate (\\u{ord(surrogate.group()):04x}), which is not a character "
+            "and cannot be written as UTF-8; remove it"
+        )
+        return None
     found = _RESERVED_PATTERN.findall(text)
     if found:
         names = ", ".join(f'"{s}"' for s in dict.fromkeys(found))
@@ -445,8 +510,12 @@ def _check_mixed(
         report.problem_lines += 1
 
 
-def _check_file(report: ValidationReport, name: str | None, min_records: int, max_records: int, max_bytes: int) -> None:
-    if report.records == 0:
+def _check_file(
+    report: ValidationReport, name: str | None, min_records: int, max_records: int, max_bytes: int, read_whole=True
+) -> None:
+    if not read_whole:
+        report.add_problem(None, _too_large(f"more than {_size(max_bytes)}", max_bytes) + " (it was read no further)")
+    elif report.records == 0:
         report.add_problem(
             None, f"the file has no records; Bedrock distillation needs {min_records:,} to {max_records:,}"
         )
@@ -460,14 +529,18 @@ def _check_file(report: ValidationReport, name: str | None, min_records: int, ma
             f"{report.records:,} records; Bedrock distillation accepts at most "
             f"{max_records:,} (split or sample the file)",
         )
-    if report.size_bytes > max_bytes:
-        report.add_problem(None, f"the file is {_size(report.size_bytes)}; Bedrock accepts at most {_size(max_bytes)}")
+    if read_whole and report.size_bytes > max_bytes:
+        report.add_problem(None, _too_large(_size(report.size_bytes), max_bytes))
     if name is not None and not _UPLOAD_NAME.fullmatch(name):
         report.add_warning(
             None,
             f"the file name {_show(name)} has characters Bedrock does not accept "
             "(letters, digits, _ - / . only); rename it before uploading",
         )
+
+
+def _too_large(size: str, max_bytes: int) -> str:
+    return f"the file is {size}; Bedrock accepts at most {_size(max_bytes)}"
 
 
 def _unexpected_key(key: str, where: str, allowed: tuple[str, ...], otherwise: str = "") -> str:
@@ -482,6 +555,8 @@ def _unexpected_key(key: str, where: str, allowed: tuple[str, ...], otherwise: s
 
 def _show(value: Any) -> str:
     shown = json.dumps(value, ensure_ascii=False)
+    if _SURROGATE.search(shown):
+        shown = json.dumps(value)  # escaped, so the message stays printable
     return shown if len(shown) <= _SHOWN_CHARS else shown[: _SHOWN_CHARS - 3] + '..."'
 
 

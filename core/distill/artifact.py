@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.distill.features import FeatureConfig
 from core.distill.student_model import StudentManifest, StudentModel
-from core.files import atomic_write_bytes, atomic_write_text
+from core.files import FileTooLargeError, NotRegularFileError, atomic_write_bytes, atomic_write_text, read_regular_file
 from core.schema import MODALITIES
 
 FORMAT_NAME: Literal["video-search-router-studio/student"] = "video-search-router-studio/student"
@@ -37,6 +39,13 @@ ARRAY_DTYPES = {
 }
 # A model.json this large is not ours; refuse before parsing it.
 MAX_JSON_BYTES = 1_000_000
+MAX_NPZ_BYTES = 1_000_000_000
+# A student's arrays barely compress (about 1.1 to 1); an archive declaring many times its own size in arrays
+# is damaged or a decompression bomb, and is refused before anything is allocated for it.
+MAX_COMPRESSION_RATIO = 8
+DECLARED_SLACK_BYTES = 1_000_000
+# An .npy member is its array's bytes and a header of at most a few kilobytes.
+NPY_HEADER_MAX_BYTES = 65_536
 
 
 class StudentArtifactError(Exception):
@@ -147,15 +156,16 @@ def load_student(directory: Path | str) -> StudentModel:
     if not directory.is_dir():
         raise fail("it is not a folder (a student model is a folder holding model.json and model.npz)")
     header = _read_header(directory, fail)
-    npz_path = directory / NPZ_NAME
-    try:
-        npz_bytes = npz_path.read_bytes()
-    except FileNotFoundError:
-        raise fail(f"{NPZ_NAME} is missing; re-run distillation") from None
-    except OSError as exc:
-        raise fail(f"{NPZ_NAME} cannot be read ({exc.strerror or exc})") from None
+    declared = _declared_bytes(header, fail)
+    npz_bytes = _read_file(directory / NPZ_NAME, MAX_NPZ_BYTES, fail)
+    if declared > len(npz_bytes) * MAX_COMPRESSION_RATIO + DECLARED_SLACK_BYTES:
+        raise fail(
+            f"{JSON_NAME} declares {_megabytes(declared)} of arrays in a {_megabytes(len(npz_bytes))} {NPZ_NAME}, "
+            "far more than a student's arrays compress to; the folder is damaged or crafted: re-run distillation"
+        )
     if hashlib.sha256(npz_bytes).hexdigest() != header.npz_sha256:
         raise fail(f"{NPZ_NAME} does not match {JSON_NAME} (truncated, damaged or replaced); re-run distillation")
+    _check_members(npz_bytes, header, fail)
     arrays = _read_arrays(npz_bytes, header, fail)
     n_columns = header.features.n_columns
     rows = arrays["rows"]
@@ -172,15 +182,27 @@ def load_student(directory: Path | str) -> StudentModel:
     )
 
 
-def _read_header(directory: Path, fail) -> _ArtifactHeader:
-    path = directory / JSON_NAME
+def _read_file(path: Path, max_bytes: int, fail) -> bytes:
+    """A file of the folder, read only if it is a regular file and no larger than `max_bytes`."""
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise fail(f"{JSON_NAME} is too large to be a student description")
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return read_regular_file(path, max_bytes)
     except FileNotFoundError:
-        raise fail(f"{JSON_NAME} is missing; this folder is not a trained student") from None
-    except (OSError, UnicodeDecodeError, ValueError):
+        what = "this folder is not a trained student" if path.name == JSON_NAME else "re-run distillation"
+        raise fail(f"{path.name} is missing; {what}") from None
+    except NotRegularFileError as exc:
+        raise fail(f"{path.name} is {exc.strerror}") from None
+    except FileTooLargeError:
+        what = "description" if path.name == JSON_NAME else "model"
+        raise fail(f"{path.name} is too large to be a student {what}") from None
+    except OSError as exc:
+        raise fail(f"{path.name} cannot be read ({exc.strerror or exc})") from None
+
+
+def _read_header(directory: Path, fail) -> _ArtifactHeader:
+    data = _read_file(directory / JSON_NAME, MAX_JSON_BYTES, fail)
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise fail(f"{JSON_NAME} is not valid JSON") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
         raise fail(f"{JSON_NAME} does not describe a student model (expected format {FORMAT_NAME!r})")
@@ -200,9 +222,74 @@ def _read_header(directory: Path, fail) -> _ArtifactHeader:
     return header
 
 
-def _read_arrays(npz_bytes: bytes, header: _ArtifactHeader, fail) -> dict[str, np.ndarray]:
+def _expected_shapes(stored: int, hidden: int) -> dict[str, list[int]]:
+    return {
+        "rows": [stored],
+        "embeddings": [stored, hidden],
+        "hidden_bias": [hidden],
+        "output_weights": [hidden, len(MODALITIES)],
+        "output_bias": [len(MODALITIES)],
+    }
+
+
+def _declared_bytes(header: _ArtifactHeader, fail) -> int:
+    """The bytes model.json's arrays take, once their shapes and dtypes are checked against each other."""
     if set(header.arrays) != set(ARRAY_DTYPES):
         raise fail(f"{JSON_NAME} lists arrays {sorted(header.arrays)}, expected {sorted(ARRAY_DTYPES)}")
+    rows, hidden = header.arrays["rows"].shape, header.arrays["hidden_bias"].shape
+    if len(rows) != 1 or len(hidden) != 1:
+        raise fail("arrays 'rows' and 'hidden_bias' must have one dimension")
+    expected = _expected_shapes(rows[0], hidden[0])
+    total = 0
+    for name, spec in header.arrays.items():
+        if spec.shape != expected[name] or any(size < 0 for size in spec.shape):
+            raise fail(f"{JSON_NAME} gives array {name!r} shape {spec.shape}, expected {expected[name]}")
+        if spec.dtype != ARRAY_DTYPES[name]:
+            raise fail(f"{JSON_NAME} gives array {name!r} type {spec.dtype}, expected {ARRAY_DTYPES[name]}")
+        total += math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
+    if rows[0] > header.features.n_columns:
+        raise fail(f"{JSON_NAME} declares {rows[0]:,} stored rows for {header.features.n_columns:,} feature columns")
+    return total
+
+
+def _check_members(npz_bytes: bytes, header: _ArtifactHeader, fail) -> None:
+    """Each array's own header in the archive says what model.json says, before any array is read."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(npz_bytes)) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            if set(members) != {f"{name}.npy" for name in ARRAY_DTYPES}:
+                found = sorted(name.removesuffix(".npy") for name in members)
+                raise fail(f"{NPZ_NAME} holds arrays {found}, expected {sorted(ARRAY_DTYPES)}")
+            for name, spec in header.arrays.items():
+                info = members[f"{name}.npy"]
+                nbytes = math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
+                if info.file_size > nbytes + NPY_HEADER_MAX_BYTES:
+                    raise fail(f"{NPZ_NAME} holds {info.file_size:,} bytes for array {name!r}, expected {nbytes:,}")
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, fortran_order, dtype = read_header(member)
+                if dtype.hasobject or fortran_order:
+                    raise fail(f"{NPZ_NAME} is not a readable numpy archive")
+                if list(shape) != spec.shape:
+                    raise fail(f"array {name!r} has shape {list(shape)}, expected {spec.shape}")
+                if str(dtype) != spec.dtype:
+                    raise fail(f"array {name!r} is {dtype}, expected {spec.dtype}")
+    except StudentArtifactError:
+        raise
+    except Exception:  # a damaged zip or .npy header fails in many library-specific ways: one message for all
+        raise fail(f"{NPZ_NAME} is not a readable numpy archive") from None
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n / 1e6:.1f} MB"
+
+
+def _read_arrays(npz_bytes: bytes, header: _ArtifactHeader, fail) -> dict[str, np.ndarray]:
     try:
         with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
             if set(npz.files) != set(ARRAY_DTYPES):
@@ -214,14 +301,7 @@ def _read_arrays(npz_bytes: bytes, header: _ArtifactHeader, fail) -> dict[str, n
         raise fail(f"{NPZ_NAME} is not a readable numpy archive") from None
     if arrays["rows"].ndim != 1 or arrays["hidden_bias"].ndim != 1:
         raise fail("arrays 'rows' and 'hidden_bias' must have one dimension")
-    stored, hidden = len(arrays["rows"]), len(arrays["hidden_bias"])
-    expected_shapes = {
-        "rows": [stored],
-        "embeddings": [stored, hidden],
-        "hidden_bias": [hidden],
-        "output_weights": [hidden, len(MODALITIES)],
-        "output_bias": [len(MODALITIES)],
-    }
+    expected_shapes = _expected_shapes(len(arrays["rows"]), len(arrays["hidden_bias"]))
     for name, array in arrays.items():
         spec = header.arrays[name]
         if list(array.shape) != spec.shape or list(array.shape) != expected_shapes[name]:

@@ -3,13 +3,16 @@
 A job outlives the page that started it: the worker (`python -m core.distill.worker`) runs in a new
 session and writes its phase, progress and metrics to SQLite, and the pages only read them. Status
 words are Bedrock's, so local and remote jobs read alike. A job whose process vanished (killed, machine
-restarted) is found by `reconcile()` and marked Failed "interrupted".
+restarted) is found by `reconcile()` and ended as its worker's outcome file says, else Failed "interrupted"
+(Stopped if a stop was asked for); a worker that has not stopped STOP_DEADLINE_S after a stop request is
+killed. The first reconcile also removes what killed processes left behind (core.leftovers).
 """
 
 from __future__ import annotations
 
 import builtins
 import json
+import logging
 import shutil
 import sqlite3
 import sys
@@ -24,8 +27,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.aws.names import check_custom_model_name, check_job_name
+from core.distill.outcome import read_outcome_file, record_outcome, remove_outcome_file
 from core.files import path_inside
-from core.processes import ChildProcesses, process_alive, recorded_start, spawn_detached, write_process_file
+from core.leftovers import clean_leftovers
+from core.processes import (
+    ChildProcesses,
+    kill_process_group,
+    process_alive,
+    recorded_start,
+    spawn_detached,
+    write_process_file,
+)
 from core.store import NOW_SQL, Store
 
 if TYPE_CHECKING:
@@ -33,6 +45,8 @@ if TYPE_CHECKING:
     from core.distill.trainer import TrainingConfig
     from core.estimates import CostEstimate
     from core.routers.base import Router
+
+log = logging.getLogger(__name__)
 
 JOBS_FOLDER = "jobs"
 LOG_FILE = "worker.log"
@@ -46,6 +60,9 @@ LOCAL_STUDENT_LABEL = "Local compact student (hashed n-grams)"
 INTERRUPTED = "interrupted"
 # A job row is written just before its worker starts; give the launch this long before calling it lost.
 LAUNCH_GRACE_S = 30
+# A worker checks for a stop between batches and epochs; one that has not stopped this long after the request
+# (stuck, or suspended) is killed and its job ends Stopped.
+STOP_DEADLINE_S = 30
 
 
 class JobStatus(StrEnum):
@@ -129,6 +146,8 @@ class Job:
     params: dict = field(default_factory=dict)
     # Each phase's own status where the service reports them (Bedrock's statusDetails); empty for local jobs.
     phase_statuses: dict[str, str] = field(default_factory=dict)
+    # The training dataset's name at submit (kept up to date on rename), shown once the dataset is deleted.
+    dataset_name: str | None = None
 
     @property
     def active(self) -> bool:
@@ -165,6 +184,7 @@ class Job:
             "phase": self.phase,
             "progress": self.progress,
             "dataset": self.dataset_id,
+            "dataset_name": self.dataset_name,
             "model": self.model_id,
             "created": self.created_at,
             "ended": self.ended_at,
@@ -177,6 +197,16 @@ def load_job(store: Store, job_id: str) -> Job:
     if row is None:
         raise JobNotFoundError(f"There is no job {job_id!r}; it may have been deleted.")
     return _job_from_row(row)
+
+
+def heldout_note(heldout_ratio: float, heldout_dataset: str | None) -> str | None:
+    """The sentence a run without held-out data gets (the launch form and `distill` show it), else None."""
+    if heldout_ratio > 0 or heldout_dataset:
+        return None
+    return (
+        "With a held-out share of 0 and no held-out set, the model will have no held-out figures: its agreement "
+        "with the teacher on unseen queries stays unknown (hold out a share, or pick a held-out set)."
+    )
 
 
 def job_dir(data_dir: Path, job_id: str) -> Path:
@@ -290,6 +320,7 @@ class JobRunner(JobService):
         self.teacher_name = teacher_name or ReferenceTeacher.name
         # Workers this runner started, kept so that finished ones are reaped instead of lingering as zombies.
         self._workers = ChildProcesses()
+        self._swept_leftovers = False
 
     def students(self, teacher: str | None = None) -> builtins.list[StudentKind]:
         return list(LOCAL_STUDENTS)
@@ -334,8 +365,9 @@ class JobRunner(JobService):
                             "choose another model name."
                         )
                 conn.execute(
-                    "INSERT INTO jobs (id, name, backend, status, phase, progress, dataset_id, teacher, student, "
-                    f"params_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, {NOW_SQL}, {NOW_SQL})",
+                    "INSERT INTO jobs (id, name, backend, status, phase, progress, dataset_id, dataset_name, teacher, "
+                    "student, params_json, created_at, updated_at) "
+                    f"VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, {NOW_SQL}, {NOW_SQL})",
                     (
                         job_id,
                         name,
@@ -343,6 +375,7 @@ class JobRunner(JobService):
                         JobStatus.IN_PROGRESS.value,
                         JobPhase.VALIDATION.value,
                         dataset.id,
+                        dataset.name,
                         teacher,
                         settings.student,
                         json.dumps(settings.flat()),
@@ -379,58 +412,102 @@ class JobRunner(JobService):
         return text
 
     def stop(self, job_id: str) -> Job:
-        """Ask the worker to stop; it ends Stopped at its next check. A job with no process is Stopped at once."""
+        """Ask the worker to stop; it ends Stopped at its next check, or is killed STOP_DEADLINE_S after the request
+        (a stuck or suspended worker). A job with no process is Stopped at once."""
         job = self.get(job_id)
         if job.backend != LOCAL_BACKEND:
             raise JobError(f"Job {job.name!r} runs on {job.backend}: stop it from the Bedrock jobs view.")
         if job.finished:
             raise JobError(f"Job {job.name!r} has already ended ({job.status}); there is nothing to stop.")
         self.store.execute(
-            f"UPDATE jobs SET stop_requested = 1, status = ?, updated_at = {NOW_SQL} "
-            f"WHERE id = ? AND status IN {ACTIVE_SQL}",
+            f"UPDATE jobs SET stop_requested = 1, status = ?, stop_requested_at = COALESCE(stop_requested_at, "
+            f"{NOW_SQL}), updated_at = {NOW_SQL} WHERE id = ? AND status IN {ACTIVE_SQL}",
             (JobStatus.STOPPING.value, job_id),
         )
         self._workers.reap()
         if not self._worker_alive(job):
-            self.store.execute(
-                f"UPDATE jobs SET status = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} WHERE id = ? AND status = ?",
-                (JobStatus.STOPPED.value, job_id, JobStatus.STOPPING.value),
-            )
+            self._end_without_worker(self.get(job_id))
         return self.get(job_id)
 
     def reconcile(self) -> builtins.list[str]:
-        """Mark Failed "interrupted" every running local job whose worker process is gone; returns their ids."""
+        """End every running local job whose worker is gone, and kill a worker still running STOP_DEADLINE_S after
+        a stop request; returns the ids of the jobs ended.
+
+        A job ends as its worker left it in its outcome file (core.distill.outcome) when there is one; else
+        Stopped if a stop was asked for, else Failed "interrupted". The first reconcile of a runner (the app's
+        start) and any that ends a job also remove what killed processes left behind (core.leftovers).
+        """
         self._workers.reap()
         rows = self.store.query(
-            f"SELECT *, created_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-{LAUNCH_GRACE_S} seconds') AS overdue "
+            f"SELECT *, created_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-{LAUNCH_GRACE_S} seconds') AS overdue, "
+            f"stop_requested_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-{STOP_DEADLINE_S} seconds') AS stop_overdue "
             f"FROM jobs WHERE backend = ? AND status IN {ACTIVE_SQL}",
             (LOCAL_BACKEND,),
         )
-        interrupted = []
+        ended = []
         for row in rows:
             job = _job_from_row(row)
             if job.pid is None and not row["overdue"]:
                 continue
-            if job.pid is not None and self._worker_alive(job):
-                continue
-            # Only if nothing changed meanwhile: a worker that finished just now has written its own end.
-            changed = self.store.execute(
-                f"UPDATE jobs SET status = ?, failure_message = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} "
-                f"WHERE id = ? AND status IN {ACTIVE_SQL} AND pid IS ?",
-                (JobStatus.FAILED.value, INTERRUPTED, job.id, job.pid),
-            )
-            if changed:
-                interrupted.append(job.id)
-        return interrupted
+            alive = job.pid is not None and self._worker_alive(job)
+            if alive and job.status == JobStatus.STOPPING and row["stop_overdue"]:
+                alive = not self._kill_worker(job)
+            if not alive and self._end_without_worker(job):
+                ended.append(job.id)
+        if ended or not self._swept_leftovers:
+            self._swept_leftovers = True
+            clean_leftovers(self.store, self.data_dir)
+        return ended
 
     def delete(self, job_id: str) -> None:
         """Remove a finished job, its metrics and its folder (the model it made stays registered)."""
+        self.reconcile()  # a worker that did not stop in time is killed now, and its job ends
         job = self.get(job_id)
+        if job.status == JobStatus.STOPPING:
+            raise JobError(
+                f"Job {job.name!r} is stopping: its worker is given {STOP_DEADLINE_S} s from the stop request and is "
+                "ended then; delete the job after that."
+            )
         if not job.finished:
             raise JobError(f"Job {job.name!r} is still {job.status}: stop it and wait for it to end before deleting.")
         self.store.execute(f"DELETE FROM jobs WHERE id = ? AND status IN {FINISHED_SQL}", (job_id,))
         self._workers.forget(job_id)
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    def _end_without_worker(self, job: Job) -> bool:
+        """End a job whose worker is gone, as the worker's outcome file says if it left one; True if it ended."""
+        folder = self.job_dir(job.id)
+        outcome = read_outcome_file(folder)
+        if outcome is not None:
+            ended = record_outcome(self.store, self.data_dir, job.id, outcome)
+            remove_outcome_file(folder)
+            return ended
+        if job.stop_requested:
+            status, message = JobStatus.STOPPED, None
+        else:
+            status, message = JobStatus.FAILED, INTERRUPTED
+        # Only if nothing changed meanwhile: a worker that finished just now has written its own end.
+        return bool(
+            self.store.execute(
+                f"UPDATE jobs SET status = ?, failure_message = ?, ended_at = {NOW_SQL}, updated_at = {NOW_SQL} "
+                f"WHERE id = ? AND status IN {ACTIVE_SQL} AND pid IS ?",
+                (status.value, message, job.id, job.pid),
+            )
+        )
+
+    def _kill_worker(self, job: Job) -> bool:
+        """End a worker that did not stop in time (stuck, or suspended with SIGSTOP); True once it is gone."""
+        assert job.pid is not None
+        killed = kill_process_group(job.pid, recorded_start(self.job_dir(job.id) / PROCESS_FILE, job.pid))
+        if killed:
+            log.warning(
+                "job %s: worker %d had not stopped %d s after the stop request; it was killed",
+                job.id,
+                job.pid,
+                STOP_DEADLINE_S,
+            )
+            self._workers.reap()
+        return killed
 
     def _resolve_sources(self, dataset_ref: str, settings: DistillParams) -> tuple[DatasetInfo, DistillParams]:
         """The training dataset (found by id or name) and the settings with the held-out dataset's id resolved."""
@@ -560,4 +637,5 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         ended_at=row["ended_at"],
         updated_at=row["updated_at"],
         params=params if isinstance(params, dict) else {},
+        dataset_name=row["dataset_name"],
     )

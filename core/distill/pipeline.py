@@ -18,7 +18,7 @@ from typing import Protocol
 from core.datasets.files import LoadedDataset, read_dataset, split_dataset
 from core.datasets.validation import MIN_RECORDS
 from core.distill.artifact import save_student
-from core.distill.jobs import DistillParams, JobPhase
+from core.distill.jobs import DistillParams, JobPhase, heldout_note
 from core.distill.student_model import Provenance, StudentModel
 from core.distill.trainer import EpochReport, decision_targets, train_student
 from core.evaluate import score_pairs
@@ -116,6 +116,9 @@ def run_distillation(
     decisions, labelled_by, failures = _labelled(train, loaded, reporter, teacher, teacher_name, label_checkpoint)
     queries = [query or "" for query in loaded.queries]
     train_set, heldout_set = _split(queries, decisions, loaded, heldout_loaded, params)
+    note = heldout_note(params.heldout_ratio, heldout.name if heldout is not None else None)
+    if note:
+        log.warning("%s", note)
     log.info("%d training and %d held-out examples", len(train_set), len(heldout_set) if heldout_set else 0)
     reporter.progress(DATA_PROCESSING_END)
 
