@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from core.deployments import DeploymentService
     from core.distill.jobs import JobService
     from core.model_registry import ModelRegistry
+    from core.search.library import CatalogLibrary
 
 
 class BackendUnavailable(Exception):
@@ -118,6 +119,12 @@ class Backend(ABC):
         from core.model_registry import ModelRegistry
 
         return ModelRegistry(self.store, self.settings.data_dir)
+
+    def search_catalogs(self) -> CatalogLibrary:
+        """The search catalogs: the built-in sample and those generated or imported into the data directory."""
+        from core.search.library import CatalogLibrary
+
+        return CatalogLibrary(self.store, self.settings.data_dir)
 
     def jobs(self) -> JobService:
         """The distillation job service of this backend."""

@@ -22,6 +22,8 @@ from core.model_registry import ModelRegistry
 from core.routers.reference import ReferenceTeacher
 from core.routers.student import StudentRouter
 from core.routers.uniform import UniformRouter
+from core.search.library import SAMPLE_NAME, CatalogLibrary
+from core.search.sample import CatalogSpec
 from core.settings import Settings
 from core.store import Store
 from core.synth import DataMix
@@ -128,6 +130,15 @@ def test_jobs_is_a_job_service_or_a_typed_sentence(backend):
 def test_every_backend_has_the_dataset_library_and_the_model_registry(backend):
     assert isinstance(backend.datasets(), DatasetLibrary) and backend.datasets().list() == []
     assert isinstance(backend.models(), ModelRegistry) and backend.models().list() == []
+
+
+def test_every_backend_has_the_search_catalogs_in_its_data_directory(backend):
+    catalogs = backend.search_catalogs()
+    assert isinstance(catalogs, CatalogLibrary)
+    assert [info.name for info in catalogs.list()] == [SAMPLE_NAME]
+    made = catalogs.generate("contract-catalog", CatalogSpec(segments=60, queries=10))
+    assert made.folder is not None and made.folder.is_relative_to(backend.settings.data_dir)
+    assert [info.name for info in backend.search_catalogs().list()] == [SAMPLE_NAME, "contract-catalog"]
 
 
 def test_dataset_storage_says_where_jobs_read_datasets_and_uploads_where_that_is_s3(backend):
