@@ -22,7 +22,7 @@ import numpy as np
 from core.routers.base import Router
 from core.schema import MODALITIES
 from core.search.channels import DEFAULT_DEPTH, ChannelHits
-from core.search.engine import UNIFORM_WEIGHTS, SearchIndex, route_weights
+from core.search.engine import UNIFORM_WEIGHTS, RoutedWeights, SearchIndex, route_weights
 from core.search.fusion import DEFAULT_FUSION, fuse
 from core.search.judgements import JudgedQuery, focus_names, oracle_weights
 from core.search.metrics import METRIC_NAMES, mean_metrics, query_metrics
@@ -79,12 +79,23 @@ def search_judged(index: SearchIndex, judgements: Sequence[JudgedQuery], depth: 
     return JudgedSearch(len(index.catalog), searched)
 
 
-def router_figures(judged: JudgedSearch, router: Router, fusion: str = DEFAULT_FUSION) -> dict[str, object]:
-    """One router's figures: its weights for every judged query (in one batch), fused; invalid replies counted."""
-    routed = [route_weights(result) for result in router.route_batch(judged.texts)]
+def judged_weights(judged: JudgedSearch, router: Router) -> list[RoutedWeights]:
+    """A router's weights for every judged query, routed in one batch (what a billable router is paid for)."""
+    return [route_weights(result) for result in router.route_batch(judged.texts)]
+
+
+def weights_figures(
+    judged: JudgedSearch, routed: Sequence[RoutedWeights], fusion: str = DEFAULT_FUSION
+) -> dict[str, object]:
+    """The figures of routed weights (one per judged query) under a fusion method; invalid replies counted."""
     figures = _figures(judged.queries, [r.weights for r in routed], fusion)
     figures["fallbacks"] = sum(r.fallback for r in routed)
     return figures
+
+
+def router_figures(judged: JudgedSearch, router: Router, fusion: str = DEFAULT_FUSION) -> dict[str, object]:
+    """One router's figures: its weights for every judged query, fused."""
+    return weights_figures(judged, judged_weights(judged, router), fusion)
 
 
 def baseline_figures(judged: JudgedSearch, fusion: str = DEFAULT_FUSION) -> dict[str, dict[str, object]]:
