@@ -114,8 +114,8 @@ def open_catalog(library: CatalogLibrary, info: CatalogInfo) -> SearchableCatalo
         with st.spinner(f"Opening {info.name} and building its search index…"):
             return _searchable(_catalog_key(info), library, info.name)
     except CatalogImportError as exc:
-        components.show_error(exc)
-        import_report_view(exc.report)
+        components.show_error(exc)  # its sentence holds the verdict
+        problems_view(exc.report)
     except Exception as exc:  # a missing folder, an unreadable file: one sentence, and the other catalogs stay usable
         components.show_error(exc)
     return None
@@ -231,10 +231,9 @@ def _generate_form(library: CatalogLibrary) -> None:
 def _import_section(library: CatalogLibrary) -> None:
     st.caption(
         "One segment per line with id, video_id, start_s, end_s, caption, audio_description, transcript, title, "
-        f"people, genre, upload_date and channel (at most {MAX_SEGMENTS:,} segments, "
-        f"{format_size(MAX_CATALOG_BYTES)}). "
+        f"people, genre, upload_date and channel (at most {MAX_SEGMENTS:,} segments, {_megabytes(MAX_CATALOG_BYTES)}). "
         'Judged queries, optional: one {"query": ..., "relevant": {segment id: 1 or 2}} per line '
-        f"(at most {MAX_JUDGED_QUERIES:,}, {format_size(MAX_JUDGEMENT_BYTES)}); without them the catalog can be "
+        f"(at most {MAX_JUDGED_QUERIES:,}, {_megabytes(MAX_JUDGEMENT_BYTES)}); without them the catalog can be "
         "searched but not scored."
     )
     generation = st.session_state.get(UPLOAD_GENERATION_KEY, 0)
@@ -302,6 +301,11 @@ def _checked_judgements(name: str, data: bytes, segments: bytes, catalog: Catalo
     return checks[key]
 
 
+def _megabytes(limit: int) -> str:
+    # The limits are decimal megabytes, as docs/ARCHITECTURE.md states them.
+    return f"{limit / 1_000_000:,.0f} MB"
+
+
 def _checks(kind: str, key: str) -> dict:
     """The session's file checks, holding only the latest file of each kind."""
     checks = st.session_state.setdefault(CHECKS_KEY, {})
@@ -345,6 +349,11 @@ def import_report_view(report: ImportReport) -> None:
         st.success(report.verdict, icon=":material/check_circle:")
     else:
         st.error(report.verdict, icon=":material/error:")
+    problems_view(report)
+
+
+def problems_view(report: ImportReport) -> None:
+    """How much was read, and every problem with its line number."""
     st.caption(f"{report.records:,} lines read, {format_size(report.size_bytes)}.")
     if not report.problems:
         return

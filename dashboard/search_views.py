@@ -73,7 +73,7 @@ def pick_routers(backend: Backend) -> tuple[list[str], dict[str, str]]:
         "uniform": "Uniform weights",
     }
     if ROUTERS_KEY not in st.session_state:
-        wanted = list(dict.fromkeys(st.query_params.get_all(ROUTER_PARAM)))
+        wanted = [r for r in dict.fromkeys(st.query_params.get_all(ROUTER_PARAM)) if r.strip()]
         unknown = [router_id for router_id in wanted if router_id not in labels]
         if unknown:
             st.warning(

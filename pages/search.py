@@ -29,7 +29,7 @@ catalogs.delete_control(library, info)
 if searchable is None:
     st.stop()
 
-st.subheader("Search")
+st.subheader("One query, side by side")
 router_ids, labels = views.pick_routers(current.backend)
 fusion = views.pick_fusion()
 views.search_box(searchable, router_ids, labels, fusion)
