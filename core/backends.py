@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from core.gold import GoldLabels
     from core.model_registry import ModelRegistry
     from core.routers.bedrock import RouterMode
+    from core.search.library import CatalogLibrary
     from core.synth.teacher_queries import QueryWriter
 
 
@@ -183,6 +184,12 @@ class Backend(ABC):
             f"The LLM judge runs on Amazon Bedrock and {self.label} has no AWS account: choose Amazon "
             "Bedrock in Settings, or score with the deterministic rubric.",
         )
+
+    def search_catalogs(self) -> CatalogLibrary:
+        """The search catalogs: the built-in sample and those generated or imported into the data directory."""
+        from core.search.library import CatalogLibrary
+
+        return CatalogLibrary(self.store, self.settings.data_dir)
 
     def jobs(self) -> JobService:
         """The distillation job service of this backend."""

@@ -53,15 +53,26 @@ NOTHING_STORED = "Nothing is stored for this step."
 
 
 @dataclass(frozen=True)
+class StepPage:
+    """A page a step links to: its script in pages/ and its title."""
+
+    file: str
+    title: str
+
+
+@dataclass(frozen=True)
 class StepState:
     """One step of the studio's workflow as the Overview shows it."""
 
     number: int
     title: str
     purpose: str
-    page_file: str
+    pages: tuple[StepPage, ...]  # the step's pages that are there, in the order the step lists them
     state: str
-    has_page: bool
+
+    @property
+    def has_page(self) -> bool:
+        return bool(self.pages)
 
 
 def studio_steps(store: Store, page_exists: Callable[[str], bool]) -> list[StepState]:
@@ -69,41 +80,54 @@ def studio_steps(store: Store, page_exists: Callable[[str], bool]) -> list[StepS
     script (e.g. "deploy.py") is there yet."""
     tables = table_names(store)
     steps = []
-    for number, (title, purpose, page_file, table, summary) in enumerate(STEPS, start=1):
-        has_page = page_exists(page_file)
+    for number, (title, purpose, pages, table, summary) in enumerate(STEPS, start=1):
+        present = tuple(page for page in pages if page_exists(page.file))
         if table in tables and summary is not None:
             state = summary(store)
-        elif table is None and has_page:
+        elif present:
+            # A page that keeps nothing yet (or whose table a later migration adds) makes the step available.
             state = NOTHING_STORED
         else:
             state = NOT_AVAILABLE
-        steps.append(StepState(number, title, purpose, page_file, state, has_page))
+        steps.append(StepState(number, title, purpose, present, state))
     return steps
 
 
-# (title, purpose, page file, table holding its state or None, summary of that table). Tables that
-# later issues add are named here so the step lights up once they exist.
-STEPS: tuple[tuple[str, str, str, str | None, Callable[[Store], str] | None], ...] = (
+# (title, purpose, the pages it links to, table holding its state or None, summary of that table). Pages and
+# tables that later issues add are named here so the step lights up once they exist.
+STEPS: tuple[tuple[str, str, tuple[StepPage, ...], str | None, Callable[[Store], str] | None], ...] = (
     (
         "Data mix",
         "Tune a synthetic query mix and label it with the teacher.",
-        "data_mix.py",
+        (StepPage("data_mix.py", "Data mix"),),
         "datasets",
         datasets_summary,
     ),
-    ("Distil", "Train a small student router on the teacher's labels.", "distillation.py", "jobs", jobs_summary),
+    (
+        "Distil",
+        "Train a small student router on the teacher's labels.",
+        (StepPage("distillation.py", "Distil"),),
+        "jobs",
+        jobs_summary,
+    ),
     (
         "Deploy",
         "Put a trained student behind an endpoint.",
-        "deploy.py",
+        (StepPage("deploy.py", "Deploy"),),
         "deployments",
         row_count_summary("deployments", "deployment"),
     ),
-    ("Compare", "Route the same queries with teacher and student side by side.", "compare.py", None, None),
+    (
+        "Compare",
+        "Route the same queries with teacher and student side by side.",
+        (StepPage("compare.py", "Compare"),),
+        None,
+        None,
+    ),
     (
         "Evaluate",
         "Score routers on held-out queries and on search results.",
-        "evaluate.py",
+        (StepPage("evaluate.py", "Evaluation"), StepPage("search.py", "Search")),
         "evaluations",
         row_count_summary("evaluations", "evaluation"),
     ),

@@ -162,8 +162,9 @@ def _step_link(step: progress.StepState) -> None:
     if not step.has_page:
         st.caption("Page not available yet.")
         return
-    try:
-        st.page_link(Path(state.PAGES_DIR / step.page_file), label=f"Open {step.title}", icon=":material/east:")
-    except StreamlitAPIException:
-        # The page file exists but is not in the navigation yet (app.py lists the pages).
-        st.caption("Page not in the menu yet.")
+    for page in step.pages:
+        try:
+            st.page_link(Path(state.PAGES_DIR / page.file), label=f"Open {page.title}", icon=":material/east:")
+        except StreamlitAPIException:
+            # The page file exists but is not in the navigation yet (app.py lists the pages).
+            st.caption(f"{page.title}: page not in the menu yet.")

@@ -38,10 +38,10 @@ def add_catalog_option(parser: argparse.ArgumentParser, default: str) -> None:
 def open_catalog(backend, name: str):
     """The named catalog and its search index, or one line saying why it cannot be opened."""
     from core.search.engine import SearchIndex
-    from core.search.library import CatalogLibraryError, catalog_library
+    from core.search.library import CatalogLibraryError
 
     try:
-        opened = catalog_library(backend).open(name)
+        opened = backend.search_catalogs().open(name)
     except CatalogLibraryError as exc:
         raise UserFacingError(str(exc)) from exc
     return opened, SearchIndex.build(opened.catalog)

@@ -46,9 +46,7 @@ def add_command(commands) -> None:
 
 
 def _library():
-    from core.search.library import catalog_library
-
-    return catalog_library(open_backend())
+    return open_backend().search_catalogs()
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ import numpy as np
 from core.routers.base import Router
 from core.schema import MODALITIES
 from core.search.channels import DEFAULT_DEPTH, ChannelHits
-from core.search.engine import UNIFORM_WEIGHTS, SearchIndex, route_weights
+from core.search.engine import UNIFORM_WEIGHTS, RoutedWeights, SearchIndex, route_weights
 from core.search.fusion import DEFAULT_FUSION, fuse
 from core.search.judgements import JudgedQuery, focus_names, oracle_weights
 from core.search.metrics import METRIC_NAMES, mean_metrics, query_metrics
@@ -51,29 +51,56 @@ class _QueryHits:
     grades: dict[int, int]  # the judgements by catalog row, which is what rankings hold
 
 
-def evaluate_search(
-    index: SearchIndex,
-    judgements: Sequence[JudgedQuery],
-    routers: Mapping[str, Router],
-    *,
-    fusion: str = DEFAULT_FUSION,
-    depth: int = DEFAULT_DEPTH,
-) -> dict[str, object]:
-    """The `search-eval --json` figures (docs/ARCHITECTURE.md, command line)."""
+@dataclass(frozen=True)
+class JudgedSearch:
+    """Every judged query searched once in each channel and in the combined index: the costly part of the
+    figures, which each router's and baseline's weights then only re-fuse (the Search page keeps one per catalog)."""
+
+    segments: int
+    queries: tuple[_QueryHits, ...]
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    @property
+    def texts(self) -> list[str]:
+        return [q.query.query for q in self.queries]
+
+
+def search_judged(index: SearchIndex, judgements: Sequence[JudgedQuery], depth: int = DEFAULT_DEPTH) -> JudgedSearch:
     texts = [q.query for q in judgements]
     channels = index.channel_hits_many(texts, depth)
     combined = index.combined.search_many(texts, depth)
     positions = index.catalog.positions
-    searched = [
+    searched = tuple(
         _QueryHits(q, c, h, {positions[segment_id]: grade for segment_id, grade in q.relevant.items()})
         for q, c, h in zip(judgements, channels, combined, strict=True)
-    ]
-    routers_figures: dict[str, dict[str, object]] = {}
-    for router_id, router in routers.items():
-        routed = [route_weights(result) for result in router.route_batch(texts)]
-        figures = _figures(searched, [r.weights for r in routed], fusion)
-        figures["fallbacks"] = sum(r.fallback for r in routed)
-        routers_figures[router_id] = figures
+    )
+    return JudgedSearch(len(index.catalog), searched)
+
+
+def judged_weights(judged: JudgedSearch, router: Router) -> list[RoutedWeights]:
+    """A router's weights for every judged query, routed in one batch (what a billable router is paid for)."""
+    return [route_weights(result) for result in router.route_batch(judged.texts)]
+
+
+def weights_figures(
+    judged: JudgedSearch, routed: Sequence[RoutedWeights], fusion: str = DEFAULT_FUSION
+) -> dict[str, object]:
+    """The figures of routed weights (one per judged query) under a fusion method; invalid replies counted."""
+    figures = _figures(judged.queries, [r.weights for r in routed], fusion)
+    figures["fallbacks"] = sum(r.fallback for r in routed)
+    return figures
+
+
+def router_figures(judged: JudgedSearch, router: Router, fusion: str = DEFAULT_FUSION) -> dict[str, object]:
+    """One router's figures: its weights for every judged query, fused."""
+    return weights_figures(judged, judged_weights(judged, router), fusion)
+
+
+def baseline_figures(judged: JudgedSearch, fusion: str = DEFAULT_FUSION) -> dict[str, dict[str, object]]:
+    """Uniform weights, each channel alone, the combined index and, when every query names its channels, the oracle."""
+    searched = judged.queries
     baselines: dict[str, dict[str, object]] = {"uniform": _figures(searched, [UNIFORM_WEIGHTS] * len(searched), fusion)}
     for m in MODALITIES:
         only = {c: float(c == m) for c in MODALITIES}
@@ -84,12 +111,25 @@ def evaluate_search(
         baselines["oracle"] = _figures(searched, oracle, fusion)  # type: ignore[arg-type]
     for name, figures in baselines.items():
         figures["description"] = BASELINE_DESCRIPTIONS[name]
+    return baselines
+
+
+def evaluate_search(
+    index: SearchIndex,
+    judgements: Sequence[JudgedQuery],
+    routers: Mapping[str, Router],
+    *,
+    fusion: str = DEFAULT_FUSION,
+    depth: int = DEFAULT_DEPTH,
+) -> dict[str, object]:
+    """The `search-eval --json` figures (docs/ARCHITECTURE.md, command line)."""
+    judged = search_judged(index, judgements, depth)
     return {
-        "segments": len(index.catalog),
-        "queries": len(judgements),
+        "segments": judged.segments,
+        "queries": len(judged),
         "fusion": fusion,
-        "routers": routers_figures,
-        "baselines": baselines,
+        "routers": {router_id: router_figures(judged, router, fusion) for router_id, router in routers.items()},
+        "baselines": baseline_figures(judged, fusion),
     }
 
 

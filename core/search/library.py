@@ -222,11 +222,6 @@ class CatalogLibrary:
         )
 
 
-def catalog_library(backend) -> CatalogLibrary:
-    """The search catalogs of a backend's data directory and store."""
-    return CatalogLibrary(backend.store, backend.settings.data_dir)
-
-
 def sample_info() -> CatalogInfo:
     """The built-in catalog: the default spec, made on demand (its counts are the spec's)."""
     spec = CatalogSpec()

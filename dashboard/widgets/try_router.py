@@ -3,12 +3,13 @@
 Routers come by id (docs/ARCHITECTURE.md, router ids) through state.router. When any chosen router is billable,
 one confirmation covers the estimated cost of all of them before anything is sent. On a backend that is not
 ready, routers that need AWS (the billable ones) are off and the others still route. The last results live in
-a plain session key, so they survive reruns and page switches; they show while the same routers are chosen.
+a plain session key, so they survive reruns and page switches; they show while the same routers are chosen,
+each in its own box, or all of them through the page's own `results_view` (the Search page ranks segments).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import streamlit as st
@@ -30,6 +31,7 @@ class Routed:
     router_ids: tuple[str, ...]
     query: str
     results: tuple[tuple[str, RouteResult], ...]
+    answered: tuple[str, ...] = ()  # the router id of each result, in the same order
 
 
 class _Keys:
@@ -53,9 +55,10 @@ def try_router_box(
     examples: Sequence[str] = EXAMPLE_QUERIES,
     route_label: str = "Route",
     initial_query: str = "",
+    results_view: Callable[[Routed], None] | None = None,
 ) -> None:
     """Route a query through each of `router_ids` and show each result; `labels` names routers for people
-    (by default the teacher's name for `teacher`, else the id)."""
+    (by default the teacher's name for `teacher`, else the id); `results_view` draws the results instead."""
     keys = _Keys(key)
     chosen = tuple(router_ids)
     names = {rid: _label(rid, labels or {}) for rid in chosen}
@@ -67,7 +70,7 @@ def try_router_box(
             _not_ready_warning(status.label, [names[rid] for rid in off], everything=len(off) == len(chosen))
         usable = {rid: router for rid, router in usable.items() if rid not in off}
         if not usable:
-            _last_results(keys, chosen)
+            _last_results(keys, chosen, results_view)
             return
     else:
         for exc in problems.values():
@@ -102,7 +105,19 @@ def try_router_box(
             confirm="Confirm and route",
             icon=":material/payments:",
         )
-    _last_results(keys, chosen)
+    _last_results(keys, chosen, results_view)
+
+
+def request_route(key: str, query: str) -> None:
+    """Route `query` in the box `key` when it is next drawn, as if typed and sent (billable routers still ask)."""
+    keys = _Keys(key)
+    st.session_state[keys.query] = query
+    st.session_state[keys.request] = query
+
+
+def last_routed(key: str) -> Routed | None:
+    """The last query the box `key` routed, with its results, whichever routers were chosen then."""
+    return st.session_state.get(_Keys(key).result)
 
 
 def _label(router_id: str, labels: Mapping[str, str]) -> str:
@@ -175,19 +190,24 @@ def _route_now(
     routers: Mapping[str, Router], names: Mapping[str, str], query: str, keys: _Keys, chosen: tuple[str, ...]
 ) -> None:
     results = []
+    answered = []
     with st.spinner("Routing…"):
         for router_id, router in routers.items():
             try:
                 results.append((names[router_id], router.route(query)))
+                answered.append(router_id)
             except Exception as exc:  # a failed call leaves the page usable and the other results in place
                 components.show_error(exc)
     if results:
-        st.session_state[keys.result] = Routed(chosen, query, tuple(results))
+        st.session_state[keys.result] = Routed(chosen, query, tuple(results), tuple(answered))
 
 
-def _last_results(keys: _Keys, chosen: tuple[str, ...]) -> None:
+def _last_results(keys: _Keys, chosen: tuple[str, ...], results_view: Callable[[Routed], None] | None) -> None:
     last = st.session_state.get(keys.result)
     if last is None or last.router_ids != chosen:
+        return
+    if results_view is not None:
+        results_view(last)
         return
     for label, result in last.results:
         with st.container(border=True):

@@ -181,3 +181,10 @@ def test_cores_user_facing_errors_are_shown_as_their_own_sentence(error_class):
     sentence = "Model 'student-1' is used by deployment 'live': delete the deployment first."
 
     assert state.explain_error(error_class(sentence)) == sentence
+
+
+def test_the_evaluate_step_links_the_search_page(app):
+    links = [link.proto.label for link in app.get("page_link")]
+
+    assert "Open Search" in links
+    assert links.index("Open Search") > links.index("Open Distil")

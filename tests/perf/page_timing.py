@@ -2,8 +2,9 @@
 
 `python -m core bench` runs this in a child process (core itself never imports Streamlit). The studio gets
 a private data directory holding a saved 10,000-record dataset and a finished distillation; the Data Mix
-page also holds a generated 10,000-query mix in its session. Each page is run a few times after a warm-up
-and the median is reported.
+page also holds a generated 10,000-query mix in its session, and the Search page the built-in catalog with a
+query searched through the teacher and the distilled student, both scored on its judged queries. Each page
+is run a few times after a warm-up and the median is reported.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ if sys.path[0] != str(ROOT):
 ROWS = 10_000
 WARM_RUNS = 5
 RUN_TIMEOUT_S = 120
-PAGES = ("overview.py", "data_mix.py", "distillation.py", "models.py", "settings.py")
+PAGES = ("overview.py", "data_mix.py", "distillation.py", "models.py", "settings.py", "search.py")
+SEARCH_QUERY = "dog barking loudly"
 
 
 def _prepare(data_dir: Path) -> None:
@@ -57,6 +59,8 @@ def _page_run_seconds(script: str) -> float:
         generated = at.session_state[data_mix_views.RESULT_KEY]
         if len(generated.synthesis.records) < ROWS * 0.99:
             raise RuntimeError("the Data Mix page did not generate the 10,000-query mix")
+    if script == "search.py":
+        _search_state(at)
     if at.exception:
         raise RuntimeError(f"{script} raised: {at.exception[0].value}")
     timings = []
@@ -65,6 +69,21 @@ def _page_run_seconds(script: str) -> float:
         at.run()
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
+
+
+def _search_state(at) -> None:
+    """The teacher and the distilled student chosen, a query searched through both, both scored."""
+    from core.model_registry import ModelRegistry
+    from core.store import Store
+    from dashboard import search_views
+
+    data_dir = Path(os.environ["VSRS_DATA_DIR"])
+    [model] = ModelRegistry(Store(data_dir / "studio.db"), data_dir).list()
+    at.multiselect(key=search_views.ROUTERS_KEY).set_value(["teacher", f"student:{model.id}"]).run()
+    at.text_input(key=f"{search_views.TRY_KEY}_query").input(SEARCH_QUERY)
+    at.button(key=f"{search_views.TRY_KEY}_route").click().run()
+    if len([m for m in at.metric if m.label == "Recall@5"]) != 2:
+        raise RuntimeError("the Search page did not score both routers")
 
 
 def main() -> int:

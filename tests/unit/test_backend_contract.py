@@ -25,6 +25,8 @@ from core.model_registry import ModelInUseError, ModelRegistry
 from core.routers.reference import ReferenceTeacher
 from core.routers.student import StudentRouter
 from core.routers.uniform import UniformRouter
+from core.search.library import SAMPLE_NAME, CatalogLibrary
+from core.search.sample import CatalogSpec
 from core.settings import Settings
 from core.store import Store
 from core.synth import DataMix
@@ -190,6 +192,15 @@ def test_every_backend_has_the_dataset_library_and_the_model_registry(backend):
         assert backend.models().list() == []
     # No deployments yet: nothing uses any model.
     assert deployments_using(backend.store, "any-model", None) == []
+
+
+def test_every_backend_has_the_search_catalogs_in_its_data_directory(backend):
+    catalogs = backend.search_catalogs()
+    assert isinstance(catalogs, CatalogLibrary)
+    assert [info.name for info in catalogs.list()] == [SAMPLE_NAME]
+    made = catalogs.generate("contract-catalog", CatalogSpec(segments=60, queries=10))
+    assert made.folder is not None and made.folder.is_relative_to(backend.settings.data_dir)
+    assert [info.name for info in backend.search_catalogs().list()] == [SAMPLE_NAME, "contract-catalog"]
 
 
 def test_dataset_storage_says_where_jobs_read_datasets_and_uploads_where_that_is_s3(backend):

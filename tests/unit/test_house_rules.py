@@ -85,6 +85,7 @@ SERVICE_NAMES = {
     "core.store": {"Store"},
     "core.datasets.library": {"DatasetLibrary"},
     "core.model_registry": {"ModelRegistry"},
+    "core.search.library": {"CatalogLibrary"},
     "core.distill.jobs": {"JobRunner"},
     "core.backends": {"LocalBackend", "BedrockBackend", "make_backend"},
 }

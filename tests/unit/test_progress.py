@@ -22,3 +22,15 @@ def test_each_step_says_what_the_store_holds_or_that_it_is_not_available_yet(tmp
     # Compare keeps no table: its page alone makes it available.
     assert steps[3].state == NOTHING_STORED
     assert studio_steps(store, lambda page: False)[3].state == NOT_AVAILABLE
+
+
+def test_the_evaluate_step_links_every_page_it_has(tmp_path: Path):
+    store = Store(tmp_path / "studio.db")
+
+    only_search = studio_steps(store, {"search.py"}.__contains__)[4]
+    both = studio_steps(store, {"evaluate.py", "search.py"}.__contains__)[4]
+
+    assert [page.title for page in only_search.pages] == ["Search"]
+    assert only_search.has_page and only_search.state == NOTHING_STORED
+    assert [(page.file, page.title) for page in both.pages] == [("evaluate.py", "Evaluation"), ("search.py", "Search")]
+    assert studio_steps(store, lambda page: False)[4].pages == ()

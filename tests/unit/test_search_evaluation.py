@@ -8,7 +8,8 @@ from core.routers.base import Router, RouterReply
 from core.routers.reference import ReferenceTeacher
 from core.routers.uniform import UniformRouter
 from core.search.engine import SearchIndex
-from core.search.evaluation import evaluate_search
+from core.search.evaluation import baseline_figures, evaluate_search, judged_weights, search_judged, weights_figures
+from core.search.fusion import FUSION_METHODS
 from core.search.metrics import METRIC_NAMES
 from core.search.sample import CatalogSpec, generate_catalog
 
@@ -79,3 +80,14 @@ def test_every_fusion_method_gives_figures(small):
         figures = evaluate_search(index, sample.judgements, {"teacher": ReferenceTeacher()}, fusion=fusion)
         assert figures["fusion"] == fusion
         assert 0.0 < figures["routers"]["teacher"]["recall_at_5"] <= 1.0
+
+
+def test_weights_routed_once_give_every_fusion_methods_figures(small):
+    sample, index = small
+    judged = search_judged(index, sample.judgements)
+    routed = judged_weights(judged, ReferenceTeacher())
+
+    for fusion in FUSION_METHODS:
+        whole = evaluate_search(index, sample.judgements, {"teacher": ReferenceTeacher()}, fusion=fusion)
+        assert weights_figures(judged, routed, fusion) == whole["routers"]["teacher"]
+        assert baseline_figures(judged, fusion) == whole["baselines"]
