@@ -19,7 +19,7 @@ from core.datasets.files import SplitInfo
 from core.datasets.library import MAX_DATASET_NAME
 from core.datasets.validation import ValidationReport, validate_file
 from core.files import safe_name
-from dashboard import components
+from dashboard import components, state
 from dashboard.widgets import confirm, notices, picker
 from dashboard.widgets.checks import Checks
 from dashboard.widgets.formatting import format_time
@@ -208,6 +208,15 @@ def s3_upload_form(library: DatasetLibrary, backend: Backend, info: DatasetInfo)
         st.info(storage.describe(), icon=":material/cloud_off:")
         return
     notices.show(S3)
+    status = state.backend_status()
+    if not status.ready:  # an upload could only fail: say why instead of offering the form
+        st.warning(
+            components.plain_markdown(
+                f"{status.label} is not ready, so uploading is off. Open Settings in the sidebar to fix it."
+            ),
+            icon=":material/block:",
+        )
+        return
     location = storage.location(info)
     if location:
         st.caption("Uploaded to")

@@ -54,6 +54,11 @@ PHASE_BADGES: dict[str, tuple[BadgeColour, str]] = {
     JobStatus.STOPPED.value: ("orange", ":material/stop_circle:"),
     JobStatus.FAILED.value: ("red", ":material/error:"),
 }
+HELDOUT_SET_KEY = "distill_heldout_set"
+# The held-out choice that scores the model on a share of its own training set.
+SHARE_OF_TRAINING = ""
+HELDOUT_ROLE = "heldout"
+ROLE_WORDS = {"train": "training part of a split", HELDOUT_ROLE: "held-out part of a split"}
 INTERRUPTED_TEXT = (
     "The job's worker process ended without finishing (interrupted): the app or the machine restarted, or the "
     "process was killed. Start the job again."
@@ -62,7 +67,20 @@ INTERRUPTED_TEXT = (
 
 def dataset_label(dataset: DatasetInfo) -> str:
     kind = "labelled" if dataset.kind == "labelled" else "prompts only"
-    return f"{dataset.name} ({dataset.records:,} records, {kind})"
+    role = ROLE_WORDS.get(dataset.role or "")
+    return f"{dataset.name} ({dataset.records:,} records, {kind}{f', {role}' if role else ''})"
+
+
+def training_choices(datasets: Sequence[DatasetInfo]) -> list[DatasetInfo]:
+    """Datasets to train on, newest first, the held-out parts of splits last: the first is the default, so a split
+    (which saves its held-out part last) never makes its held-out part the training set."""
+    return sorted(datasets, key=lambda dataset: dataset.role == HELDOUT_ROLE)
+
+
+def heldout_choices(datasets: Sequence[DatasetInfo], training_id: str) -> list[DatasetInfo]:
+    """Labelled datasets to score the model on, other than the training set; held-out parts of splits first."""
+    labelled = [d for d in datasets if d.kind == "labelled" and d.id != training_id]
+    return sorted(labelled, key=lambda dataset: dataset.role != HELDOUT_ROLE)
 
 
 def student_label(job: Job) -> str:
@@ -105,10 +123,27 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
     # The dataset's label is long (name, size, kind): it gets the whole width, so it reads at 1024 px too.
     dataset_id = st.selectbox(
         "Dataset",
-        list(by_id),
+        [dataset.id for dataset in training_choices(datasets)],
         key=DATASET_KEY,
         format_func=lambda key: dataset_label(by_id[key]),
         help="Datasets of the library; a prompt-only one is labelled by the teacher inside the job.",
+    )
+    if by_id[dataset_id].role == HELDOUT_ROLE:
+        st.warning(
+            "This is the held-out part of a split: a model trained on it is scored on queries like the ones it "
+            "learnt from elsewhere, and the training part is left unused. Pick the training part to train on.",
+            icon=":material/warning:",
+        )
+    heldout_ids = [SHARE_OF_TRAINING] + [d.id for d in heldout_choices(datasets, dataset_id)]
+    heldout_id = st.selectbox(
+        "Held-out set",
+        heldout_ids,
+        key=HELDOUT_SET_KEY,
+        format_func=lambda key: (
+            "A share of the training set (below)" if key == SHARE_OF_TRAINING else dataset_label(by_id[key])
+        ),
+        help="What the finished model is scored on: a labelled dataset of its own (the whole training set is then "
+        "trained on), or a share split off the training set.",
     )
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.text_input(
@@ -147,16 +182,21 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
             default=defaults.learning_rate,
             help="Adam's step size.",
         )
-    heldout_column.slider(
-        "Held-out share",
-        min_value=0.0,
-        max_value=0.5,
-        value=DistillParams().heldout_ratio,
-        step=0.05,
-        key=HELDOUT_KEY,
-        format="%.2f",
-        help="Kept out of training and scored at the end: the model's held-out agreement and rubric.",
-    )
+    with heldout_column:
+        if heldout_id == SHARE_OF_TRAINING:
+            heldout_ratio = st.slider(
+                "Held-out share",
+                min_value=0.0,
+                max_value=0.5,
+                value=DistillParams().heldout_ratio,
+                step=0.05,
+                key=HELDOUT_KEY,
+                format="%.2f",
+                help="Kept out of training and scored at the end: the model's held-out agreement and rubric.",
+            )
+        else:  # the held-out set scores the model; the whole training set is trained on
+            heldout_ratio = 0.0
+            fact_row([("Held-out share", "none: all of it trains")])
     with seed_column:
         seed = checks.number(
             "Seed",
@@ -175,15 +215,23 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
             icon=":material/check_circle:",
         )
     checks.require(problem)
+    if heldout_id == SHARE_OF_TRAINING and heldout_ratio == 0:
+        st.warning(
+            "With a held-out share of 0 and no held-out set, the model will have no held-out figures (agreement, "
+            "rubric): nothing is kept back to score it on.",
+            icon=":material/warning:",
+        )
     if checks.button("Start distillation", key="distill_start", type="primary", icon=":material/play_arrow:"):
         # Exactly what the boxes show: read_number returned these values for the text they hold.
         params = {
             "student": st.session_state[STUDENT_KEY],
             "epochs": epochs,
             "learning_rate": learning_rate,
-            "heldout_ratio": float(st.session_state[HELDOUT_KEY]),
+            "heldout_ratio": float(heldout_ratio),
             "seed": seed,
         }
+        if heldout_id != SHARE_OF_TRAINING:
+            params["heldout_dataset_id"] = heldout_id
         _launch(runner, name, dataset_id, params)
     notices.show(LAUNCH_PROBLEMS)
 

@@ -621,7 +621,7 @@ def test_fault_a_reload_keeps_the_tuned_mix_and_prompt():
     assert again.text_area(key=views.PROMPT_WIDGET_KEY).value == 'Weigh "{query}" as JSON.'
 
 
-def test_fault_a_fresh_page_writes_no_draft(studio_env):
+def test_a_fresh_page_writes_no_draft(studio_env):
     at = open_data_mix()
 
     assert "draft" not in at.query_params
@@ -674,3 +674,14 @@ def test_bad_input_a_draft_in_the_address_that_cannot_be_used_says_so(draft, sai
     assert not at.exception
     assert any(said in text and "starts afresh" in text for text in alerts(at))
     assert at.session_state[views.MIX_KEY] == views.DataMix()
+
+
+def test_fault_the_s3_upload_form_is_offered_only_while_the_backend_is_ready(monkeypatch):
+    monkeypatch.setenv("VSRS_BACKEND", "bedrock")  # and no credentials anywhere
+    saved_dataset("waiting-set")
+    at = open_data_mix()
+
+    assert not at.exception
+    assert any("Amazon Bedrock is not ready, so uploading is off" in text for text in alerts(at))
+    assert not [b for b in at.button if b.key == "data_mix_s3_upload"]
+    assert not [t for t in at.text_input if t.key == datasets.S3_BUCKET_KEY]

@@ -345,3 +345,55 @@ def test_bad_input_a_job_runs_with_exactly_the_settings_the_form_shows(app, stor
     assert job.dataset_id == dataset.id and job.name == "router-distill-exact"
     assert (job.params["epochs"], job.params["learning_rate"], job.params["seed"]) == (4, 0.02, 1234)
     assert job.params["heldout_ratio"] == 0.25
+
+
+# ---- the held-out part of a split is offered as held-out (issue 8, point 15, the page's half) ------------------
+
+
+def split_in_two(store, studio_env):
+    from core.datasets.library import DatasetLibrary
+
+    whole = save_dataset(store, studio_env, "whole", total=200)
+    return DatasetLibrary(store, studio_env).split(whole.id, 0.2, 7)
+
+
+def test_fault_after_a_split_the_training_part_is_the_default_and_the_held_out_part_is_offered_as_held_out(
+    app, store, studio_env
+):
+    train, heldout = split_in_two(store, studio_env)  # the held-out part is the newest dataset
+
+    at = open_page(app, "distillation.py")
+
+    assert not at.exception
+    assert at.selectbox(key="distill_dataset").value == train.id
+    assert at.selectbox(key="distill_dataset").options[-1].startswith("whole-heldout")  # offered last
+    held = at.selectbox(key="distill_heldout_set")
+    assert held.options[1].startswith("whole-heldout") and "held-out part of a split" in held.options[1]
+
+
+def test_fault_a_job_scored_on_the_held_out_part_trains_on_the_whole_training_part(
+    app, store, runner, studio_env, records_only
+):
+    train, heldout = split_in_two(store, studio_env)
+    at = open_page(app, "distillation.py")
+    at = at.selectbox(key="distill_heldout_set").set_value(heldout.id).run()
+    assert not [s for s in at.slider if s.key == "distill_heldout_ratio"]  # no share: all of it trains
+    assert "none: all of it trains" in texts(at)
+
+    at.button(key="distill_start").click().run()
+
+    [job] = runner.list()
+    assert job.dataset_id == train.id
+    assert job.params["heldout_dataset_id"] == heldout.id and job.params["heldout_ratio"] == 0.0
+
+
+def test_fault_training_on_a_held_out_part_or_keeping_nothing_back_says_what_it_costs(app, store, studio_env):
+    train, heldout = split_in_two(store, studio_env)
+    at = open_page(app, "distillation.py")
+    at = at.selectbox(key="distill_dataset").set_value(heldout.id).run()
+    assert any("This is the held-out part of a split" in body for body in alerts(at))
+
+    at = at.selectbox(key="distill_dataset").set_value(train.id).run()
+    at = at.slider(key="distill_heldout_ratio").set_value(0.0).run()
+    assert any("the model will have no held-out figures" in body for body in alerts(at))
+    assert not at.button(key="distill_start").disabled  # said, not refused
