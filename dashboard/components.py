@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from core.store import Store
 
 SIDEBAR_DETAILS = ("teacher", "data directory", "profile", "region", "account")
+PATH_DETAILS = ("data directory",)
 # Wide enough for a step's link ("Open Data mix") beside its arrow; five fit across at 1400 px, three at 1024 px.
 STEP_CARD_WIDTH_PX = 180
 PUBLISHED_LATENCY_NOTE = (
@@ -83,7 +84,12 @@ def backend_sidebar(status: BackendStatus, settings_page: StreamlitPage) -> None
         for name in SIDEBAR_DETAILS:
             if name in status.details:
                 st.caption(name.capitalize())
-                st.text(status.details[name])
+                if name in PATH_DETAILS:
+                    # A path has no place to break but its hyphens, so narrow text would cut a word in two: it
+                    # scrolls in a code block instead (with a copy button).
+                    st.code(status.details[name], language=None)
+                else:
+                    st.text(status.details[name])
         if status.message:
             st.warning(plain_markdown(status.message), icon=":material/key:")
             st.page_link(settings_page, label="Fix it in Settings", icon=":material/settings:")

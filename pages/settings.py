@@ -104,7 +104,7 @@ st.caption(
 prices.price_editor(current.store)
 
 st.subheader("Data directory")
-st.text(str(settings.data_dir))
+st.code(str(settings.data_dir), language=None)  # a path scrolls rather than break a word
 st.caption(
     "Datasets, models, jobs, prices and these settings live here. To use another directory, set VSRS_DATA_DIR "
     "before starting the app:"
