@@ -444,7 +444,7 @@ def test_label_failures_are_listed_with_the_raw_reply_and_left_out_of_the_datase
     assert not at.exception
     assert metric(at, "Label failures") == "40"
     assert "The teacher could not label 40 queries; they are left out of the dataset." in alerts(at)
-    raw = [code.value for code in at.code]
+    raw = [code.value for code in at.main.code]  # the sidebar holds the data directory in a code block
     assert raw and all(text.startswith("Sure! ") for text in raw)
     at = save_as(at, "partly-labelled")
     assert library().list()[0].records == 80
