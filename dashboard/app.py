@@ -23,7 +23,16 @@ PAGES = (
     ("Setup", "settings.py", "Settings", ":material/settings:"),
 )
 
-st.set_page_config(page_title="Video Search Router Studio", page_icon=":material/alt_route:", layout="wide")
+ASSETS = ROOT / "dashboard" / "assets"
+# A file shipped with the app: a Material icon as the page icon is fetched from a font server by the browser.
+PAGE_ICON = ASSETS / "icon.svg"
+# Narrower than Streamlit's 300 px, so a 1024 px screen leaves the pages room.
+SIDEBAR_WIDTH_PX = 240
+
+st.set_page_config(
+    page_title="Video Search Router Studio", page_icon=PAGE_ICON, layout="wide", initial_sidebar_state=SIDEBAR_WIDTH_PX
+)
+st.html(ASSETS / "studio.css")
 
 menu: dict[str, list] = {}
 pages_by_file = {}

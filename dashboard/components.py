@@ -21,11 +21,15 @@ from core.schema import RouteResult
 from dashboard import state
 from dashboard.charts import weights_bar_chart
 from dashboard.widgets.formatting import format_ms, format_usd, preview, weights_text
+from dashboard.widgets.layout import Figure, figure_row, wrapping_row
 
 if TYPE_CHECKING:
     from core.store import Store
 
 SIDEBAR_DETAILS = ("teacher", "data directory", "profile", "region", "account")
+PATH_DETAILS = ("data directory",)
+# Wide enough for a step's link ("Open Data mix") beside its arrow; five fit across at 1400 px, three at 1024 px.
+STEP_CARD_WIDTH_PX = 180
 PUBLISHED_LATENCY_NOTE = (
     "Published reference points, not measured here: in AWS's distillation write-up a distilled Nova Micro "
     "router answered in 833 ms on average and Claude Haiku 4.5 in 1,741 ms."
@@ -57,12 +61,6 @@ def show_error(exc: BaseException) -> None:
     st.error(plain_markdown(state.explain_error(exc)), icon=":material/error:")
 
 
-def fact(label: str, value: str) -> None:
-    """A small label over a value shown as plain text."""
-    st.caption(label)
-    st.text(value)
-
-
 def page_link_if_listed(page: Path, label: str, icon: str, query_params: Mapping[str, str] | None = None) -> None:
     """A link to another page of the studio, or a caption when that page is not in the menu (yet)."""
     if not page.is_file():
@@ -86,7 +84,12 @@ def backend_sidebar(status: BackendStatus, settings_page: StreamlitPage) -> None
         for name in SIDEBAR_DETAILS:
             if name in status.details:
                 st.caption(name.capitalize())
-                st.text(status.details[name])
+                if name in PATH_DETAILS:
+                    # A path has no place to break but its hyphens, so narrow text would cut a word in two: it
+                    # scrolls in a code block instead (with a copy button).
+                    st.code(status.details[name], language=None)
+                else:
+                    st.text(status.details[name])
         if status.message:
             st.warning(plain_markdown(status.message), icon=":material/key:")
             st.page_link(settings_page, label="Fix it in Settings", icon=":material/settings:")
@@ -126,15 +129,19 @@ def route_result_view(result: RouteResult, router_label: str | None = None) -> N
 
 
 def _route_figures(result: RouteResult) -> None:
-    valid_column, latency_column, tokens_column, cost_column = st.columns(4)
-    valid_column.metric("Valid", "yes" if result.valid else "no")
-    latency_column.metric("Latency", format_ms(result.latency_ms))
-    tokens_column.metric(
-        f"Tokens in / out ({result.token_source})",
-        f"{result.input_tokens:,} / {result.output_tokens:,}",
-        help="Measured tokens come from the model's usage report; estimated ones from about four characters a token.",
+    figure_row(
+        [
+            Figure("Valid", "yes" if result.valid else "no"),
+            Figure("Latency", format_ms(result.latency_ms)),
+            Figure(
+                f"Tokens in / out ({result.token_source})",
+                f"{result.input_tokens:,} / {result.output_tokens:,}",
+                "Measured tokens come from the model's usage report; estimated ones from about four characters a "
+                "token.",
+            ),
+            Figure("Cost", format_usd(result.cost_usd)),
+        ]
     )
-    cost_column.metric("Cost", format_usd(result.cost_usd))
 
 
 def step_cards(store: Store) -> None:
@@ -144,14 +151,14 @@ def step_cards(store: Store) -> None:
     except Exception as exc:  # e.g. a locked database: the rest of the page still works
         show_error(exc)
         return
-    # A wrapping row: five cards across on a wide screen, fewer per row (never squeezed) on a narrow one.
-    with st.container(horizontal=True, wrap=True):
+    # A wrapping row of cards of one width: as many across as fit, never squeezed below their links' width.
+    with wrapping_row(gap="small"):
         for step in steps:
             _step_card(step)
 
 
 def _step_card(step: progress.StepState) -> None:
-    with st.container(border=True, width="stretch", height="stretch"):
+    with st.container(border=True, width=STEP_CARD_WIDTH_PX, height="stretch"):
         st.markdown(f"**{step.number}. {step.title}**")
         st.caption(step.purpose)
         st.text(step.state)

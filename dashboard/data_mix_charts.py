@@ -98,7 +98,8 @@ def breakdown_chart(frame: pd.DataFrame, title: str) -> alt.Chart:
                 sort=series,
                 title=None,
                 scale=alt.Scale(domain=series, range=[SERIES_COLOURS.get(s, "#666666") for s in series]),
-                legend=alt.Legend(orient="bottom"),
+                # One entry a line: a row of entries wider than a narrow chart is cut at its edge.
+                legend=alt.Legend(orient="bottom", direction="vertical"),
             ),
             tooltip=[alt.Tooltip("key:N"), alt.Tooltip("series:N"), alt.Tooltip("queries:Q", format=",")],
             # A step, not a height: Streamlit's theme squeezes a fixed-height chart with a banded axis to nothing.

@@ -15,27 +15,29 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from core.datasets.library import MAX_DATASET_NAME
 from core.labelling import LabelFailure, prompt_version_of
 from core.naming import default_dataset_name
 from core.prompts import DEFAULT_TEACHER_TEMPLATE, QUERY_PLACEHOLDER, RouterPrompt, teacher_prompt
 from core.routers.base import Router
 from core.schema import MODALITIES
 from core.synth import DataMix
-from core.synth.mix import GROUPS, MAX_TOTAL, MIN_TOTAL
+from core.synth.mix import GROUPS
 from core.synth.pipeline import Synthesis, synthesise
 from core.synth.quality import diversity
 from dashboard import components, state
 from dashboard import data_mix_charts as charts
 from dashboard.dataset_views import select_dataset
-from dashboard.widgets import confirm, notices
+from dashboard.widgets import confirm, drafts, notices
+from dashboard.widgets.checks import Checks
 from dashboard.widgets.formatting import format_usd, markdown_usd, preview
+from dashboard.widgets.layout import Figure, fact_row, figure_row, wrapping_row
 
 if TYPE_CHECKING:
     from core.backends import Backend
     from core.datasets.library import DatasetLibrary
 
 MIX_KEY = "data_mix_mix"
-MIX_ERROR_KEY = "data_mix_mix_error"
 TOTAL_KEY = "data_mix_total"
 SEED_KEY = "data_mix_seed"
 TERMS_KEY = "data_mix_terms"
@@ -45,15 +47,24 @@ RESULT_KEY = "data_mix_result"
 GENERATE_KEY = "data_mix_generate"
 SAVE_NOTICES = "data_mix_save"
 SAVE_NAME_KEY = "data_mix_save_name"
+# The key of the generated set last saved to the library (a set not saved is lost when another replaces it).
+SAVED_KEY = "data_mix_saved"
+# An unsaved set a draft recorded, waiting to be made again from its mix and prompt.
+RECREATE_KEY = "data_mix_recreate"
+DRAFT_PAGE = "data_mix"
 
 PREVIEW_ROWS = 200
+# Wide enough for the longest label ("transcription-led") on one line; as many a row as the screen holds.
+SLIDER_WIDTH_PX = 150
+PREVIEW_COLUMNS = ("query", "focus", *MODALITIES)
+# Each header whole, and the table's columns all in view at 1024 px.
+PREVIEW_WEIGHT_WIDTHS = {"visual": 64, "audio": 60, "transcription": 108, "metadata": 84}
 FAILURES_SHOWN = 20
 GROUP_TITLES = {
     "focus": ("Focus", "which channel should lead the query"),
     "difficulty": ("Difficulty", "how hard the query is to route"),
     "domain": ("Domain", "what kind of video it is about"),
 }
-SLIDERS_PER_ROW = 6
 
 
 # ---- mix controls ---------------------------------------------------------------------------------------------
@@ -81,10 +92,19 @@ def parse_terms(text: str) -> list[str]:
 
 
 def _widget_values(mix: DataMix) -> dict[str, object]:
-    values: dict[str, object] = {TOTAL_KEY: mix.total, SEED_KEY: mix.seed, TERMS_KEY: "\n".join(mix.custom_vocabulary)}
-    for group, shares in mix.groups().items():
-        values.update({share_key(group, key): percent(share) for key, share in shares.items()})
+    values: dict[str, object] = {
+        TOTAL_KEY: str(mix.total),
+        SEED_KEY: str(mix.seed),
+        TERMS_KEY: "\n".join(mix.custom_vocabulary),
+    }
+    values.update(_share_values(mix))
     return values
+
+
+def _share_values(mix: DataMix) -> dict[str, object]:
+    return {
+        share_key(group, key): percent(share) for group, shares in mix.groups().items() for key, share in shares.items()
+    }
 
 
 def _seed_widgets(mix: DataMix) -> None:
@@ -93,27 +113,13 @@ def _seed_widgets(mix: DataMix) -> None:
 
 
 def _set_mix(mix: DataMix) -> None:
-    """Keep the mix and write every control's value from it (called from callbacks, before widgets exist)."""
+    """Keep the mix and move every slider to it (in a callback, or in the script before the sliders are drawn)."""
     st.session_state[MIX_KEY] = mix
-    st.session_state.pop(MIX_ERROR_KEY, None)
-    st.session_state.update(_widget_values(mix))
+    st.session_state.update(_share_values(mix))
 
 
 def _on_share(group: str, key: str) -> None:
     _set_mix(current_mix().with_share(group, key, st.session_state[share_key(group, key)] / 100))
-
-
-def _on_number(field: str, widget_key: str) -> None:
-    _set_mix(current_mix().model_copy(update={field: int(st.session_state[widget_key])}))
-
-
-def _on_terms() -> None:
-    try:
-        mix = current_mix().with_custom_terms(parse_terms(st.session_state[TERMS_KEY]))
-    except ValidationError as exc:
-        st.session_state[MIX_ERROR_KEY] = "Custom terms not applied: " + _first_reason(exc)
-        return
-    _set_mix(mix)
 
 
 def _first_reason(exc: ValidationError) -> str:
@@ -122,56 +128,69 @@ def _first_reason(exc: ValidationError) -> str:
     return f"{reason or error['msg']}."
 
 
-def mix_controls() -> DataMix:
-    """Total, seed, custom vocabulary and the three share groups; moving one share rebalances its group."""
+def mix_controls(checks: Checks) -> DataMix | None:
+    """Total, seed, custom vocabulary and the three share groups; moving one share rebalances its group.
+
+    The mix the boxes show, or None while one of them holds something the mix cannot take (its problem is in
+    `checks`, so Generate stays off): nothing runs with a number the form no longer shows.
+    """
     mix = current_mix()
     _seed_widgets(mix)
     total_column, seed_column, terms_column = st.columns([1, 1, 2])
-    total_column.number_input(
-        "Queries to generate",
-        min_value=MIN_TOTAL,
-        max_value=MAX_TOTAL,
-        step=100,
-        key=TOTAL_KEY,
-        on_change=_on_number,
-        args=("total", TOTAL_KEY),
-        help=f"Bedrock distillation takes {MIN_TOTAL:,} to {MAX_TOTAL:,} examples per job.",
-    )
-    seed_column.number_input(
-        "Seed",
-        min_value=0,
-        max_value=2**31 - 1,
-        step=1,
-        key=SEED_KEY,
-        on_change=_on_number,
-        args=("seed", SEED_KEY),
-        help="The same mix and seed always give the same queries.",
-    )
-    terms_column.text_area(
-        "Custom vocabulary (optional, one term a line)",
-        key=TERMS_KEY,
-        on_change=_on_terms,
-        height=102,
-        placeholder="Your product names, people, jargon…",
-        help="Your own terms get a 'custom' domain of their own, with queries built around them.",
-    )
-    if MIX_ERROR_KEY in st.session_state:
-        st.error(components.plain_markdown(st.session_state[MIX_ERROR_KEY]), icon=":material/error:")
-    counts = mix.counts()
+    with total_column:
+        total = checks.number(
+            "Queries to generate",
+            DataMix,
+            "total",
+            key=TOTAL_KEY,
+            help="A Bedrock distillation job takes the same range of examples.",
+        )
+    with seed_column:
+        seed = checks.number(
+            "Seed", DataMix, "seed", key=SEED_KEY, help="The same mix and seed always give the same queries."
+        )
+    with terms_column:
+        st.text_area(
+            "Custom vocabulary (optional, one term a line)",
+            key=TERMS_KEY,
+            height=102,
+            placeholder="Your product names, people, jargon…",
+            help="Your own terms get a 'custom' domain of their own, with queries built around them.",
+        )
+        shown = _mix_as_shown(mix, total, seed, parse_terms(st.session_state[TERMS_KEY]), checks)
+    if shown is not None and shown != mix:
+        _set_mix(shown)
+        mix = shown
+    counts = mix.counts() if shown is not None else None
     for group in GROUPS:
-        _share_group(group, mix.groups()[group], counts[group], mix.total)
-    return mix
+        _share_group(group, mix.groups()[group], counts[group] if counts else None, mix.total if counts else None)
+    return shown
 
 
-def _share_group(group: str, shares: dict[str, float], counts: dict[str, int], total: int) -> None:
+def _mix_as_shown(
+    mix: DataMix, total: int | None, seed: int | None, terms: list[str], checks: Checks
+) -> DataMix | None:
+    """The mix with the boxes' total, seed and terms, or None (and the terms' problem) when one cannot be used."""
+    if terms != mix.custom_vocabulary:
+        try:
+            mix = mix.with_custom_terms(terms)
+        except ValidationError as exc:
+            checks.require("The custom vocabulary cannot be used: " + _first_reason(exc), here=True)
+            return None
+    if total is None or seed is None:
+        return None
+    return mix if (total, seed) == (mix.total, mix.seed) else mix.model_copy(update={"total": total, "seed": seed})
+
+
+def _share_group(group: str, shares: dict[str, float], counts: dict[str, int] | None, total: int | None) -> None:
+    """One group's sliders, as many a row as fit; counts are left out while the total box holds no usable number."""
     title, purpose = GROUP_TITLES[group]
     with st.container(border=True):
-        st.markdown(f"**{title}** · {purpose} · {sum(percent(s) for s in shares.values())}% of {total:,} queries")
-        keys = list(shares)
-        for start in range(0, len(keys), SLIDERS_PER_ROW):
-            columns = st.columns(SLIDERS_PER_ROW)
-            for column, key in zip(columns, keys[start : start + SLIDERS_PER_ROW], strict=False):
-                with column:
+        of_total = f" of {total:,} queries" if total is not None else ""
+        st.markdown(f"**{title}** · {purpose} · {sum(percent(s) for s in shares.values())}%{of_total}")
+        with wrapping_row(gap="small"):
+            for key in shares:
+                with st.container(width=SLIDER_WIDTH_PX):
                     label = f"{key}-led" if group == "focus" and key != "mixed" else key
                     st.slider(
                         label,
@@ -183,7 +202,7 @@ def _share_group(group: str, shares: dict[str, float], counts: dict[str, int], t
                         on_change=_on_share,
                         args=(group, key),
                     )
-                    st.caption(f"{counts[key]:,} queries")
+                    st.caption(f"{counts[key]:,} queries" if counts is not None else "– queries")
 
 
 # ---- teacher prompt -------------------------------------------------------------------------------------------
@@ -204,12 +223,12 @@ def current_prompt() -> tuple[RouterPrompt | None, str | None]:
         return teacher_prompt(template), None
     except ValueError:
         return None, (
-            f"The teacher prompt must contain {QUERY_PLACEHOLDER} where each query goes: put it back "
-            "or reset the prompt. Generate stays off until then."
+            f"The teacher prompt must contain {QUERY_PLACEHOLDER} where each query goes: put it back or reset "
+            "the prompt."
         )
 
 
-def prompt_editor(teacher: Router | None, teacher_name: str) -> RouterPrompt | None:
+def prompt_editor(teacher: Router | None, teacher_name: str, checks: Checks) -> RouterPrompt | None:
     """The teacher prompt, viewable and editable; an edit is a new prompt version recorded in the manifest."""
     prompt, problem = current_prompt()
     st.session_state.setdefault(PROMPT_WIDGET_KEY, st.session_state[PROMPT_KEY])
@@ -232,7 +251,7 @@ def prompt_editor(teacher: Router | None, teacher_name: str) -> RouterPrompt | N
             disabled=st.session_state[PROMPT_KEY] == DEFAULT_TEACHER_TEMPLATE,
         )
     if prompt is None:  # current_prompt says why
-        st.error(problem or "", icon=":material/error:")
+        checks.require(problem, here=True)
     else:
         edited = " (edited)" if st.session_state[PROMPT_KEY] != DEFAULT_TEACHER_TEMPLATE else ""
         st.caption(f"Prompt version: {prompt.version}{edited}")
@@ -248,6 +267,7 @@ class GeneratedMix:
 
     key: str
     synthesis: Synthesis
+    prompt: RouterPrompt
     rows: pd.DataFrame
     figures: dict[str, float | int]
     weight_counts: pd.DataFrame
@@ -271,7 +291,7 @@ def generation_key(mix: DataMix, prompt: RouterPrompt, backend: Backend) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def summarise(synthesis: Synthesis, key: str, teacher_name: str, billable: bool) -> GeneratedMix:
+def summarise(synthesis: Synthesis, key: str, prompt: RouterPrompt, teacher_name: str, billable: bool) -> GeneratedMix:
     decisions = synthesis.run.decisions if synthesis.run is not None else [None] * len(synthesis.queries)
     rows = pd.DataFrame(
         {
@@ -295,6 +315,7 @@ def summarise(synthesis: Synthesis, key: str, teacher_name: str, billable: bool)
     return GeneratedMix(
         key=key,
         synthesis=synthesis,
+        prompt=prompt,
         rows=rows,
         figures=figures,
         weight_counts=charts.weight_counts(rows[list(MODALITIES)]),
@@ -326,9 +347,15 @@ def page_teacher() -> tuple[Router | None, str | None]:
 
 
 def generate_controls(
-    current: state.Studio, mix: DataMix, prompt: RouterPrompt | None, teacher: Router | None, problem: str | None
+    current: state.Studio,
+    mix: DataMix | None,
+    prompt: RouterPrompt | None,
+    teacher: Router | None,
+    problem: str | None,
+    checks: Checks,
 ) -> None:
-    """The Generate button; a billable teacher shows its estimated cost and waits for confirmation."""
+    """The Generate button, off while the form holds something it cannot run; a billable teacher shows its
+    estimated cost and waits for confirmation."""
     backend = current.backend
     if teacher is None:  # page_teacher says why
         st.warning(components.plain_markdown(problem or ""), icon=":material/block:")
@@ -340,14 +367,13 @@ def generate_controls(
         )
     else:
         st.caption(f"Labelled by {backend.teacher_name}, on this machine: free, offline and deterministic.")
-    clicked = st.button(
-        f"Generate and label {mix.total:,} queries",
-        key=GENERATE_KEY,
-        type="primary",
-        icon=":material/auto_awesome:",
-        disabled=prompt is None,
-    )
-    if prompt is None:
+    _recreate_unsaved(current, teacher)
+    if unsaved_set() is not None:
+        st.caption("Generating replaces the unsaved set below.")
+    label = f"Generate and label {mix.total:,} queries" if mix is not None else "Generate and label queries"
+    clicked = checks.button(label, key=GENERATE_KEY, type="primary", icon=":material/auto_awesome:")
+    if mix is None or prompt is None or not checks.ok:
+        confirm.forget(GENERATE_KEY)  # an estimate shown for other values no longer holds
         return
     key = generation_key(mix, prompt, backend)
     pending = confirm.waiting(GENERATE_KEY)
@@ -367,6 +393,50 @@ def generate_controls(
         agreed_key, agreed_teacher, _ = agreed
         _generate(current, mix, prompt, agreed_key, agreed_teacher)
     _confirm_generation(current, mix)
+
+
+def _recreate_unsaved(current: state.Studio, teacher: Router) -> None:
+    """The unsaved set a draft recorded before a reload: made again when that is free (the same mix, prompt and
+    seed give the same set); with a billable teacher, Generate does it, reading the labels already bought back
+    from the labelling checkpoint."""
+    recorded = st.session_state.get(RECREATE_KEY)
+    if recorded is None or generated_mix() is not None:
+        return
+    try:
+        mix = DataMix.model_validate(recorded["mix"])
+        prompt = teacher_prompt(str(recorded["prompt"]))
+        key = str(recorded["key"])
+    except (KeyError, TypeError, ValueError):  # a draft from another version of the studio
+        st.session_state.pop(RECREATE_KEY, None)
+        return
+    if key != generation_key(mix, prompt, current.backend):
+        st.session_state.pop(RECREATE_KEY, None)
+        st.info(
+            "The set generated before the reload was labelled by another backend or teacher, so it was not made "
+            "again; it was never saved.",
+            icon=":material/history:",
+        )
+        return
+    if teacher.billable:
+        st.info(
+            f"The set of {mix.total:,} queries generated before the reload was not saved. Generate with the same mix "
+            "and prompt makes it again: the labels already bought are read back from the labelling checkpoint, "
+            "not bought twice.",
+            icon=":material/history:",
+        )
+        return
+    st.session_state.pop(RECREATE_KEY, None)
+    try:
+        made = labelling_teacher(current.backend, prompt)
+    except Exception as exc:
+        components.show_error(exc)
+        return
+    if _generate(current, mix, prompt, key, made):
+        st.info(
+            "The unsaved set generated before the reload is back (the same mix, prompt and seed make the same set); "
+            "it is still not saved.",
+            icon=":material/history:",
+        )
 
 
 def _start_generation(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: str) -> None:
@@ -395,7 +465,7 @@ def _confirm_generation(current: state.Studio, mix: DataMix) -> None:
     )
 
 
-def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: str, teacher: Router) -> None:
+def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: str, teacher: Router) -> bool:
     bar = st.progress(0.0, text="Generating queries…")
 
     def on_progress(done: int, total: int) -> None:
@@ -411,21 +481,29 @@ def _generate(current: state.Studio, mix: DataMix, prompt: RouterPrompt, key: st
             checkpoint_dir=current.settings.data_dir,
             on_progress=on_progress,
         )
-        result = summarise(synthesis, key, current.backend.teacher_name, teacher.billable)
+        result = summarise(synthesis, key, prompt, current.backend.teacher_name, teacher.billable)
     except Exception as exc:  # a failed run leaves the last set in place
         bar.empty()
         components.show_error(exc)
-        return
+        return False
     bar.empty()
     st.session_state[RESULT_KEY] = result
+    st.session_state.pop(RECREATE_KEY, None)
     st.session_state[SAVE_NAME_KEY] = suggested_name(current.backend.datasets(), mix)
+    return True
 
 
 # ---- the generated set ----------------------------------------------------------------------------------------
 
 
-def stale_notice(result: GeneratedMix, mix: DataMix, prompt: RouterPrompt | None, backend: Backend) -> None:
-    if prompt is None or result.key != generation_key(mix, prompt, backend):
+def unsaved_set() -> GeneratedMix | None:
+    """The generated set shown, while it is not saved in the library."""
+    result = generated_mix()
+    return result if result is not None and st.session_state.get(SAVED_KEY) != result.key else None
+
+
+def stale_notice(result: GeneratedMix, mix: DataMix | None, prompt: RouterPrompt | None, backend: Backend) -> None:
+    if mix is None or prompt is None or result.key != generation_key(mix, prompt, backend):
         st.info(
             "The mix, the prompt or the backend changed since this set was generated: press Generate to see "
             "the new one. Below is the last set generated.",
@@ -437,48 +515,46 @@ def quality_figures(result: GeneratedMix) -> None:
     figures = result.figures
     run = result.synthesis.run
     st.caption(f"Labelled by {result.teacher_name}.")
-    shown: list[tuple[str, str, str | None]] = [("Queries", f"{figures['queries']:,}", None)]
+    shown = [Figure("Queries", f"{figures['queries']:,}")]
     if run is not None:
-        shown += [("Labelled", f"{run.labelled:,}", None), ("Label failures", f"{run.failed:,}", None)]
+        shown += [Figure("Labelled", f"{run.labelled:,}"), Figure("Label failures", f"{run.failed:,}")]
     shown += [
-        ("Distinct queries", f"{figures['distinct']:,}", "Ignoring case, punctuation and spacing."),
-        (
+        Figure("Distinct queries", f"{figures['distinct']:,}", "Ignoring case, punctuation and spacing."),
+        Figure(
             "Distinct openings",
             f"{figures['distinct_openings']:,}",
             "Different first two words: a low figure means many queries start alike.",
         ),
-        (
+        Figure(
             "Length, words",
             f"{figures['mean_words']:.1f} ± {figures['std_words']:.1f}",
             f"Mean and spread; in characters {figures['mean_chars']:.0f} ± {figures['std_chars']:.0f}.",
         ),
-        ("Vocabulary", f"{figures['vocabulary_size']:,} words", "Distinct words over the whole set."),
-        ("Duplicates removed", f"{figures['duplicates_removed']:,}", "Near duplicates dropped before labelling."),
+        Figure("Vocabulary", f"{figures['vocabulary_size']:,} words", "Distinct words over the whole set."),
+        Figure("Duplicates removed", f"{figures['duplicates_removed']:,}", "Near duplicates dropped before labelling."),
     ]
     if result.billable and run is not None:
-        shown.append(("Teacher cost", format_usd(run.cost_usd), "What this labelling run cost."))
-    per_row = 4
-    for start in range(0, len(shown), per_row):
-        for column, (label, value, help_text) in zip(st.columns(per_row), shown[start : start + per_row], strict=False):
-            column.metric(label, value, help=help_text, border=True)
+        shown.append(Figure("Teacher cost", format_usd(run.cost_usd), "What this labelling run cost."))
+    figure_row(shown, border=True)
 
 
 def mix_charts(result: GeneratedMix) -> None:
     st.markdown("**How the teacher weighted each channel**")
     counts = result.weight_counts
     y_max = int(counts["queries"].max()) if len(counts) else 1
-    for column, channel in zip(st.columns(len(MODALITIES)), MODALITIES, strict=True):
-        column.altair_chart(charts.weight_histogram(counts, channel, y_max), width="stretch")
+    # Two a row: four side by side leave a 1024 px screen too little width for their titles and axes.
+    for pair in (MODALITIES[:2], MODALITIES[2:]):
+        for column, channel in zip(st.columns(2), pair, strict=True):
+            column.altair_chart(charts.weight_histogram(counts, channel, y_max), width="stretch")
     st.caption(
         "Queries per weight step (weights are rounded to 0.05). A tall bar at 0 means the channel is off "
         "for most queries."
     )
     focus_column, difficulty_column = st.columns(2)
-    focus_column.altair_chart(
-        charts.breakdown_chart(result.breakdowns["focus"], "focus: target, generated and the teacher's lead"),
-        width="stretch",
+    focus_column.altair_chart(charts.breakdown_chart(result.breakdowns["focus"], "focus"), width="stretch")
+    focus_column.caption(
+        "Target, generated, and the teacher's leading channel: its highest weight (a tie for the lead counts as mixed)."
     )
-    focus_column.caption("The teacher's leading channel is its highest weight; a tie for the lead counts as mixed.")
     difficulty_column.altair_chart(
         charts.breakdown_chart(result.breakdowns["difficulty"], "difficulty"), width="stretch"
     )
@@ -487,20 +563,34 @@ def mix_charts(result: GeneratedMix) -> None:
 
 
 def preview_table(result: GeneratedMix) -> None:
+    """The first rows: each query, its focus and the teacher's four weights (every column in view at 1024 px);
+    the selected row's difficulty, domain and reasoning below."""
     shown = len(result.preview)
-    st.markdown(f"**Sample rows** · the first {shown:,} of {len(result.rows):,}")
-    weight_column = {m: st.column_config.NumberColumn(m, format="%.2f", width="small") for m in MODALITIES}
-    st.dataframe(
+    st.markdown(f"**Sample rows** · the first {shown:,} of {len(result.rows):,} · select one to read its reasoning")
+    weight_column = {
+        m: st.column_config.NumberColumn(m, format="%.2f", width=PREVIEW_WEIGHT_WIDTHS[m]) for m in MODALITIES
+    }
+    picked = st.dataframe(
         result.preview,
         hide_index=True,
         height=320,
         key="data_mix_preview",
+        column_order=PREVIEW_COLUMNS,
         column_config={
-            "query": st.column_config.TextColumn("query", width="large"),
-            "reasoning": st.column_config.TextColumn("reasoning", width="large"),
+            "query": st.column_config.TextColumn("query", width=230),
+            "focus": st.column_config.TextColumn("focus", width=100),
             **weight_column,
         },
+        on_select="rerun",
+        selection_mode="single-row",
     )
+    rows = picked.selection.rows if picked is not None else []
+    row = result.preview.iloc[rows[0] if rows else 0]
+    with st.container(border=True):
+        fact_row([("Query", preview(str(row["query"])))])
+        fact_row([("Difficulty", str(row["difficulty"])), ("Domain", str(row["domain"]))])
+        st.caption("The teacher's reasoning")
+        st.text(str(row["reasoning"]) or "(no reasoning: the teacher could not label this query)")
 
 
 def label_failures(result: GeneratedMix) -> None:
@@ -527,8 +617,12 @@ def suggested_name(library: DatasetLibrary, mix: DataMix) -> str:
 def save_form(library: DatasetLibrary, result: GeneratedMix) -> None:
     if SAVE_NAME_KEY not in st.session_state:
         st.session_state[SAVE_NAME_KEY] = suggested_name(library, result.synthesis.mix)
+    if unsaved_set() is not None:
+        _unsaved_warning(result)
     with st.form("data_mix_save_form", border=False), st.container(horizontal=True, vertical_alignment="bottom"):
-        st.text_input("Dataset name", key=SAVE_NAME_KEY, max_chars=100, placeholder="for example router-train-v1")
+        st.text_input(
+            "Dataset name", key=SAVE_NAME_KEY, max_chars=MAX_DATASET_NAME, placeholder="for example router-train-v1"
+        )
         st.form_submit_button(
             "Save dataset",
             type="primary",
@@ -547,8 +641,68 @@ def _save(library: DatasetLibrary, result: GeneratedMix) -> None:
         SAVE_NOTICES, lambda: library.save(name, synthesis.records, synthesis.tags, synthesis.manifest_fields)
     )
     if done is not None:
+        st.session_state[SAVED_KEY] = result.key
         select_dataset(done.result.id)
         notices.success(
             SAVE_NOTICES,
             f"Saved: {done.result.records:,} {done.result.kind} records. It is selected in Saved datasets below.",
         )
+
+
+def _unsaved_warning(result: GeneratedMix) -> None:
+    """What keeps an unsaved set, and what loses it: a reload or a navigation cannot be stopped, so say it here."""
+    if result.billable:
+        kept = (
+            "A reload of this page keeps its mix and prompt (the address names their draft), and Generate then "
+            "makes it again from the labels already bought, kept in the labelling checkpoint."
+        )
+    else:
+        kept = "A reload of this page makes it again from its draft (the address names it)."
+    st.warning(
+        f"This set is not saved yet. {kept} Generating another set replaces it, and only a saved dataset can be "
+        "distilled.",
+        icon=":material/save:",
+    )
+
+
+# ---- the page's draft -----------------------------------------------------------------------------------------
+
+
+def restore_draft() -> None:
+    """In a session's first run: the mix, the prompt and the unsaved set of the draft the address names."""
+    content = drafts.restore(DRAFT_PAGE)
+    if content is None:
+        return
+    try:
+        mix = DataMix.model_validate(content["mix"])
+        template = str(content["prompt"])
+    except (KeyError, TypeError, ValidationError):  # a draft from another version of the studio
+        st.warning(
+            "The draft named in the address could not be read: the page starts afresh.", icon=":material/history:"
+        )
+        return
+    st.session_state[MIX_KEY] = mix
+    st.session_state.update(_widget_values(mix))
+    st.session_state[PROMPT_KEY] = st.session_state[PROMPT_WIDGET_KEY] = template
+    unsaved = content.get("unsaved")
+    if isinstance(unsaved, dict):
+        st.session_state[RECREATE_KEY] = unsaved
+
+
+def keep_draft() -> None:
+    """At the end of every run: the mix, the prompt and the unsaved set (how to make it again), in the draft."""
+    content: dict[str, object] = {
+        "mix": current_mix().model_dump(mode="json"),
+        "prompt": st.session_state.get(PROMPT_KEY, DEFAULT_TEACHER_TEMPLATE),
+    }
+    result = unsaved_set()
+    if result is not None:
+        content["unsaved"] = {
+            "mix": result.synthesis.mix.model_dump(mode="json"),
+            "prompt": result.prompt.template,
+            "key": result.key,
+        }
+    elif RECREATE_KEY in st.session_state:  # not made again yet (a billable teacher waits for Generate)
+        content["unsaved"] = st.session_state[RECREATE_KEY]
+    fresh = {"mix": DataMix().model_dump(mode="json"), "prompt": DEFAULT_TEACHER_TEMPLATE}
+    drafts.keep(DRAFT_PAGE, content, fresh=fresh)

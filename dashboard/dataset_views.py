@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
+from core.datasets.files import SplitInfo
+from core.datasets.library import MAX_DATASET_NAME
 from core.datasets.validation import ValidationReport, validate_file
 from core.files import safe_name
-from dashboard import components
+from dashboard import components, state
 from dashboard.widgets import confirm, notices, picker
+from dashboard.widgets.checks import Checks
 from dashboard.widgets.formatting import format_time
 
 if TYPE_CHECKING:
@@ -78,41 +81,45 @@ def library_section(library: DatasetLibrary, backend: Backend) -> None:
         datasets_frame(datasets),
         hide_index=True,
         key="data_mix_datasets",
-        column_config={"records": st.column_config.NumberColumn("records", format="localized")},
+        # Widths that fit 1024 px with every column in view; wider screens share out the rest.
+        column_config={
+            "name": st.column_config.TextColumn("name", width=220),
+            "kind": st.column_config.TextColumn("kind", width=95),
+            "records": st.column_config.NumberColumn("records", format="localized", width=80),
+            "created": st.column_config.TextColumn("created", width=150),
+            "s3 uri": st.column_config.TextColumn("s3 uri", width=150),
+        },
     )
     selected = picker.pick(datasets, param=DATASET_PARAM, key=DATASET_KEY, label="Dataset")
+    # One action a line: three side by side leave a 1024 px screen too little width for their buttons.
     with st.container(border=True):
         if confirm.waiting(DELETE_KEY) == selected.id:
             _confirm_delete(library, selected)
-        download_column, rename_column, split_column = st.columns([3, 4, 4], gap="large")
-        with download_column:
-            _download_and_delete(library, selected)
-        with rename_column:
-            _rename_form(library, selected)
-        with split_column:
-            _split_form(library, selected)
+        _download_and_delete(library, selected)
+        _rename_form(library, selected)
+        _split_form(library, selected)
     st.markdown("**Upload to Amazon S3**")
     s3_upload_form(library, backend, selected)
 
 
 def _download_and_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
-    st.caption("File")
-    if info.path.is_file():
-        st.download_button(
-            "Download JSONL",
-            data=lambda: library.download_bytes(info.id),
-            file_name=f"{safe_name(info.name)}.jsonl",
-            mime="application/jsonl",
-            on_click="ignore",
-            icon=":material/download:",
-            key="data_mix_download",
-        )
-    else:
+    if not info.path.is_file():
         st.error(
             "The dataset's file is missing from the data directory: delete this entry and save it again.",
             icon=":material/error:",
         )
-    st.button("Delete…", key=DELETE_KEY, icon=":material/delete:", on_click=confirm.ask, args=(DELETE_KEY, info.id))
+    with st.container(horizontal=True):
+        if info.path.is_file():
+            st.download_button(
+                "Download JSONL",
+                data=lambda: library.download_bytes(info.id),
+                file_name=f"{safe_name(info.name)}.jsonl",
+                mime="application/jsonl",
+                on_click="ignore",
+                icon=":material/download:",
+                key="data_mix_download",
+            )
+        st.button("Delete…", key=DELETE_KEY, icon=":material/delete:", on_click=confirm.ask, args=(DELETE_KEY, info.id))
 
 
 def _confirm_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
@@ -140,8 +147,11 @@ def rename_key(dataset_id: str) -> str:
 
 def _rename_form(library: DatasetLibrary, info: DatasetInfo) -> None:
     st.session_state.setdefault(rename_key(info.id), info.name)
-    with st.form(f"data_mix_rename_form_{info.id}", border=False):
-        st.text_input("New name", key=rename_key(info.id), max_chars=100)
+    with (
+        st.form(f"data_mix_rename_form_{info.id}", border=False),
+        st.container(horizontal=True, vertical_alignment="bottom"),
+    ):
+        st.text_input("New name", key=rename_key(info.id), max_chars=MAX_DATASET_NAME)
         st.form_submit_button(
             "Rename", icon=":material/edit:", key="data_mix_rename", on_click=_rename, args=(library, info.id)
         )
@@ -156,24 +166,19 @@ def _rename(library: DatasetLibrary, dataset_id: str) -> None:
 
 
 def _split_form(library: DatasetLibrary, info: DatasetInfo) -> None:
+    """The held-out share and the seed, checked as typed (no form: Split stays off while the seed is unusable)."""
     st.session_state.setdefault(SPLIT_RATIO_KEY, 20)
-    st.session_state.setdefault(SPLIT_SEED_KEY, 7)
-    with st.form("data_mix_split_form", border=False):
-        ratio_column, seed_column = st.columns([3, 2])
-        ratio_column.slider("Held-out share", 5, 50, step=5, format="%d%%", key=SPLIT_RATIO_KEY)
-        seed_column.number_input("Split seed", min_value=0, max_value=2**31 - 1, step=1, key=SPLIT_SEED_KEY)
-        st.form_submit_button(
-            "Split into train and held-out",
-            icon=":material/call_split:",
-            key="data_mix_split",
-            on_click=_split,
-            args=(library, info.id),
-        )
+    form = Checks()
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.slider("Held-out share", 5, 50, step=5, format="%d%%", key=SPLIT_RATIO_KEY)
+        with st.container():
+            seed = form.number("Split seed", SplitInfo, "seed", key=SPLIT_SEED_KEY, default=7)
+    if form.button("Split into train and held-out", key="data_mix_split", icon=":material/call_split:"):
+        _split(library, info.id, st.session_state[SPLIT_RATIO_KEY] / 100, seed)
+        st.rerun()  # the list above was drawn before the split
 
 
-def _split(library: DatasetLibrary, dataset_id: str) -> None:
-    ratio = st.session_state[SPLIT_RATIO_KEY] / 100
-    seed = int(st.session_state[SPLIT_SEED_KEY])
+def _split(library: DatasetLibrary, dataset_id: str, ratio: float, seed: int) -> None:
     done = notices.attempt(LIBRARY, lambda: library.split(dataset_id, ratio, seed))
     if done is not None:
         train, heldout = done.result
@@ -203,6 +208,15 @@ def s3_upload_form(library: DatasetLibrary, backend: Backend, info: DatasetInfo)
         st.info(storage.describe(), icon=":material/cloud_off:")
         return
     notices.show(S3)
+    status = state.backend_status()
+    if not status.ready:  # an upload could only fail: say why instead of offering the form
+        st.warning(
+            components.plain_markdown(
+                f"{status.label} is not ready, so uploading is off. Open Settings in the sidebar to fix it."
+            ),
+            icon=":material/block:",
+        )
+        return
     location = storage.location(info)
     if location:
         st.caption("Uploaded to")
@@ -262,8 +276,8 @@ def validation_report_view(report: ValidationReport) -> None:
             hide_index=True,
             key="data_mix_problems",
             column_config={
-                "where": st.column_config.TextColumn("where", width="small"),
-                "problem": st.column_config.TextColumn("problem", width="large"),
+                "where": st.column_config.TextColumn("where", width=110),
+                "problem": st.column_config.TextColumn("problem", width=520),
             },
         )
         if report.problems_not_stored:
@@ -281,7 +295,7 @@ def uploaded_file_check(library: DatasetLibrary, name: str, data: bytes) -> None
         return
     st.session_state.setdefault(IMPORT_NAME_KEY, Path(name).stem)
     with st.form("data_mix_import_form", border=False), st.container(horizontal=True, vertical_alignment="bottom"):
-        st.text_input("Import as", key=IMPORT_NAME_KEY, max_chars=100)
+        st.text_input("Import as", key=IMPORT_NAME_KEY, max_chars=MAX_DATASET_NAME)
         st.form_submit_button(
             "Import into the library",
             icon=":material/library_add:",

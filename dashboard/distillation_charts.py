@@ -59,7 +59,8 @@ def metric_curves_chart(
             "curve:N",
             title=None,
             scale=alt.Scale(domain=shown, range=[CURVE_COLOURS[curve] for curve in shown]),
-            legend=alt.Legend(orient="bottom"),
+            # One entry a line: a row of entries wider than a narrow chart is cut at its edge.
+            legend=alt.Legend(orient="bottom", direction="vertical"),
         ),
         tooltip=[
             alt.Tooltip("curve:N", title="curve"),
@@ -76,14 +77,14 @@ def metric_curves_chart(
 
 
 def loss_chart(metrics: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
-    return metric_curves_chart(metrics, LOSS_CURVES, "Loss (cross-entropy against the teacher)", y_title="loss")
+    return metric_curves_chart(metrics, LOSS_CURVES, "Loss", y_title="cross-entropy")
 
 
 def agreement_chart(metrics: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     return metric_curves_chart(
         metrics,
         AGREEMENT_CURVES,
-        "Agreement with the teacher (same top channel)",
+        "Agreement with the teacher",
         y_title="agreement",
         y_domain=(0.0, 1.0),
         y_format=".0%",

@@ -23,7 +23,9 @@ from dashboard import components, state
 from dashboard.distillation_charts import agreement_chart, loss_chart
 from dashboard.model_views import MODEL_PARAM
 from dashboard.widgets import confirm, notices, picker
+from dashboard.widgets.checks import Checks
 from dashboard.widgets.formatting import format_elapsed, format_rubric, format_share, format_time
+from dashboard.widgets.layout import Figure, fact_row, figure_row
 
 JOB_PARAM = "job"
 POLL_INTERVAL_S = 1.0
@@ -52,6 +54,11 @@ PHASE_BADGES: dict[str, tuple[BadgeColour, str]] = {
     JobStatus.STOPPED.value: ("orange", ":material/stop_circle:"),
     JobStatus.FAILED.value: ("red", ":material/error:"),
 }
+HELDOUT_SET_KEY = "distill_heldout_set"
+# The held-out choice that scores the model on a share of its own training set.
+SHARE_OF_TRAINING = ""
+HELDOUT_ROLE = "heldout"
+ROLE_WORDS = {"train": "training part of a split", HELDOUT_ROLE: "held-out part of a split"}
 INTERRUPTED_TEXT = (
     "The job's worker process ended without finishing (interrupted): the app or the machine restarted, or the "
     "process was killed. Start the job again."
@@ -60,7 +67,20 @@ INTERRUPTED_TEXT = (
 
 def dataset_label(dataset: DatasetInfo) -> str:
     kind = "labelled" if dataset.kind == "labelled" else "prompts only"
-    return f"{dataset.name} ({dataset.records:,} records, {kind})"
+    role = ROLE_WORDS.get(dataset.role or "")
+    return f"{dataset.name} ({dataset.records:,} records, {kind}{f', {role}' if role else ''})"
+
+
+def training_choices(datasets: Sequence[DatasetInfo]) -> list[DatasetInfo]:
+    """Datasets to train on, newest first, the held-out parts of splits last: the first is the default, so a split
+    (which saves its held-out part last) never makes its held-out part the training set."""
+    return sorted(datasets, key=lambda dataset: dataset.role == HELDOUT_ROLE)
+
+
+def heldout_choices(datasets: Sequence[DatasetInfo], training_id: str) -> list[DatasetInfo]:
+    """Labelled datasets to score the model on, other than the training set; held-out parts of splits first."""
+    labelled = [d for d in datasets if d.kind == "labelled" and d.id != training_id]
+    return sorted(labelled, key=lambda dataset: dataset.role != HELDOUT_ROLE)
 
 
 def student_label(job: Job) -> str:
@@ -100,15 +120,32 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
     st.session_state.setdefault(NAME_KEY, default_job_name(taken))
     defaults = TrainingConfig()
 
-    dataset_column, name_column = st.columns(2, gap="large")
-    dataset_id = dataset_column.selectbox(
+    # The dataset's label is long (name, size, kind): it gets the whole width, so it reads at 1024 px too.
+    dataset_id = st.selectbox(
         "Dataset",
-        list(by_id),
+        [dataset.id for dataset in training_choices(datasets)],
         key=DATASET_KEY,
         format_func=lambda key: dataset_label(by_id[key]),
         help="Datasets of the library; a prompt-only one is labelled by the teacher inside the job.",
     )
-    with name_column, st.container(horizontal=True, vertical_alignment="bottom"):
+    if by_id[dataset_id].role == HELDOUT_ROLE:
+        st.warning(
+            "This is the held-out part of a split: a model trained on it is scored on queries like the ones it "
+            "learnt from elsewhere, and the training part is left unused. Pick the training part to train on.",
+            icon=":material/warning:",
+        )
+    heldout_ids = [SHARE_OF_TRAINING] + [d.id for d in heldout_choices(datasets, dataset_id)]
+    heldout_id = st.selectbox(
+        "Held-out set",
+        heldout_ids,
+        key=HELDOUT_SET_KEY,
+        format_func=lambda key: (
+            "A share of the training set (below)" if key == SHARE_OF_TRAINING else dataset_label(by_id[key])
+        ),
+        help="What the finished model is scored on: a labelled dataset of its own (the whole training set is then "
+        "trained on), or a share split off the training set.",
+    )
+    with st.container(horizontal=True, vertical_alignment="bottom"):
         st.text_input(
             "Job name",
             key=NAME_KEY,
@@ -117,74 +154,85 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
             "digits, '-', '+' or '.', starting with a letter or digit.",
         )
         st.button("New name", key="distill_new_name", icon=":material/refresh:", on_click=_suggest_name, args=(taken,))
-
-    teacher_column, student_column = st.columns(2, gap="large")
-    teacher_column.text_input(
-        "Teacher", value=teacher_of(by_id[dataset_id], runner), disabled=True, key=f"distill_teacher_{dataset_id}"
-    )
+    student_column, teacher_column = st.columns(2, gap="large")
     students = {student.key: student.label for student in runner.students()}
     student_column.selectbox("Student", list(students), key=STUDENT_KEY, format_func=lambda key: students[key])
+    with teacher_column:
+        fact_row([("Teacher", teacher_of(by_id[dataset_id], runner))])
     st.caption(runner.description)
 
+    checks = Checks()
     epochs_column, rate_column, heldout_column, seed_column = st.columns(4)
-    epochs_column.number_input(
-        "Epochs",
-        min_value=1,
-        max_value=1000,
-        value=defaults.epochs,
-        step=1,
-        key=EPOCHS_KEY,
-        help=f"At most this many passes; training stops early after {defaults.patience} epochs without improvement.",
-    )
-    rate_column.number_input(
-        "Learning rate",
-        min_value=0.0001,
-        max_value=10.0,
-        value=defaults.learning_rate,
-        step=0.005,
-        format="%.4f",
-        key=LEARNING_RATE_KEY,
-        help="Adam's step size.",
-    )
-    heldout_column.slider(
-        "Held-out share",
-        min_value=0.0,
-        max_value=0.5,
-        value=DistillParams().heldout_ratio,
-        step=0.05,
-        key=HELDOUT_KEY,
-        format="%.2f",
-        help="Kept out of training and scored at the end: the model's held-out agreement and rubric.",
-    )
-    seed_column.number_input(
-        "Seed",
-        min_value=0,
-        max_value=2**31 - 1,
-        value=0,
-        step=1,
-        key=SEED_KEY,
-        help="The same data, settings and seed give the same model.",
-    )
+    with epochs_column:
+        epochs = checks.number(
+            "Epochs",
+            TrainingConfig,
+            "epochs",
+            key=EPOCHS_KEY,
+            default=defaults.epochs,
+            help=f"At most this many passes; training stops early after {defaults.patience} epochs without "
+            "improvement.",
+        )
+    with rate_column:
+        learning_rate = checks.number(
+            "Learning rate",
+            TrainingConfig,
+            "learning_rate",
+            key=LEARNING_RATE_KEY,
+            default=defaults.learning_rate,
+            help="Adam's step size.",
+        )
+    with heldout_column:
+        if heldout_id == SHARE_OF_TRAINING:
+            heldout_ratio = st.slider(
+                "Held-out share",
+                min_value=0.0,
+                max_value=0.5,
+                value=DistillParams().heldout_ratio,
+                step=0.05,
+                key=HELDOUT_KEY,
+                format="%.2f",
+                help="Kept out of training and scored at the end: the model's held-out agreement and rubric.",
+            )
+        else:  # the held-out set scores the model; the whole training set is trained on
+            heldout_ratio = 0.0
+            fact_row([("Held-out share", "none: all of it trains")])
+    with seed_column:
+        seed = checks.number(
+            "Seed",
+            DistillParams,
+            "seed",
+            key=SEED_KEY,
+            default=DistillParams().seed,
+            help="The same data, settings and seed give the same model.",
+        )
 
     name = st.session_state[NAME_KEY].strip()
     problem = job_name_problem(name, taken)
-    launched_here = st.session_state.get(LAUNCHED_KEY, {})
-    if problem and name in launched_here:
+    if problem and name in st.session_state.get(LAUNCHED_KEY, {}):
         st.info(
             components.plain_markdown(f"Started {name}. To start another job, give it a new name."),
             icon=":material/check_circle:",
         )
-    elif problem:
-        st.error(components.plain_markdown(problem), icon=":material/badge:")
-    start = st.button(
-        "Start distillation",
-        key="distill_start",
-        type="primary",
-        icon=":material/play_arrow:",
-        disabled=problem is not None,
-    )
-    if start:
-        _launch(runner, name, dataset_id)
+    checks.require(problem)
+    if heldout_id == SHARE_OF_TRAINING and heldout_ratio == 0:
+        st.warning(
+            "With a held-out share of 0 and no held-out set, the model will have no held-out figures (agreement, "
+            "rubric): nothing is kept back to score it on.",
+            icon=":material/warning:",
+        )
+    if checks.button("Start distillation", key="distill_start", type="primary", icon=":material/play_arrow:"):
+        # Exactly what the boxes show: read_number returned these values for the text they hold.
+        params = {
+            "student": st.session_state[STUDENT_KEY],
+            "epochs": epochs,
+            "learning_rate": learning_rate,
+            "heldout_ratio": float(heldout_ratio),
+            "seed": seed,
+        }
+        if heldout_id != SHARE_OF_TRAINING:
+            params["heldout_dataset_id"] = heldout_id
+        _launch(runner, name, dataset_id, params)
     notices.show(LAUNCH_PROBLEMS)
 
 
@@ -192,14 +240,7 @@ def _suggest_name(taken: set[str]) -> None:
     st.session_state[NAME_KEY] = default_job_name(taken | set(st.session_state.get(LAUNCHED_KEY, {})))
 
 
-def _launch(runner: JobService, name: str, dataset_id: str) -> None:
-    params = {
-        "student": st.session_state[STUDENT_KEY],
-        "epochs": int(st.session_state[EPOCHS_KEY]),
-        "learning_rate": float(st.session_state[LEARNING_RATE_KEY]),
-        "heldout_ratio": float(st.session_state[HELDOUT_KEY]),
-        "seed": int(st.session_state[SEED_KEY]),
-    }
+def _launch(runner: JobService, name: str, dataset_id: str, params: dict[str, object]) -> None:
     try:
         job = runner.submit(name, dataset_id, params)
     except Exception as exc:  # a bad setting, a taken name, a worker that cannot start: one sentence
@@ -231,7 +272,6 @@ def _jobs_panel(current: state.Studio, runner: JobService, polling: bool) -> Non
     try:
         jobs = runner.list()
         dataset_names = {d.id: d.name for d in current.backend.datasets().list()}
-        model_names = {m.id: m.name for m in current.backend.models().list()}
     except Exception as exc:
         components.show_error(exc)
         return
@@ -240,7 +280,7 @@ def _jobs_panel(current: state.Studio, runner: JobService, polling: bool) -> Non
     if not jobs:
         st.info("No jobs yet: start one above.", icon=":material/school:")
         return
-    job_table(jobs, dataset_names, model_names)
+    job_table(jobs, dataset_names)
     job = pick_job(jobs)
     with st.container(border=True):
         _job_header(job, dataset_names)
@@ -253,40 +293,42 @@ def _jobs_panel(current: state.Studio, runner: JobService, polling: bool) -> Non
             st.json(job.params, expanded=True)
 
 
-def job_table(jobs: Sequence[Job], dataset_names: Mapping[str, str], model_names: Mapping[str, str]) -> None:
+def job_table(jobs: Sequence[Job], dataset_names: Mapping[str, str]) -> None:
     now = datetime.now(UTC)
     rows = [
         {
             "name": job.name,
             "status": _status_text(job),
-            "phase": job.phase or "–",
             "progress": round(job.progress * 100),
             "elapsed": format_elapsed(elapsed_seconds(job, now)),
             "dataset": dataset_names.get(job.dataset_id or "", job.dataset_id or "–"),
-            "model": model_names.get(job.model_id or "", job.model_id or "–"),
             "created": format_time(job.created_at),
         }
         for job in jobs
     ]
+    # Widths that fit 1024 px with every column in view (wider screens share out the rest); the phase, the
+    # resulting model and the rest are in the selected job's view below.
     st.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
         width="stretch",
         column_config={
-            "name": st.column_config.TextColumn("Job"),
-            "status": st.column_config.TextColumn("Status"),
-            "phase": st.column_config.TextColumn("Phase"),
-            "progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=100, format="%d%%"),
-            "elapsed": st.column_config.TextColumn("Elapsed"),
-            "dataset": st.column_config.TextColumn("Dataset"),
-            "model": st.column_config.TextColumn("Resulting model"),
-            "created": st.column_config.TextColumn("Submitted"),
+            "name": st.column_config.TextColumn("Job", width=170),
+            "status": st.column_config.TextColumn("Status", width=110),
+            "progress": st.column_config.ProgressColumn(
+                "Progress", min_value=0, max_value=100, format="%d%%", width=100
+            ),
+            "elapsed": st.column_config.TextColumn("Elapsed", width=70),
+            "dataset": st.column_config.TextColumn("Dataset", width=130),
+            "created": st.column_config.TextColumn("Submitted", width=140),
         },
     )
 
 
 def _status_text(job: Job) -> str:
-    return f"{job.status} ({job.failure_message})" if job.failure_message == INTERRUPTED else job.status
+    if job.failure_message == INTERRUPTED:
+        return f"{job.status} ({job.failure_message})"
+    return f"{job.status} · {job.phase}" if job.active and job.phase else job.status
 
 
 def pick_job(jobs: Sequence[Job]) -> Job:
@@ -310,9 +352,7 @@ def _job_header(job: Job, dataset_names: Mapping[str, str]) -> None:
         ("Teacher", job.teacher or "–"),
         ("Student", student_label(job)),
     )
-    for column, (label, value) in zip(st.columns([3, 2, 2, 3, 3, 3]), facts, strict=True):
-        with column:
-            components.fact(label, value)
+    fact_row(facts)
 
 
 def phase_timeline(job: Job) -> None:
@@ -361,16 +401,19 @@ def _finished_model(runner: JobService, job: Job) -> None:
             icon=":material/help:",
         )
         return
-    figures = st.columns(3)
-    figures[0].metric(
-        "Held-out agreement",
-        format_share(made.metrics.get(HELDOUT_AGREEMENT)),
-        help="Share of held-out queries whose top channel matches the teacher's.",
+    figure_row(
+        [
+            Figure(
+                "Held-out agreement",
+                format_share(made.metrics.get(HELDOUT_AGREEMENT)),
+                "Share of held-out queries whose top channel matches the teacher's.",
+            ),
+            Figure(
+                "Held-out rubric", format_rubric(made.metrics.get(HELDOUT_RUBRIC)), "Mean weights-rubric score, 1 to 5."
+            ),
+            Figure("Epochs run", str(made.metrics.get("epochs_run") or "–")),
+        ]
     )
-    figures[1].metric(
-        "Held-out rubric", format_rubric(made.metrics.get(HELDOUT_RUBRIC)), help="Mean weights-rubric score, 1 to 5."
-    )
-    figures[2].metric("Epochs run", str(made.metrics.get("epochs_run") or "–"))
     st.success("Completed: the student is registered as a custom model.", icon=":material/check_circle:")
     with st.container(horizontal=True, vertical_alignment="center"):
         st.text(made.name)
@@ -389,7 +432,9 @@ def _curves(metrics: list[dict[str, object]], job: Job) -> None:
         return
     loss_column, agreement_column = st.columns(2, gap="large")
     loss_column.altair_chart(loss_chart(metrics), width="stretch")
+    loss_column.caption("Cross-entropy of the student's weights against the teacher's, per epoch.")
     agreement_column.altair_chart(agreement_chart(metrics), width="stretch")
+    agreement_column.caption("Share of queries whose top channel is the teacher's.")
 
 
 def _stop_control(runner: JobService, job: Job) -> None:

@@ -19,6 +19,7 @@ from core.model_registry import HELDOUT_MAE, HELDOUT_N, CustomModel
 from dashboard import components
 from dashboard.widgets import confirm, notices, picker
 from dashboard.widgets.formatting import format_rubric, format_share, format_size, format_time, readable_numbers
+from dashboard.widgets.layout import Figure, fact_row, figure_row, wrapping_row
 from dashboard.widgets.try_router import try_router_box
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ TRY_QUERY_KEY = f"{TRY_KEY}_query"
 TRY_ROUTE_KEY = f"{TRY_KEY}_route"
 PROBLEMS = "models_delete"
 TRY_EXAMPLE = "dog barking loudly"
+# Wide enough for the longest key and its value on one line ("min_improvement": 0.0001).
+JSON_BLOCK_WIDTH_PX = 300
 
 
 def empty_state(distillation_page: Path) -> None:
@@ -46,30 +49,30 @@ def model_table(models: Sequence[CustomModel], job_names: Mapping[str, str], dat
     rows = [
         {
             "name": model.name,
-            "created": format_time(model.created_at),
             "job": job_names.get(model.job_id or "", model.job_id or "–"),
             "dataset": dataset_names.get(model.dataset_id or "", model.dataset_id or "–"),
-            "size": format_size(model.size_bytes),
             "agreement": format_share(model.heldout_agreement),
             "rubric": format_rubric(model.heldout_rubric),
         }
         for model in models
     ]
+    # Widths that fit 1024 px with every column in view (wider screens share out the rest); when each was made,
+    # its size and the rest of its lineage are in the selected model's manifest below.
     st.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
         width="stretch",
         column_config={
-            "name": st.column_config.TextColumn("Model"),
-            "created": st.column_config.TextColumn("Created"),
-            "job": st.column_config.TextColumn("Source job"),
-            "dataset": st.column_config.TextColumn("Dataset"),
-            "size": st.column_config.TextColumn("Size"),
+            "name": st.column_config.TextColumn("Model", width=180),
+            "job": st.column_config.TextColumn("Source job", width=170),
+            "dataset": st.column_config.TextColumn("Dataset", width=160),
             "agreement": st.column_config.TextColumn(
-                "Held-out agreement", help="Share of held-out queries whose top channel matches the teacher's."
+                "Agreement", width=90, help="Held out: share of queries whose top channel matches the teacher's."
             ),
             "rubric": st.column_config.TextColumn(
-                "Held-out rubric", help="Mean weights-rubric score, 1-5 (5: every weight within 0.05 of the teacher)."
+                "Rubric",
+                width=80,
+                help="Held out: mean weights-rubric score, 1-5 (5: every weight within 0.05 of the teacher).",
             ),
         },
     )
@@ -89,51 +92,56 @@ def model_details(model: CustomModel, job_names: Mapping[str, str], dataset_name
         st.text(str(exc))
         manifest = None
     held = (manifest.heldout_metrics if manifest else None) or {}
-    figures = st.columns(4)
-    figures[0].metric(
-        "Held-out agreement",
-        format_share(model.heldout_agreement),
-        help="Share of held-out queries whose top channel matches the teacher's.",
-    )
-    figures[1].metric(
-        "Held-out rubric",
-        format_rubric(model.heldout_rubric),
-        help="Mean weights-rubric score (docs/ARCHITECTURE.md), 1 to 5.",
-    )
     mae = model.metrics.get(HELDOUT_MAE, held.get("mae"))
-    figures[2].metric(
-        "Mean weight error",
-        "–" if mae is None else f"{mae:.3f}",
-        help="Mean absolute difference from the teacher's weights on held-out queries.",
-    )
     count = model.metrics.get(HELDOUT_N, held.get("n"))
-    figures[3].metric("Held-out queries", "–" if count is None else f"{int(count):,}")
+    figure_row(
+        [
+            Figure(
+                "Held-out agreement",
+                format_share(model.heldout_agreement),
+                "Share of held-out queries whose top channel matches the teacher's.",
+            ),
+            Figure(
+                "Held-out rubric",
+                format_rubric(model.heldout_rubric),
+                "Mean weights-rubric score (docs/ARCHITECTURE.md), 1 to 5.",
+            ),
+            Figure(
+                "Mean weight error",
+                "–" if mae is None else f"{mae:.3f}",
+                "Mean absolute difference from the teacher's weights on held-out queries.",
+            ),
+            Figure("Held-out queries", "–" if count is None else f"{int(count):,}"),
+        ]
+    )
 
     st.markdown("**Provenance**")
-    facts = (
-        ("Source job", job_names.get(model.job_id or "", model.job_id or "–")),
-        ("Dataset", dataset_names.get(model.dataset_id or "", model.dataset_id or "–")),
-        ("Teacher", (manifest.teacher_id if manifest else None) or "–"),
-        ("Prompt version", (manifest.prompt_version if manifest else None) or "–"),
-        ("Seed", str(manifest.seed) if manifest else "–"),
-        ("Created", format_time(model.created_at)),
-        ("Size", format_size(model.size_bytes)),
-        ("Backend", model.backend),
+    fact_row(
+        [
+            ("Source job", job_names.get(model.job_id or "", model.job_id or "–")),
+            ("Dataset", dataset_names.get(model.dataset_id or "", model.dataset_id or "–")),
+            ("Teacher", (manifest.teacher_id if manifest else None) or "–"),
+            ("Prompt version", (manifest.prompt_version if manifest else None) or "–"),
+            ("Seed", str(manifest.seed) if manifest else "–"),
+            ("Created", format_time(model.created_at)),
+            ("Size", format_size(model.size_bytes)),
+            ("Backend", model.backend),
+        ]
     )
-    for row in (facts[:4], facts[4:]):
-        for column, (label, value) in zip(st.columns(4), row, strict=True):
-            with column:
-                components.fact(label, value)
-    components.fact("Dataset sha256", (manifest.dataset_sha256 if manifest else None) or "–")
-    components.fact("Files", str(model.path) if model.path else (model.arn or "–"))
+    fact_row([("Dataset sha256", (manifest.dataset_sha256 if manifest else None) or "–")])
+    fact_row([("Files", str(model.path) if model.path else (model.arn or "–"))])
 
-    hyper_column, training_column, heldout_column = st.columns(3, gap="large")
-    hyper_column.markdown("**Hyperparameters**")
-    hyper_column.json(manifest.hyperparameters if manifest else {}, expanded=True)
-    training_column.markdown("**Training metrics**")
-    training_column.json(readable_numbers(manifest.training_metrics if manifest else {}), expanded=True)
-    heldout_column.markdown("**Held-out metrics**")
-    heldout_column.json(readable_numbers(held), expanded=True)
+    # Side by side where they fit, one under another on a narrow screen: their keys never break.
+    blocks = (
+        ("Hyperparameters", manifest.hyperparameters if manifest else {}),
+        ("Training metrics", readable_numbers(manifest.training_metrics if manifest else {})),
+        ("Held-out metrics", readable_numbers(held)),
+    )
+    with wrapping_row(gap="large"):
+        for title, values in blocks:
+            with st.container(width=JSON_BLOCK_WIDTH_PX):
+                st.markdown(f"**{title}**")
+                st.json(values, expanded=True)
 
 
 def read_manifest(model: CustomModel) -> StudentManifest:

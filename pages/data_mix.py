@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import data_mix_views as views
 from dashboard import dataset_views as datasets
 from dashboard import state
+from dashboard.widgets.checks import Checks
 
 st.title("Data Mix")
 current = state.studio()
@@ -15,13 +16,16 @@ st.markdown(
     "adds up to 100%. Then generate, let the teacher label them, check the result and save it for distillation."
 )
 
+views.restore_draft()
+
 st.subheader("Shape the mix")
-mix = views.mix_controls()
+form = Checks()
+mix = views.mix_controls(form)
 teacher, teacher_problem = views.page_teacher()
-prompt = views.prompt_editor(teacher, current.backend.teacher_name)
+prompt = views.prompt_editor(teacher, current.backend.teacher_name, form)
 
 st.subheader("Generate and label")
-views.generate_controls(current, mix, prompt, teacher, teacher_problem)
+views.generate_controls(current, mix, prompt, teacher, teacher_problem, form)
 result = views.generated_mix()
 if result is None:
     st.info("Nothing generated yet: shape the mix above and press Generate.", icon=":material/science:")
@@ -38,3 +42,4 @@ datasets.library_section(library, current.backend)
 
 st.subheader("Validate a file")
 datasets.validate_section(library)
+views.keep_draft()

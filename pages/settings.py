@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from core.settings import save_settings
+from core.settings import Settings, save_settings
 from dashboard import components, state
 from dashboard.widgets import notices, prices
+from dashboard.widgets.checks import Checks
 
 BACKEND_LABELS = {"local": "Local (offline, free)", "bedrock": "Amazon Bedrock"}
 CHECK_KEY = "settings_credentials_check"
@@ -23,7 +24,10 @@ def pinned_help(field: str, help_text: str) -> str:
 
 
 st.subheader("Backend and AWS account")
-with st.form("settings_form"):
+# Checked as typed against core's own settings rules: Save stays off, with the reason beside it, while a value
+# cannot be saved.
+form = Checks()
+with st.container(border=True):
     backend = st.radio(
         "Backend",
         list(BACKEND_LABELS),
@@ -35,24 +39,32 @@ with st.form("settings_form"):
         help=pinned_help("backend", "Local runs everything on this machine; Amazon Bedrock uses your AWS account."),
     )
     profile_column, region_column = st.columns(2)
-    profile = profile_column.text_input(
-        "AWS profile",
-        value=settings.aws_profile or "",
-        key="settings_aws_profile",
-        placeholder="default credential chain",
-        disabled="aws_profile" in pinned,
-        help=pinned_help("aws_profile", "A profile from ~/.aws/config; leave empty for the default chain."),
-    )
-    region = region_column.text_input(
-        "AWS region",
-        value=settings.aws_region,
-        key="settings_aws_region",
-        disabled="aws_region" in pinned,
-        help=pinned_help("aws_region", "Deployments of distilled models exist in us-east-1 and us-west-2."),
-    )
-    save = st.form_submit_button("Save settings", type="primary", icon=":material/save:", key="settings_save")
+    with profile_column:
+        profile = form.text(
+            "AWS profile",
+            Settings,
+            "aws_profile",
+            key="settings_aws_profile",
+            problem=state.FIELD_HINTS["aws_profile"],
+            value=settings.aws_profile or "",
+            placeholder="default credential chain",
+            disabled="aws_profile" in pinned,
+            help=pinned_help("aws_profile", "A profile from ~/.aws/config; leave empty for the default chain."),
+        )
+    with region_column:
+        region = form.text(
+            "AWS region",
+            Settings,
+            "aws_region",
+            key="settings_aws_region",
+            problem=state.FIELD_HINTS["aws_region"],
+            value=settings.aws_region,
+            disabled="aws_region" in pinned,
+            help=pinned_help("aws_region", "Deployments of distilled models exist in us-east-1 and us-west-2."),
+        )
+    save = form.button("Save settings", key="settings_save", type="primary", icon=":material/save:")
 if save:
-    chosen = {"backend": backend, "aws_profile": profile.strip(), "aws_region": region.strip()}
+    chosen = {"backend": backend, "aws_profile": profile or "", "aws_region": region}
     try:
         save_settings(settings, **{field: value for field, value in chosen.items() if field not in pinned})
     except Exception as exc:
@@ -92,7 +104,7 @@ st.caption(
 prices.price_editor(current.store)
 
 st.subheader("Data directory")
-st.text(str(settings.data_dir))
+st.code(str(settings.data_dir), language=None)  # a path scrolls rather than break a word
 st.caption(
     "Datasets, models, jobs, prices and these settings live here. To use another directory, set VSRS_DATA_DIR "
     "before starting the app:"

@@ -12,6 +12,7 @@ from core.aws.models import MODELS
 from core.pricing import DEFAULT_PRICES_PER_MILLION, ModelPrice, load_price_table, parse_price, reset_prices, save_price
 from dashboard import components
 from dashboard.widgets import notices
+from dashboard.widgets.checks import Checks
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -71,15 +72,22 @@ def price_editor(store: Store, key: str = "price_editor") -> None:
         disabled=["model", "source"],
         column_order=["model", PRICE_INPUT, PRICE_OUTPUT, "source"],
         column_config={
-            "model": st.column_config.TextColumn("Model"),
-            PRICE_INPUT: st.column_config.NumberColumn(PRICE_LABELS[PRICE_INPUT], min_value=0.0, format="plain"),
-            PRICE_OUTPUT: st.column_config.NumberColumn(PRICE_LABELS[PRICE_OUTPUT], min_value=0.0, format="plain"),
+            "model": st.column_config.TextColumn("Model", width=170),
+            # No min_value: the grid would hold a typed negative price back and save the old one; core's
+            # parse_price says what is wrong with it instead.
+            PRICE_INPUT: st.column_config.NumberColumn(PRICE_LABELS[PRICE_INPUT], format="plain", width=190),
+            PRICE_OUTPUT: st.column_config.NumberColumn(PRICE_LABELS[PRICE_OUTPUT], format="plain", width=190),
             "source": st.column_config.TextColumn("Source"),
         },
     )
-    with st.container(horizontal=True):
-        save = st.button("Save prices", key=f"{key}_save", type="primary", icon=":material/save:")
+    # Checked on every edit with core's own rule (core.pricing.parse_price), so Save is off while a cell holds a
+    # price that cannot be saved, with the reasons beside it.
+    _, problems = prices_from_table(edited)
+    form = Checks()
+    form.require("Prices cannot be saved: " + "; ".join(problems) + "." if problems else None)
+    with st.container(horizontal=True, vertical_alignment="center"):
         reset = st.button("Reset to defaults", key=f"{key}_reset", icon=":material/restart_alt:")
+        save = form.button("Save prices", key=f"{key}_save", type="primary", icon=":material/save:")
     if save:
         _save_prices(store, current, edited, generation_key)
     if reset:
@@ -92,10 +100,7 @@ def price_editor(store: Store, key: str = "price_editor") -> None:
 
 
 def _save_prices(store: Store, current: pd.DataFrame, edited: pd.DataFrame, generation_key: str) -> None:
-    prices, problems = prices_from_table(edited)
-    if problems:
-        st.error(components.plain_markdown("Prices not saved: " + "; ".join(problems) + "."), icon=":material/error:")
-        return
+    prices, _ = prices_from_table(edited)  # every price is valid: Save is off otherwise
     before = {row["model_key"]: (row[PRICE_INPUT], row[PRICE_OUTPUT]) for row in current.to_dict("records")}
     changed = [p for p in prices if before.get(p.model_key) != (p.input_per_million, p.output_per_million)]
     try:

@@ -18,6 +18,7 @@ from core.routers.uniform import UniformRouter
 from core.store import Store
 from core.synth import DataMix
 from core.synth.pipeline import synthesise
+from dashboard.widgets import checks
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
@@ -53,6 +54,11 @@ def texts(at: AppTest) -> list[str]:
 def alerts(at: AppTest) -> list[str]:
     """The bodies of every error, warning, info and success box, main area and sidebar."""
     return [element.value for group in (at.error, at.warning, at.info, at.success) for element in group]
+
+
+def reasons(at: AppTest) -> list[str]:
+    """What is written beside an action that is off (dashboard.widgets.checks), as markdown bodies."""
+    return [element.value for element in at.markdown if element.value.startswith(checks.REASONS_PREFIX)]
 
 
 def save_dataset(store: Store, data_dir: Path, name: str = "small-labelled", total: int = SMALL_DATASET) -> DatasetInfo:

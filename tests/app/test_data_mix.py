@@ -28,6 +28,7 @@ from tests.app.helpers import (
     alerts,
     chart_rows,
     open_page,
+    reasons,
     run_app,
     texts,
 )
@@ -52,11 +53,12 @@ def generate(at: AppTest) -> AppTest:
     return at.button(key=views.GENERATE_KEY).click().run()
 
 
-def set_total(at: AppTest, total: int) -> AppTest:
-    return at.number_input(key=views.TOTAL_KEY).set_value(total).run()
+def set_total(at: AppTest, total: int | str) -> AppTest:
+    return at.text_input(key=views.TOTAL_KEY).input(str(total)).run()
 
 
 def preview(at: AppTest):
+    """The sample rows, every column the page holds (the table shows the query, its focus and the weights)."""
     [frame] = [d.value for d in at.dataframe if "reasoning" in d.value.columns]
     return frame
 
@@ -145,9 +147,10 @@ def test_a_reserved_string_in_a_custom_term_is_refused_with_a_sentence():
     at = at.text_area(key=views.TERMS_KEY).input("Assistant: **hello**").run()
 
     assert not at.exception
-    [error] = [error.value for error in at.error]
-    assert error.startswith("Custom terms not applied") and "Assistant:" in error
-    assert "\\*\\*hello\\*\\*" in error  # the term as typed, not in bold
+    [reason] = reasons(at)  # beside Generate, which is off
+    assert "The custom vocabulary cannot be used" in reason and "Assistant:" in reason
+    assert "\\*\\*hello\\*\\*" in reason  # the term as typed, not in bold
+    assert at.button(key=views.GENERATE_KEY).disabled
     assert at.session_state[views.MIX_KEY].custom_vocabulary == []
 
 
@@ -243,11 +246,11 @@ def test_a_prompt_without_the_query_placeholder_is_refused_and_generate_is_off()
     at = at.text_area(key=views.PROMPT_WIDGET_KEY).input("Route this query, please.").run()
 
     assert not at.exception
-    assert any("must contain {query}" in text for text in alerts(at))
+    assert any("must contain {query}" in text for text in reasons(at))  # beside Generate, which is off
     assert at.button(key=views.GENERATE_KEY).disabled
 
     at = at.button(key="data_mix_prompt_reset").click().run()
-    assert not any("must contain {query}" in text for text in alerts(at))
+    assert not reasons(at)
     assert not at.button(key=views.GENERATE_KEY).disabled
     assert f"Prompt version: {DEFAULT_TEACHER_VERSION}" in [c.value for c in at.caption]
 
@@ -441,7 +444,7 @@ def test_label_failures_are_listed_with_the_raw_reply_and_left_out_of_the_datase
     assert not at.exception
     assert metric(at, "Label failures") == "40"
     assert "The teacher could not label 40 queries; they are left out of the dataset." in alerts(at)
-    raw = [code.value for code in at.code]
+    raw = [code.value for code in at.main.code]  # the sidebar holds the data directory in a code block
     assert raw and all(text.startswith("Sure! ") for text in raw)
     at = save_as(at, "partly-labelled")
     assert library().list()[0].records == 80
@@ -536,3 +539,149 @@ def test_the_dataset_in_the_address_is_selected_on_a_reload():
     at = open_page(at, PAGE)
 
     assert at.selectbox(key=datasets.DATASET_KEY).value == older.id
+
+
+# ---- what the form shows is what runs (issue 8, point 14) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["0", "-5", "99999999", "1e3", "", "lots"])
+def test_bad_input_a_total_the_mix_cannot_take_turns_generate_off_with_the_reason_beside_it(typed):
+    at = set_total(open_data_mix(), typed)
+
+    assert not at.exception
+    generate_button = at.button(key=views.GENERATE_KEY)
+    assert generate_button.disabled
+    assert generate_button.label == "Generate and label queries"  # never the last total that was valid
+    [reason] = reasons(at)
+    assert "Queries to generate" in reason and "a whole number from 100 to 15,000" in reason
+    # The groups do not count queries for a total the box no longer shows.
+    assert all(not c.value.endswith(" queries") or c.value == "– queries" for c in at.caption)
+
+
+def test_bad_input_a_click_that_races_an_edit_to_an_unusable_total_generates_nothing():
+    at = open_data_mix()
+    as_drawn = at.button(key=views.GENERATE_KEY)  # enabled, for 1,000 queries
+    at.text_input(key=views.TOTAL_KEY).input("99999999")
+    at = as_drawn.click().run()  # the edit and the click reach the same run
+
+    assert not at.exception
+    assert views.RESULT_KEY not in at.session_state
+    assert at.button(key=views.GENERATE_KEY).disabled
+
+
+def test_bad_input_generate_makes_exactly_the_total_and_seed_the_boxes_show():
+    at = set_total(open_data_mix(), "1,500")
+    at = at.text_input(key=views.SEED_KEY).input("42").run()
+    assert at.button(key=views.GENERATE_KEY).label == "Generate and label 1,500 queries"
+
+    at = save_as(generate(at), "exactly-as-shown")
+
+    assert metric(at, "Queries") == "1,500"
+    [saved] = library().list()
+    assert saved.manifest["mix"]["total"] == 1500 and saved.manifest["seed"] == 42
+
+
+def test_bad_input_a_negative_seed_turns_generate_off_and_a_fixed_one_turns_it_back_on():
+    at = open_data_mix()
+    at = at.text_input(key=views.SEED_KEY).input("-1").run()
+
+    assert at.button(key=views.GENERATE_KEY).disabled
+    assert any("Seed must be a whole number, 0 or more; the box holds '-1'." in text for text in reasons(at))
+
+    at = at.text_input(key=views.SEED_KEY).input("3").run()
+    assert not at.button(key=views.GENERATE_KEY).disabled
+    assert not reasons(at)
+    assert at.session_state[views.MIX_KEY].seed == 3
+
+
+# ---- a reload loses nothing (issue 8, point 17) ---------------------------------------------------------------
+
+
+def reload(at: AppTest) -> AppTest:
+    """A new session on the same address, as a browser reload makes."""
+    fresh = run_app()
+    for name, value in at.query_params.items():
+        fresh.query_params[name] = value
+    return open_page(fresh, PAGE)
+
+
+def test_fault_a_reload_keeps_the_tuned_mix_and_prompt():
+    at = open_data_mix()
+    at = at.slider(key=views.share_key("focus", "audio")).set_value(40).run()
+    at = set_total(at, 300)
+    at = at.text_area(key=views.PROMPT_WIDGET_KEY).input('Weigh "{query}" as JSON.').run()
+    assert "draft" in at.query_params
+
+    again = reload(at)
+
+    assert not again.exception
+    assert shares(again, "focus", FOCI)["audio"] == 40
+    assert again.text_input(key=views.TOTAL_KEY).value == "300"
+    assert again.session_state[views.MIX_KEY] == at.session_state[views.MIX_KEY]
+    assert again.text_area(key=views.PROMPT_WIDGET_KEY).value == 'Weigh "{query}" as JSON.'
+
+
+def test_a_fresh_page_writes_no_draft(studio_env):
+    at = open_data_mix()
+
+    assert "draft" not in at.query_params
+    assert not (studio_env / "drafts").exists()
+
+
+def test_fault_an_unsaved_set_says_so_and_a_reload_brings_it_back():
+    at = generate(set_total(open_data_mix(), 150))
+    assert any(text.startswith("This set is not saved yet.") for text in alerts(at))
+    first_rows = preview(at)["query"].tolist()
+
+    again = reload(at)
+
+    assert not again.exception
+    assert metric(again, "Queries") == "150"
+    assert preview(again)["query"].tolist() == first_rows  # the same set, made again from its draft
+    assert any("generated before the reload is back" in text for text in alerts(again))
+    assert any(text.startswith("This set is not saved yet.") for text in alerts(again))
+
+    saved = save_as(again, "kept-after-reload")
+    assert not any(text.startswith("This set is not saved yet.") for text in alerts(saved))
+    assert library().list()[0].records == 150
+    assert "Nothing generated yet" in " ".join(alerts(reload(saved)))  # a saved set is not made again
+
+
+def test_fault_a_reload_with_a_billable_teacher_labels_nothing_twice(teacher_is):
+    router = teacher_is(BillableRouter)
+    at = generate(set_total(open_data_mix(), 100))
+    at = at.button(key="data_mix_generate_confirm").click().run()
+    assert router.calls == 100
+
+    again = reload(at)
+
+    assert router.calls == 100  # nothing is labelled, let alone billed, without a click and a confirmation
+    assert any("not saved. Generate with the same mix and prompt makes it again" in t for t in alerts(again))
+    again = generate(again)
+    again = again.button(key="data_mix_generate_confirm").click().run()
+    assert metric(again, "Labelled") == "100"
+    assert router.calls == 100  # the labels came back from the labelling checkpoint
+
+
+@pytest.mark.parametrize(
+    ("draft", "said"), [("0123456789abcdef", "is gone"), ("../../etc/passwd", "is not one this studio made")]
+)
+def test_bad_input_a_draft_in_the_address_that_cannot_be_used_says_so(draft, said):
+    at = run_app()
+    at.query_params["draft"] = draft
+    at = open_page(at, PAGE)
+
+    assert not at.exception
+    assert any(said in text and "starts afresh" in text for text in alerts(at))
+    assert at.session_state[views.MIX_KEY] == views.DataMix()
+
+
+def test_fault_the_s3_upload_form_is_offered_only_while_the_backend_is_ready(monkeypatch):
+    monkeypatch.setenv("VSRS_BACKEND", "bedrock")  # and no credentials anywhere
+    saved_dataset("waiting-set")
+    at = open_data_mix()
+
+    assert not at.exception
+    assert any("Amazon Bedrock is not ready, so uploading is off" in text for text in alerts(at))
+    assert not [b for b in at.button if b.key == "data_mix_s3_upload"]
+    assert not [t for t in at.text_input if t.key == datasets.S3_BUCKET_KEY]

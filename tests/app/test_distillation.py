@@ -22,8 +22,18 @@ from core.distill import worker
 from core.distill.jobs import INTERRUPTED, Job, JobPhase, JobRunner, JobStatus, job_dir, record_process
 from dashboard import state
 from dashboard.components import plain_markdown
-from dashboard.distillation_views import INTERRUPTED_TEXT, NAME_KEY
-from tests.app.helpers import FEW_EPOCHS, alerts, chart_rows, finished_job, open_page, run_app, save_dataset, texts
+from dashboard.distillation_views import EPOCHS_KEY, INTERRUPTED_TEXT, LEARNING_RATE_KEY, NAME_KEY, SEED_KEY
+from tests.app.helpers import (
+    FEW_EPOCHS,
+    alerts,
+    chart_rows,
+    finished_job,
+    open_page,
+    reasons,
+    run_app,
+    save_dataset,
+    texts,
+)
 
 WORKER_DEADLINE_S = 90.0
 
@@ -161,14 +171,15 @@ def test_invalid_job_name_shows_the_pattern_message_and_blocks_start(app, store,
 
     problem = check_job_name("router_distill v1")
     assert "cannot contain '_'" in problem
-    assert plain_markdown(problem) in [error.value for error in at.error]  # shown as written, not as markdown
+    [reason] = reasons(at)  # beside Start, which is off
+    assert plain_markdown(problem) in reason  # shown as written, not as markdown
     assert at.button(key="distill_start").disabled
 
 
 def test_start_launches_one_job_even_when_clicked_twice_and_selects_it(app, store, runner, studio_env):
     dataset = save_dataset(store, studio_env)
     at = open_page(app, "distillation.py")
-    at.number_input(key="distill_epochs").set_value(2).run()
+    at.text_input(key=EPOCHS_KEY).input("2").run()
 
     # A double click: the second click comes from the page as drawn before the first launch, button enabled.
     start_as_drawn = at.button(key="distill_start")
@@ -276,3 +287,118 @@ def test_on_bedrock_the_teachers_students_are_offered_and_nothing_crashes_withou
         "Local compact student (hashed n-grams)",
     ]
     assert any(body.startswith("No AWS credentials found") for body in alerts(at))
+
+
+# ---- what the form shows is what runs (issue 8, point 14) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "typed", "reason"),
+    [
+        (EPOCHS_KEY, "5000", "Epochs must be a whole number from 1 to 1,000; the box holds '5000'."),
+        (EPOCHS_KEY, "2.5", "Epochs must be a whole number from 1 to 1,000; the box holds '2.5'."),
+        (EPOCHS_KEY, "", "Epochs is empty: type a whole number from 1 to 1,000."),
+        (LEARNING_RATE_KEY, "-1", "Learning rate must be a number above 0 and at most 10; the box holds '-1'."),
+        (LEARNING_RATE_KEY, "0", "Learning rate must be a number above 0 and at most 10; the box holds '0'."),
+        (LEARNING_RATE_KEY, "nan", "Learning rate must be a number above 0 and at most 10; the box holds 'nan'."),
+        (SEED_KEY, "-3", "Seed must be a whole number, 0 or more; the box holds '-3'."),
+    ],
+)
+def test_bad_input_a_setting_out_of_range_turns_start_off_with_the_reason_beside_it(
+    app, store, runner, studio_env, key, typed, reason
+):
+    save_dataset(store, studio_env)
+    at = open_page(app, "distillation.py")
+    as_drawn = at.button(key="distill_start")
+    assert not as_drawn.disabled
+
+    at.text_input(key=key).input(typed)
+    at = as_drawn.click().run()  # a click that reaches the same run as the edit
+
+    assert not at.exception
+    assert at.button(key="distill_start").disabled
+    assert reasons(at) == [plain_markdown(reason).join((":red[:material/block: ", "]"))]
+    assert runner.list() == []  # nothing started with the last valid value instead
+
+
+@pytest.fixture
+def records_only(monkeypatch):
+    """Start-ups record the job without starting its worker (what is checked here is what the job was given)."""
+    submit = JobRunner.submit
+    monkeypatch.setattr(
+        JobRunner,
+        "submit",
+        lambda self, name, dataset_id, params=None, background=True: submit(
+            self, name, dataset_id, params, background=False
+        ),
+    )
+
+
+def test_bad_input_a_job_runs_with_exactly_the_settings_the_form_shows(app, store, runner, studio_env, records_only):
+    dataset = save_dataset(store, studio_env)
+    at = open_page(app, "distillation.py")
+    at.text_input(key=EPOCHS_KEY).input("4")
+    at.text_input(key=LEARNING_RATE_KEY).input("0.02")
+    at.text_input(key=SEED_KEY).input("1,234")
+    at.slider(key="distill_heldout_ratio").set_value(0.25)
+    at.text_input(key=NAME_KEY).input("router-distill-exact")
+    at = at.run()
+    assert not reasons(at)
+
+    at.button(key="distill_start").click().run()
+    [job] = runner.list()
+    assert job.dataset_id == dataset.id and job.name == "router-distill-exact"
+    assert (job.params["epochs"], job.params["learning_rate"], job.params["seed"]) == (4, 0.02, 1234)
+    assert job.params["heldout_ratio"] == 0.25
+
+
+# ---- the held-out part of a split is offered as held-out (issue 8, point 15, the page's half) ------------------
+
+
+def split_in_two(store, studio_env):
+    from core.datasets.library import DatasetLibrary
+
+    whole = save_dataset(store, studio_env, "whole", total=200)
+    return DatasetLibrary(store, studio_env).split(whole.id, 0.2, 7)
+
+
+def test_fault_after_a_split_the_training_part_is_the_default_and_the_held_out_part_is_offered_as_held_out(
+    app, store, studio_env
+):
+    train, heldout = split_in_two(store, studio_env)  # the held-out part is the newest dataset
+
+    at = open_page(app, "distillation.py")
+
+    assert not at.exception
+    assert at.selectbox(key="distill_dataset").value == train.id
+    assert at.selectbox(key="distill_dataset").options[-1].startswith("whole-heldout")  # offered last
+    held = at.selectbox(key="distill_heldout_set")
+    assert held.options[1].startswith("whole-heldout") and "held-out part of a split" in held.options[1]
+
+
+def test_fault_a_job_scored_on_the_held_out_part_trains_on_the_whole_training_part(
+    app, store, runner, studio_env, records_only
+):
+    train, heldout = split_in_two(store, studio_env)
+    at = open_page(app, "distillation.py")
+    at = at.selectbox(key="distill_heldout_set").set_value(heldout.id).run()
+    assert not [s for s in at.slider if s.key == "distill_heldout_ratio"]  # no share: all of it trains
+    assert "none: all of it trains" in texts(at)
+
+    at.button(key="distill_start").click().run()
+
+    [job] = runner.list()
+    assert job.dataset_id == train.id
+    assert job.params["heldout_dataset_id"] == heldout.id and job.params["heldout_ratio"] == 0.0
+
+
+def test_fault_training_on_a_held_out_part_or_keeping_nothing_back_says_what_it_costs(app, store, studio_env):
+    train, heldout = split_in_two(store, studio_env)
+    at = open_page(app, "distillation.py")
+    at = at.selectbox(key="distill_dataset").set_value(heldout.id).run()
+    assert any("This is the held-out part of a split" in body for body in alerts(at))
+
+    at = at.selectbox(key="distill_dataset").set_value(train.id).run()
+    at = at.slider(key="distill_heldout_ratio").set_value(0.0).run()
+    assert any("the model will have no held-out figures" in body for body in alerts(at))
+    assert not at.button(key="distill_start").disabled  # said, not refused

@@ -9,7 +9,7 @@ from core.pricing import DEFAULT_PRICES_PER_MILLION, load_price_table
 from core.settings import load_settings, save_settings
 from core.store import Store
 from dashboard.components import plain_markdown
-from tests.app.helpers import alerts, open_page, texts
+from tests.app.helpers import alerts, open_page, reasons, texts
 
 # AWS text is shown as written (escaped), never as markdown.
 NO_CREDENTIALS = plain_markdown(NO_CREDENTIALS_MESSAGE.format(profile=PROFILE_PLACEHOLDER))
@@ -70,14 +70,22 @@ def test_profile_and_region_are_saved(app):
     assert (saved.aws_profile, saved.aws_region) == ("studio-demo", "us-west-2")
 
 
-def test_an_invalid_region_is_explained_and_not_saved(app):
+@pytest.mark.parametrize("typed", ["mars", "../../x", "us-east-1 ; rm"])
+def test_bad_input_an_invalid_region_turns_save_off_with_the_reason_beside_it(app, typed):
     at = settings_page(app)
-    at.text_input(key="settings_aws_region").input("mars")
-    at = at.button(key="settings_save").click().run()
+    as_drawn = at.button(key="settings_save")
+    at.text_input(key="settings_aws_region").input(typed)
+    at = as_drawn.click().run()  # a click that reaches the same run as the edit
 
     assert not at.exception
-    assert "The AWS region must look like us-east-1." in alerts(at)
+    assert at.button(key="settings_save").disabled
+    assert reasons(at) == [":red[:material/block: The AWS region must look like us-east-1.]"]
     assert load_settings().aws_region == "us-east-1"
+
+    at = at.text_input(key="settings_aws_region").input(" eu-west-2 ").run()
+    assert not reasons(at)
+    at.button(key="settings_save").click().run()
+    assert load_settings().aws_region == "eu-west-2"
 
 
 def test_a_backend_pinned_by_the_environment_cannot_be_switched(monkeypatch, app):
@@ -115,19 +123,21 @@ def test_a_price_edit_is_saved_and_reset_restores_the_defaults(app):
     assert "Prices reset to the defaults." in alerts(at)
 
 
-@pytest.mark.parametrize("value", [-1.0, None])
-def test_a_negative_or_empty_price_is_refused(app, value):
+@pytest.mark.parametrize(("value", "problem"), [(-1.0, "cannot be negative"), (None, "is empty")])
+def test_bad_input_a_negative_or_empty_price_turns_save_off_with_the_reason_beside_it(app, value, problem):
     at = settings_page(app)
+    as_drawn = at.button(key="price_editor_save")
     at = _edit_price(at, "nova-pro", "output_per_million", value)
-    at = at.button(key="price_editor_save").click().run()
+    at = as_drawn.click().run()  # a click drawn before the edit
 
     assert not at.exception
-    assert any(text.startswith("Prices not saved: Amazon Nova Pro, output price") for text in alerts(at))
+    assert at.button(key="price_editor_save").disabled
+    assert reasons(at) == [f":red[:material/block: Prices cannot be saved: Amazon Nova Pro, output price {problem}.]"]
     assert _price("nova-pro").output_per_million == DEFAULT_PRICES_PER_MILLION["nova-pro"][1]
 
 
 def test_data_directory_and_how_to_change_it_are_shown(studio_env, app):
     at = settings_page(app)
 
-    assert str(studio_env) in texts(at)
+    assert str(studio_env) in [code.value for code in at.main.code]
     assert any("VSRS_DATA_DIR=" in code.value for code in at.code)

@@ -6,7 +6,19 @@ from pathlib import Path
 from core.datasets.files import encode_records, make_record
 from core.schema import RoutingDecision
 from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
-from tests.e2e.ui import STEP_MS, charts, exceptions, file_input, grid_cells, metrics, open_from_sidebar, tables
+from tests.e2e.ui import (
+    FIRST_LOAD_MS,
+    STEP_MS,
+    charts,
+    exceptions,
+    file_input,
+    grid_cells,
+    main_area,
+    metrics,
+    open_from_sidebar,
+    shown,
+    tables,
+)
 
 pytestmark = BROWSER_TEST_MARKS
 TOTAL = 200
@@ -29,7 +41,7 @@ def test_generate_see_save_and_download_a_small_mix(studio, page, artifacts):
     expect(main.get_by_text("Nothing generated yet", exact=False)).to_be_visible()
     expect(main.get_by_text("No datasets yet: generate a mix above and save it", exact=False)).to_be_visible()
 
-    total = main.get_by_role("spinbutton", name="Queries to generate")
+    total = main.get_by_role("textbox", name="Queries to generate")
     total.fill(str(TOTAL))
     total.press("Enter")
     generate = main.get_by_role("button", name=f"Generate and label {TOTAL} queries")
@@ -39,7 +51,7 @@ def test_generate_see_save_and_download_a_small_mix(studio, page, artifacts):
     expect(main.get_by_text(f"the first {TOTAL} of {TOTAL}", exact=False)).to_be_visible(timeout=STEP_MS)
     expect(charts(main)).to_have_count(CHART_COUNT, timeout=STEP_MS)
     expect(metrics(main).filter(has_text="Queries").first).to_contain_text(str(TOTAL))
-    preview = tables(main).filter(has_text="difficulty")
+    preview = tables(main).filter(has_text="transcription")
     expect(preview.locator("td[role=gridcell]").first).not_to_be_empty()
 
     name = main.get_by_label("Dataset name")
@@ -99,8 +111,51 @@ def test_a_prompt_without_the_query_placeholder_shows_the_error(studio, page):
     template.fill("Route the query, please.")
     template.press("Control+Enter")
 
-    expect(main.get_by_text("The teacher prompt must contain {query}", exact=False)).to_be_visible(timeout=STEP_MS)
+    # Under the prompt, and beside the Generate button it turns off.
+    problem = shown(main, "The teacher prompt must contain {query}", exact=False)
+    expect(problem).to_have_count(2, timeout=STEP_MS)
     expect(main.get_by_role("button", name="Generate and label", exact=False)).to_be_disabled()
     main.get_by_role("button", name="Reset to the default prompt").click()
     expect(main.get_by_text("Prompt version: teacher-v1", exact=True)).to_be_visible(timeout=STEP_MS)
     expect(main.get_by_role("button", name="Generate and label", exact=False)).to_be_enabled()
+
+
+def test_bad_input_a_total_out_of_range_turns_generate_off_and_never_shows_the_old_total(studio, page):
+    from playwright.sync_api import expect
+
+    main = open_data_mix(page, studio.url)
+    total = main.get_by_role("textbox", name="Queries to generate")
+    for typed in ("0", "-5", "99999999"):
+        total.fill(typed)
+        total.press("Enter")
+        generate = main.get_by_role("button", name="Generate and label queries", exact=True)
+        expect(generate).to_be_disabled(timeout=STEP_MS)
+        expect(shown(main, f"the box holds '{typed}'", exact=False)).to_be_visible()
+        expect(main.get_by_role("button", name="Generate and label 1,000 queries")).to_have_count(0)
+
+    total.fill("300")
+    total.press("Enter")
+    expect(main.get_by_role("button", name="Generate and label 300 queries")).to_be_enabled(timeout=STEP_MS)
+    expect(exceptions(page)).to_have_count(0)
+
+
+def test_fault_a_reload_keeps_the_mix_and_brings_the_unsaved_set_back(studio, page):
+    from playwright.sync_api import expect
+
+    main = open_data_mix(page, studio.url)
+    total = main.get_by_role("textbox", name="Queries to generate")
+    total.fill("250")
+    total.press("Enter")
+    main.get_by_role("button", name="Generate and label 250 queries").click()
+    expect(main.get_by_text("the first 200 of 250", exact=False)).to_be_visible(timeout=STEP_MS)
+    expect(shown(main, "This set is not saved yet.", exact=False)).to_be_visible()
+    assert "draft=" in page.url
+
+    page.reload()
+
+    main = main_area(page)
+    expect(main.get_by_role("button", name="Generate and label 250 queries")).to_be_visible(timeout=FIRST_LOAD_MS)
+    expect(main.get_by_text("the first 200 of 250", exact=False)).to_be_visible(timeout=STEP_MS)
+    expect(shown(main, "generated before the reload is back", exact=False)).to_be_visible()
+    expect(shown(main, "This set is not saved yet.", exact=False)).to_be_visible()
+    expect(exceptions(page)).to_have_count(0)

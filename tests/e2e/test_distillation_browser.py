@@ -134,7 +134,7 @@ def test_launch_a_job_watch_it_finish_and_route_with_its_model(studio, studio_st
     expect(main.get_by_role("button", name="Start distillation")).to_be_visible(timeout=FIRST_LOAD_MS)
     main.get_by_role("combobox", name="Dataset").click()
     page.get_by_role("option", name="router-train-small", exact=False).click()
-    epochs = main.get_by_role("spinbutton", name="Epochs")
+    epochs = main.get_by_role("textbox", name="Epochs")
     epochs.fill("8")
     epochs.press("Enter")
     name = main.get_by_role("textbox", name="Job name")
@@ -167,3 +167,34 @@ def test_launch_a_job_watch_it_finish_and_route_with_its_model(studio, studio_st
     expect(main.get_by_text(expected.reasoning, exact=True)).to_be_visible()
     expect(exceptions(page)).to_have_count(0)
     screenshot_whole_page(page, artifacts / "models.png")
+
+
+def test_bad_input_settings_out_of_range_turn_start_off_with_the_reason_beside_it(studio, studio_store, page):
+    from playwright.sync_api import expect
+
+    save_labelled_dataset(studio_store, studio.data_dir, "range-dataset")
+    page.goto(f"{studio.url}/distillation")
+    main = main_area(page)
+    start = main.get_by_role("button", name="Start distillation")
+    expect(start).to_be_enabled(timeout=FIRST_LOAD_MS)
+
+    # Streamlit's number box turned red here and kept 30 and 0.01, and Start ran the job with those.
+    epochs = main.get_by_role("textbox", name="Epochs")
+    epochs.fill("5000")
+    epochs.press("Enter")
+    expect(start).to_be_disabled(timeout=STEP_MS)
+    expect(shown(main, "Epochs must be a whole number from 1 to 1,000; the box holds '5000'.")).to_be_visible()
+    rate = main.get_by_role("textbox", name="Learning rate")
+    rate.fill("-1")
+    rate.press("Enter")
+    expect(shown(main, "Learning rate must be a number above 0 and at most 10", exact=False)).to_be_visible(
+        timeout=STEP_MS
+    )
+
+    epochs.fill("12")
+    epochs.press("Enter")
+    rate.fill("0.02")
+    rate.press("Enter")
+    expect(start).to_be_enabled(timeout=STEP_MS)
+    expect(shown(main, "must be a", exact=False)).to_have_count(0)
+    expect(exceptions(page)).to_have_count(0)

@@ -22,6 +22,37 @@ def sidebar(page):
     return page.get_by_test_id("stSidebar")
 
 
+def navigation_links(page):
+    """The links of the sidebar's page navigation, one per page in dashboard/app.py PAGES."""
+    return page.get_by_test_id("stSidebarNavLink")
+
+
+def running_indicator(page):
+    """Shown while a script run is in progress (and gone once the page is drawn)."""
+    return page.get_by_test_id("stStatusWidget")
+
+
+# True once the main area has a title and no script run has been seen for QUIET_MS: a run that has not started
+# yet (just after a click) or that draws in several steps does not pass for a finished page.
+_DRAWN_AND_QUIET_JS = """
+(quietMs) => {
+  const now = performance.now();
+  const busy = document.querySelector('[data-testid="stStatusWidget"]') !== null
+    || document.querySelector('[data-testid="stMain"] h1') === null;
+  if (busy || window.__studioQuietSince === undefined) window.__studioQuietSince = now;
+  return !busy && now - window.__studioQuietSince >= quietMs;
+}
+"""
+QUIET_MS = 1_000
+
+
+def wait_until_drawn(page, timeout_ms: int = FIRST_LOAD_MS):
+    """The main area, once the page's script run has finished drawing it."""
+    page.evaluate("() => { delete window.__studioQuietSince; }")
+    page.wait_for_function(_DRAWN_AND_QUIET_JS, arg=QUIET_MS, timeout=timeout_ms, polling=100)
+    return main_area(page)
+
+
 def charts(area):
     return area.get_by_test_id("stVegaLiteChart")
 

@@ -54,7 +54,7 @@ def _page_run_seconds(script: str) -> float:
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=RUN_TIMEOUT_S).run()
     at.switch_page(f"../pages/{script}").run()
     if script == "data_mix.py":
-        at.number_input(key=data_mix_views.TOTAL_KEY).set_value(ROWS).run()
+        at.text_input(key=data_mix_views.TOTAL_KEY).input(str(ROWS)).run()
         at.button(key=data_mix_views.GENERATE_KEY).click().run()
         generated = at.session_state[data_mix_views.RESULT_KEY]
         if len(generated.synthesis.records) < ROWS * 0.99:
