@@ -123,9 +123,15 @@ def _download_and_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
 
 
 def _confirm_delete(library: DatasetLibrary, info: DatasetInfo) -> None:
+    # What was made from it is said before the question: its models and jobs keep its name, not its records.
+    usage = notices.attempt(LIBRARY, lambda: library.usage(info.id))
+    made_from = usage.result.warning if usage is not None else None
+    question = "Delete this dataset and its files? This cannot be undone."
+    if made_from:
+        question = f"{components.plain_markdown(made_from)} {question}"
     confirm.confirm_box(
         DELETE_KEY,
-        "Delete this dataset and its files? This cannot be undone.",
+        question,
         detail=info.name,
         confirm="Delete for good",
         cancel="Keep it",

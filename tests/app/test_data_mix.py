@@ -685,3 +685,22 @@ def test_fault_the_s3_upload_form_is_offered_only_while_the_backend_is_ready(mon
     assert any("Amazon Bedrock is not ready, so uploading is off" in text for text in alerts(at))
     assert not [b for b in at.button if b.key == "data_mix_s3_upload"]
     assert not [t for t in at.text_input if t.key == datasets.S3_BUCKET_KEY]
+
+
+def test_fault_deleting_a_dataset_a_model_came_from_warns_first_and_the_model_keeps_its_name(store, studio_env):
+    from core.distill.jobs import JobRunner
+    from core.model_registry import ModelRegistry
+    from tests.app.helpers import finished_job, save_dataset
+
+    dataset = save_dataset(store, studio_env, "taught-from")
+    job = finished_job(JobRunner(store, studio_env), dataset)
+    at = open_data_mix()
+
+    at = at.button(key="data_mix_delete").click().run()
+    [question] = [body for body in alerts(at) if "cannot be undone" in body]
+    assert "made from dataset 'taught-from'" in question and "its name" in question
+    at = at.button(key="data_mix_delete_confirm").click().run()
+
+    assert not at.exception and library().list() == []
+    model = ModelRegistry(store, studio_env).get(job.model_id)
+    assert model.dataset_name == "taught-from"  # the lineage still names it
