@@ -103,6 +103,7 @@ def figures_chart(
         {"metric": metric_labels[name], "reference": f"published: {label}", "value": float(figures[name])}
         for label, figures in published.items()
         for name in metric_labels
+        if name in figures  # a reference gives only the figures it published
     ]
     y = alt.Y("metric:N", sort=metrics, title=None, axis=alt.Axis(labelFontSize=12))
     x = alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title=None, axis=alt.Axis(format=".0%"))

@@ -68,20 +68,24 @@ class CascadeCurve(BaseModel):
 
 def cascade_curve(
     run: EvaluationRun,
-    evaluation_set: EvaluationSet,
+    evaluation_set: EvaluationSet | None,
     student_id: str,
     teacher_id: str,
     *,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     target: float = DEFAULT_TARGET,
 ) -> CascadeCurve:
-    """The curve of a cascade of two routers the run scored; raises KeyError naming a router it did not."""
+    """The curve of a cascade of two routers the run scored; raises KeyError naming a router it did not.
+
+    Without the set (a run read back from the history), the run's own summary says whether it had weights.
+    """
     for router_id in (student_id, teacher_id):
         if router_id not in run.routers:
             raise KeyError(f"the run did not score {router_id!r}: evaluate it too to draw the cascade curve")
     student = run.routers[student_id].records
     teacher = run.routers[teacher_id].records
-    measure = "rubric_mean" if evaluation_set.labelled else "dominant_accuracy"
+    labelled = evaluation_set.labelled if evaluation_set is not None else run.set.get("kind") != "expectations"
+    measure = "rubric_mean" if labelled else "dominant_accuracy"
     baselines = run.details.get("recovery", {})
     uniform = (baselines.get("uniform") or {}).get(measure)
     teacher_level = (baselines.get("teacher") or {}).get(measure)

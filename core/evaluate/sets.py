@@ -41,6 +41,7 @@ GOLD_NOTE = "gold"
 MIN_SET_RECORDS = 1
 # The expectation set written for this project: hand-written queries and the channel a person expects.
 STUDIO_EXPECTATIONS = Path(__file__).with_name("data") / "studio_expectations.jsonl"
+EXPECTATION_SUFFIXES = (".jsonl", ".csv")
 
 
 class EvaluationSetError(ValueError):
@@ -255,17 +256,32 @@ def from_expectations(expectations: ExpectationFileLike, name: str, source: str)
 
 def load_expectation_file(path: str | os.PathLike[str], name: str | None = None) -> EvaluationSet:
     """An expectation file (JSONL or CSV of query and expected channel), read by core.datasets.expectations."""
+    path = Path(path)
+    return from_expectations(_read_expectations(path, path.name), name or path.name, str(path))
+
+
+def load_expectation_upload(data: bytes, filename: str) -> EvaluationSet:
+    """An uploaded expectation file (its bytes and the name it was uploaded as, whose suffix says JSONL or CSV),
+    read through a private temporary copy; sentences and problems name the upload, never the copy."""
+    import tempfile
+
+    suffix = Path(filename).suffix.lower()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix if suffix in EXPECTATION_SUFFIXES else '.jsonl'}"
+        path.write_bytes(data)
+        expectations = _read_expectations(path, filename)
+    return from_expectations(expectations, filename, filename)
+
+
+def _read_expectations(path: Path, shown: str) -> ExpectationFileLike:
     try:
         from core.datasets.expectations import read_expectations
     except ModuleNotFoundError as exc:  # the reader lands with the routing work; say so instead of failing
         raise EvaluationSetError("This build cannot read expectation files yet (core.datasets.expectations).") from exc
-
-    path = Path(path)
     try:
-        expectations = read_expectations(path)
+        return read_expectations(path)
     except OSError as exc:
-        raise EvaluationSetError(f"The file {path.name} could not be read ({exc.strerror or exc}).") from exc
-    return from_expectations(expectations, name or path.name, str(path))
+        raise EvaluationSetError(f"The file {shown} could not be read ({exc.strerror or exc}).") from exc
 
 
 def load_studio_expectations() -> EvaluationSet:
