@@ -20,6 +20,7 @@ PAGES = (
     ("Studio", "distillation.py", "Distillation", ":material/school:"),
     ("Studio", "models.py", "Models", ":material/deployed_code:"),
     ("Studio", "search.py", "Search", ":material/manage_search:"),
+    ("Studio", "evaluation.py", "Evaluation", ":material/leaderboard:"),
     ("Setup", "settings.py", "Settings", ":material/settings:"),
 )
 
