@@ -14,14 +14,12 @@ from core.schema import MODALITIES
 from dashboard.search_charts import PUBLISHED_COLOURS, SERIES_COLOURS, figures_chart
 
 ROW_PX = 18
-HEATMAP_CELL_PX = 44
+HEATMAP_CELL_PX = 40
+# A fixed height is the whole chart's (axes and legend included); the bars get what the legend leaves.
+HISTOGRAM_HEIGHT_PX = 340
 # Log scales cannot draw 0: on-box latencies far under a millisecond are drawn at this floor (tooltips are exact).
 LATENCY_FLOOR_MS = 0.0001
-QUALITY_LABELS = {
-    "validity": "valid replies",
-    "dominant_accuracy": "leading channel right",
-    "rubric_share": "rubric ÷ 5",
-}
+QUALITY_LABELS = {"validity": "valid", "dominant_accuracy": "leader right", "rubric_share": "rubric ÷ 5"}
 LATENCY_LABELS = {"latency_p50_ms": "p50", "latency_mean_ms": "mean", "latency_p95_ms": "p95"}
 Figures = Mapping[str, Any]
 
@@ -83,6 +81,8 @@ def latency_chart(
         .encode(
             y=y,
             x=alt.X("shown:Q", scale=x_scale, title="milliseconds (log scale)"),
+            # A bar on a log axis starts at the floor (there is no zero to start from).
+            x2=alt.datum(LATENCY_FLOOR_MS),
             yOffset=alt.YOffset("series:N", sort=series),
             color=_series_colour(series, "Measured here"),
             tooltip=[
@@ -125,7 +125,7 @@ def cost_chart(figures: Mapping[str, Figures]) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("series:N", sort=series, title=None, axis=alt.Axis(labelLimit=260)),
-            x=alt.X("value:Q", title="USD per 1,000 queries"),
+            x=alt.X("value:Q", title="USD per 1,000 queries", axis=alt.Axis(format="$,.4~f")),
             color=_series_colour(series, None),
             tooltip=[alt.Tooltip("series:N", title="router"), alt.Tooltip("value:Q", title="USD / 1k", format="$,.6f")],
         )
@@ -151,7 +151,7 @@ def histogram_chart(figures: Mapping[str, Figures]) -> alt.Chart:
             color=_series_colour(series, "Router"),
             tooltip=[alt.Tooltip("series:N", title="router"), alt.Tooltip("score:O"), alt.Tooltip("queries:Q")],
         )
-        .properties(height=220)
+        .properties(height=HISTOGRAM_HEIGHT_PX)
     )
 
 
@@ -182,7 +182,7 @@ def confusion_chart(confusion: Mapping[str, Mapping[str, float]]) -> alt.LayerCh
         color=alt.condition(alt.datum.queries > _half_max(rows), alt.value("white"), alt.value("black")),
     )
     return alt.LayerChart(layer=[cells, counts]).properties(
-        width=HEATMAP_CELL_PX * len(columns) * 2, height=HEATMAP_CELL_PX * len(MODALITIES)
+        width=alt.Step(HEATMAP_CELL_PX * 2), height=alt.Step(HEATMAP_CELL_PX)
     )
 
 
@@ -274,7 +274,7 @@ def cost_quality_chart(figures: Mapping[str, Figures], quality_key: str, quality
         if f.get("cost_per_1k_usd") is not None and f.get(quality_key) is not None
     ]
     base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("cost:Q", title="USD per 1,000 queries"),
+        x=alt.X("cost:Q", title="USD per 1,000 queries", axis=alt.Axis(format="$,.4~f")),
         y=alt.Y("quality:Q", title=quality_title, scale=alt.Scale(zero=False)),
     )
     points = base.mark_point(size=120, filled=True).encode(
@@ -305,7 +305,7 @@ def cascade_chart(
         if p["recovered"] is not None
     ]
     base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False)),
+        x=alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False), axis=alt.Axis(format=",.4~f")),
         y=alt.Y("recovered:Q", title="teacher quality recovered", axis=alt.Axis(format=".0%")),
         tooltip=[
             alt.Tooltip("threshold:Q"),

@@ -36,14 +36,18 @@ VOLUME_KEY = "evaluation_volume"
 RESULTS_PLACE = "evaluation_results"
 DEFAULT_VOLUME = "1000000"
 SHOWN_RECORDS = 200
+ROUTER_COLUMN_PX = 130
+FIGURE_COLUMN_PX = 62
+LONG_FIGURE_COLUMN_PX = 86
+SHORT_HEADING_CHARS = 6
 # Leaderboard and delta columns: figure key -> (heading, formatter).
 FIGURE_COLUMNS: dict[str, tuple[str, Any]] = {
     "validity": ("valid", format_share),
     "rubric_mean": ("rubric", lambda v: MISSING if v is None else f"{v:.2f}"),
     "mae": ("MAE", lambda v: MISSING if v is None else f"{v:.3f}"),
     "dominant_accuracy": ("leader right", format_share),
-    "quality_recovered": ("quality recovered", format_share),
-    "accuracy_recovered": ("accuracy recovered", format_share),
+    "quality_recovered": ("recovered", format_share),
+    "accuracy_recovered": ("recovered", format_share),
     "judge_mean": ("judge", lambda v: MISSING if v is None else f"{v:.2f}"),
     "latency_p50_ms": ("p50", lambda v: MISSING if v is None else format_ms(v)),
     "latency_p95_ms": ("p95", lambda v: MISSING if v is None else format_ms(v)),
@@ -197,10 +201,12 @@ def _figure_columns(run: EvaluationRun) -> list[str]:
 
 
 def _widths(columns: Sequence[str]) -> dict[str, Any]:
-    config: dict[str, Any] = {"router": st.column_config.TextColumn("router", width=170)}
+    # Every figure column fits 1024 px beside the router's name (wider screens share out the rest).
+    config: dict[str, Any] = {"router": st.column_config.TextColumn("router", width=ROUTER_COLUMN_PX)}
     for key in columns:
         heading = FIGURE_COLUMNS[key][0]
-        config[heading] = st.column_config.TextColumn(heading, width=80 if len(heading) < 10 else 110)
+        width = FIGURE_COLUMN_PX if len(heading) <= SHORT_HEADING_CHARS else LONG_FIGURE_COLUMN_PX
+        config[heading] = st.column_config.TextColumn(heading, width=width)
     return config
 
 
@@ -272,6 +278,8 @@ def figure_charts(run: EvaluationRun, names: Mapping[str, str]) -> None:
     )
     st.markdown("**Latency per router**")
     st.altair_chart(charts.latency_chart(figures, PUBLISHED_EVALUATION, PUBLISHED_EVALUATION_SETTING), width="stretch")
+    if all(not f.get("cost_per_1k_usd") for f in figures.values()):
+        st.caption("Every router here costs nothing per query: none of them is billed per token.")
     left, right = st.columns(2)
     with left:
         st.markdown("**Cost per 1,000 queries**")
@@ -308,7 +316,7 @@ def confusion_view(run: EvaluationRun, names: Mapping[str, str]) -> None:
     router_ids = list(run.routers)
     if st.session_state.get(CONFUSION_ROUTER_KEY) not in router_ids:
         st.session_state[CONFUSION_ROUTER_KEY] = router_ids[-1]
-    router_id = st.selectbox("Router", router_ids, key=CONFUSION_ROUTER_KEY, format_func=names.__getitem__)
+    router_id = st.selectbox("Confusion matrix of", router_ids, key=CONFUSION_ROUTER_KEY, format_func=names.__getitem__)
     confusion = run.figures()[router_id]["confusion"]
     st.altair_chart(charts.confusion_chart(confusion), width="content")
     cells = [
@@ -352,7 +360,7 @@ def slice_view(run: EvaluationRun, names: Mapping[str, str]) -> None:
     left, right = st.columns(2)
     with left:
         router_ids = list(run.routers)
-        router_id = st.selectbox("Router", router_ids, key=SLICE_ROUTER_KEY, format_func=names.__getitem__)
+        router_id = st.selectbox("Queries of", router_ids, key=SLICE_ROUTER_KEY, format_func=names.__getitem__)
     with right:
         if st.session_state.get(SLICE_VALUE_KEY) not in ["", *values]:
             st.session_state[SLICE_VALUE_KEY] = ""

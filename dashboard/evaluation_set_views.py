@@ -168,6 +168,6 @@ def show_set_problems(sentence: str, lines: Sequence[str]) -> None:
     st.error(components.plain_markdown(sentence), icon=":material/error:")
     if lines:
         shown = list(lines[:SHOWN_PROBLEMS])
-        st.code("\n".join(shown), language=None)
+        st.code("\n".join(shown), language=None, wrap_lines=True)
         if len(lines) > SHOWN_PROBLEMS:
             st.caption(f"… and {len(lines) - SHOWN_PROBLEMS:,} more problems not listed.")
