@@ -4,6 +4,7 @@ slice, the latency distribution, cost against quality and the cascade curve. Row
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -245,24 +246,38 @@ def slice_chart(figures: Mapping[str, Figures], field_name: str, key: str, title
     )
 
 
-def latency_distribution_chart(records: Mapping[str, Sequence[RecordScore]]) -> alt.Chart:
-    """Each router's per-query latencies as a box plot on a log axis."""
+def latency_distribution_chart(records: Mapping[str, Sequence[RecordScore]]) -> alt.LayerChart:
+    """Each router's per-query latencies as a box (quartiles), a whisker (fastest to slowest) and its median,
+    on a log axis; the quartiles are computed here, so a run of many queries draws five numbers per router."""
     series = list(records)
-    rows = [
-        {"series": label, "latency_ms": max(r.latency_ms, LATENCY_FLOOR_MS)}
-        for label, rows_ in records.items()
-        for r in rows_
-    ]
-    return (
-        alt.Chart(alt.Data(values=rows))
-        .mark_boxplot(extent="min-max", size=14)
-        .encode(
-            y=alt.Y("series:N", sort=series, title=None, axis=alt.Axis(labelLimit=260)),
-            x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="milliseconds per query (log scale)"),
-            color=_series_colour(series, None),
-        )
-        .properties(height=alt.Step(ROW_PX + 8))
+    rows = [{"series": label, **_spread([r.latency_ms for r in rows_])} for label, rows_ in records.items() if rows_]
+    y = alt.Y("series:N", sort=series, title=None, axis=alt.Axis(labelLimit=260))
+    x_scale = alt.Scale(type="log")
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=y,
+        tooltip=[
+            alt.Tooltip("series:N", title="router"),
+            *(alt.Tooltip(f"{key}:Q", title=title, format=",.4f") for key, title in SPREAD_TITLES.items()),
+        ],
     )
+    whisker = base.mark_rule(color="#495057").encode(
+        x=alt.X("fastest:Q", scale=x_scale, title="milliseconds per query (log scale)"), x2="slowest:Q"
+    )
+    box = base.mark_bar(size=14).encode(x=alt.X("q1:Q", scale=x_scale), x2="q3:Q", color=_series_colour(series, None))
+    median = base.mark_tick(color="white", thickness=2, size=14).encode(x=alt.X("median:Q", scale=x_scale))
+    return alt.LayerChart(layer=[whisker, box, median]).properties(height=alt.Step(ROW_PX + 8))
+
+
+SPREAD_TITLES = {"fastest": "fastest", "q1": "quartile 1", "median": "median", "q3": "quartile 3", "slowest": "slowest"}
+
+
+def _spread(latencies: Sequence[float]) -> dict[str, float]:
+    values = sorted(max(v, LATENCY_FLOOR_MS) for v in latencies)
+    if len(values) == 1:
+        q1 = median = q3 = values[0]
+    else:
+        q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return {"fastest": values[0], "q1": q1, "median": median, "q3": q3, "slowest": values[-1]}
 
 
 def cost_quality_chart(figures: Mapping[str, Figures], quality_key: str, quality_title: str) -> alt.LayerChart:

@@ -2,10 +2,12 @@
 
 `evaluation_1k_three_routers_core` times what the CLI and the Evaluation page both call: routing every
 query through each router, scoring every record, the figures, slices and confusion, and keeping the run
-in the store. The budget (docs/ARCHITECTURE.md, budgets: 3 s) covers the
-page's script run too: the page-timing harness (tests/perf) times the Evaluation page's run on
-`evaluation_bench_inputs()`, the same set and routers, and that figure is added beside this one; the two
-must fit the budget together.
+in the store. `evaluation_1k_three_routers_page` times the same work through the real page: the Evaluate
+click on the Evaluation page, a whole script run (routing, scoring, keeping the run, drawing every chart),
+driven by the page-timing harness (tests/perf/page_timing.py) in a child process, on the same set (the
+1,000-query held-out set of seed 8, tagged) and the same three routers (the student distilled by a real job
+on 4,000 queries of seed 7). The budget (docs/ARCHITECTURE.md, budgets: 3 s) is the page run's, everything
+included.
 """
 
 from __future__ import annotations
@@ -58,4 +60,29 @@ def evaluation() -> list[BenchFigure]:
     with tempfile.TemporaryDirectory() as folder:
         history = EvaluationHistory(Store(Path(folder) / "studio.db"))
         seconds = best_seconds(lambda: history.save(run_evaluation(evaluation_set, routers)))
-    return [BenchFigure("evaluation_1k_three_routers_core", seconds, "s", EVALUATION_BUDGET_S)]
+    return [
+        BenchFigure("evaluation_1k_three_routers_core", seconds, "s", EVALUATION_BUDGET_S),
+        BenchFigure("evaluation_1k_three_routers_page", _page_run_seconds(), "s", EVALUATION_BUDGET_S),
+    ]
+
+
+def _page_run_seconds() -> float:
+    """The Evaluation page's run, timed by the page-timing harness in a child process (core never imports
+    Streamlit)."""
+    import json
+    import subprocess
+    import sys
+
+    from core.bench.pages import PAGE_TIMING_TIMEOUT_S
+    from core.processes import REPO_ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.perf.page_timing", "evaluation"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=PAGE_TIMING_TIMEOUT_S,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"evaluation page timing failed: {done.stderr.strip().splitlines()[-1:]}")
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["evaluation"])

@@ -1,5 +1,9 @@
 """Time each page's script run with a 10,000-row dataset loaded: `python -m tests.perf.page_timing` prints JSON.
 
+`python -m tests.perf.page_timing evaluation` times instead the Evaluation page's run that evaluates 1,000
+queries across three local routers (the click on its Evaluate button: routing, scoring, keeping the run and
+drawing every chart), for the `evaluation` bench group.
+
 `python -m core bench` runs this in a child process (core itself never imports Streamlit). The studio gets
 a private data directory holding a saved 10,000-record dataset and a finished distillation; the Data Mix
 page also holds a generated 10,000-query mix in its session, and the Search page the built-in catalog with a
@@ -86,11 +90,70 @@ def _search_state(at) -> None:
         raise RuntimeError("the Search page did not score both routers")
 
 
-def main() -> int:
+EVALUATION_QUERIES = 1000
+EVALUATION_TRAINING = 4000
+EVALUATION_RUNS = 3
+
+
+def _prepare_evaluation(data_dir: Path) -> tuple[str, str]:
+    """The bench's set and routers as the page finds them: the 1,000-query teacher-labelled held-out set (seed 8,
+    tagged) in the library, and a student distilled by a real job on 4,000 queries (seed 7). (dataset, student)."""
+    from core.datasets.library import DatasetLibrary
+    from core.distill.jobs import JobRunner
+    from core.distill.worker import run_job
+    from core.routers.reference import ReferenceTeacher
+    from core.store import Store
+    from core.synth import DataMix
+    from core.synth.pipeline import synthesise
+
+    store = Store(data_dir / "studio.db")
+    library = DatasetLibrary(store, data_dir)
+    teacher = ReferenceTeacher()
+    train = synthesise(DataMix(total=EVALUATION_TRAINING, seed=7), teacher)
+    trained = library.save("bench-train-4k", train.records, train.tags, train.manifest_fields)
+    heldout = synthesise(DataMix(total=EVALUATION_QUERIES, seed=8), teacher)
+    records = heldout.records[:EVALUATION_QUERIES]
+    info = library.save("bench-heldout-1k", records, heldout.tags[: len(records)], heldout.manifest_fields)
+    if info.records != EVALUATION_QUERIES:
+        raise RuntimeError(f"the bench held-out set has {info.records} records, not {EVALUATION_QUERIES}")
+    job = JobRunner(store, data_dir).submit("bench-distill", trained.id, {"epochs": 5}, background=False)
+    run_job(store, data_dir, job.id)
+    model_id = JobRunner(store, data_dir).get(job.id).model_id
+    return info.id, f"student:{model_id}"
+
+
+def _evaluation_page_run_seconds(dataset_id: str, student: str) -> float:
+    """The median of a few Evaluate clicks on the Evaluation page, each a whole script run."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import evaluation_run_views, evaluation_set_views
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=RUN_TIMEOUT_S).run()
+    at.switch_page("../pages/evaluation.py").run()
+    at.selectbox(key=evaluation_set_views.DATASET_KEY).set_value(dataset_id).run()
+    at.multiselect(key=evaluation_run_views.ROUTERS_KEY).set_value(["teacher", "uniform", student]).run()
+    timings = []
+    for _ in range(EVALUATION_RUNS):
+        button = at.button(key=f"{evaluation_run_views.RUN_KEY}_start")
+        started = time.perf_counter()
+        button.click().run()
+        timings.append(time.perf_counter() - started)
+        if at.exception:
+            raise RuntimeError(f"evaluation.py raised: {at.exception[0].value}")
+    board = at.dataframe[0].value
+    if len(board) != 3 or f"{EVALUATION_QUERIES:,}" not in " ".join(c.value for c in at.caption):
+        raise RuntimeError("the Evaluation page did not evaluate the three routers on the 1,000 queries")
+    return statistics.median(timings)
+
+
+def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder)
         os.environ["VSRS_DATA_DIR"] = str(data_dir)
         os.environ["VSRS_BACKEND"] = "local"
+        if argv == ["evaluation"]:
+            print(json.dumps({"evaluation": _evaluation_page_run_seconds(*_prepare_evaluation(data_dir))}))
+            return 0
         _prepare(data_dir)
         figures = {script.removesuffix(".py"): _page_run_seconds(script) for script in PAGES}
     print(json.dumps(figures))
@@ -98,4 +161,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
