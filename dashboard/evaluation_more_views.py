@@ -194,11 +194,15 @@ def history_view(history: EvaluationHistory, run: EvaluationRun, names: Mapping[
         hide_index=True,
         width="stretch",
         key="evaluation_history",
+        # Every column in view at 1024 px (wider screens share out the rest).
         column_config={
-            "run": st.column_config.TextColumn("run", width=110),
-            "when": st.column_config.TextColumn("when", width=140),
-            "queries": st.column_config.NumberColumn("queries", width=70),
-            "baseline": st.column_config.TextColumn("baseline", width=70),
+            "run": st.column_config.TextColumn("run", width=100),
+            "when": st.column_config.TextColumn("when", width=130),
+            "set": st.column_config.TextColumn("set", width=120),
+            "queries": st.column_config.NumberColumn("queries", width=60),
+            "routers": st.column_config.TextColumn("routers", width=150),
+            "baseline": st.column_config.TextColumn("baseline", width=60),
+            "note": st.column_config.TextColumn("note", width=80),
         },
     )
     ids = [r.id for r in runs]

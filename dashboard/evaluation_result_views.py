@@ -16,10 +16,11 @@ from core.evaluate.history import EvaluationHistoryError
 from core.evaluate.projection import project_run
 from core.evaluate.published import PUBLISHED_EVALUATION, PUBLISHED_EVALUATION_SETTING
 from core.evaluate.sets import SET_KIND_LABELS
+from core.schema import MODALITIES
 from dashboard import components
 from dashboard import evaluation_charts as charts
 from dashboard.widgets import notices
-from dashboard.widgets.formatting import MISSING, format_ms, format_share, format_time, format_usd, weights_text
+from dashboard.widgets.formatting import MISSING, format_ms, format_share, format_time, format_usd
 from dashboard.widgets.layout import fact_row
 
 if TYPE_CHECKING:
@@ -375,6 +376,7 @@ def slice_view(run: EvaluationRun, names: Mapping[str, str]) -> None:
 
 
 def records_table(records: Sequence[RecordScore], key: str) -> None:
+    """The records behind a figure; weights as four numbers in the channel order (every column fits 1024 px)."""
     st.caption(
         f"{len(records):,} queries"
         + (
@@ -382,16 +384,16 @@ def records_table(records: Sequence[RecordScore], key: str) -> None:
             if len(records) > SHOWN_RECORDS
             else ""
         )
+        + f". Weights are {WEIGHT_ORDER}."
     )
     rows = [
         {
             "line": r.line,
             "query": r.query,
-            "router's weights": weights_text(r.weights) if r.weights else "invalid: " + "; ".join(r.errors),
-            "reference": weights_text(r.reference) if r.reference else (r.expected or MISSING),
+            "router's weights": compact_weights(r.weights) if r.weights else "invalid: " + "; ".join(r.errors),
+            "reference": compact_weights(r.reference) if r.reference else (r.expected or MISSING),
             "rubric": r.rubric if r.rubric is not None else MISSING,
             "leads": " ".join(r.leaders) or MISSING,
-            "latency": format_ms(r.latency_ms),
         }
         for r in records[:SHOWN_RECORDS]
     ]
@@ -401,13 +403,21 @@ def records_table(records: Sequence[RecordScore], key: str) -> None:
         width="stretch",
         key=key,
         column_config={
-            "line": st.column_config.NumberColumn("line", width=50),
-            "query": st.column_config.TextColumn("query", width=220),
-            "router's weights": st.column_config.TextColumn("router's weights", width=330),
-            "reference": st.column_config.TextColumn("reference", width=330),
-            "rubric": st.column_config.TextColumn("rubric", width=55),
+            "line": st.column_config.NumberColumn("line", width=45),
+            "query": st.column_config.TextColumn("query", width=200),
+            "router's weights": st.column_config.TextColumn("router's weights", width=160),
+            "reference": st.column_config.TextColumn("reference", width=160),
+            "rubric": st.column_config.TextColumn("rubric", width=50),
+            "leads": st.column_config.TextColumn("leads", width=90),
         },
     )
+
+
+WEIGHT_ORDER = " / ".join(MODALITIES)
+
+
+def compact_weights(weights: Mapping[str, float]) -> str:
+    return " / ".join(f"{weights[m]:.2f}" for m in MODALITIES)
 
 
 # ---- projection ---------------------------------------------------------------------------------------------

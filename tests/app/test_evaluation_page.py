@@ -164,3 +164,25 @@ def test_a_billable_router_routes_only_after_its_estimate_is_confirmed(trained, 
     at.button(key=f"{runs.RUN_KEY}_confirm").click().run()
     assert not at.exception
     assert router.calls == trained[0].records
+
+
+def test_a_judge_is_estimated_and_confirmed_before_it_grades_the_run(trained, monkeypatch, store):
+    from core.backends import LocalBackend
+    from tests.unit.evaluation_helpers import RubricJudge
+
+    judge = RubricJudge()
+    monkeypatch.setattr(LocalBackend, "judge", lambda self, model=None: judge)
+    at = _run(open_page(run_app(), PAGE))
+    at.selectbox(key=more.JUDGE_QUERIES_KEY).set_value(20).run()
+    at.button(key=f"{more.JUDGE_KEY}_ask").click().run()
+
+    assert judge.calls == 0
+    assert any("Judging 20 queries with Rubric judge makes 22 calls" in w.value for w in at.warning)
+    at.button(key=f"{more.JUDGE_KEY}_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert judge.calls == 22
+    assert "judge" in at.dataframe[0].value.columns
+    assert list(at.dataframe[0].value["judge"])[0] == "5.00"
+    [run] = EvaluationHistory(store).list()
+    assert run.figures["teacher"]["judge_mean"] == 5.0
+    assert any("agrees with the rubric 100% exactly" in m.value for m in at.markdown)

@@ -151,8 +151,15 @@ def generate_a_small_set(main) -> None:
     )
 
 
+def run_an_evaluation(main) -> None:
+    from playwright.sync_api import expect
+
+    main.get_by_role("button", name=re.compile(r"^Evaluate \d+ routers? on")).click()
+    expect(main.get_by_role("heading", name="History")).to_be_visible(timeout=STEP_MS)
+
+
 # A page whose full view needs a step first: the step, by the page's title.
-PREPARE = {"Data Mix": generate_a_small_set}
+PREPARE = {"Data Mix": generate_a_small_set, "Evaluation": run_an_evaluation}
 
 
 @pytest.mark.parametrize("width", WIDTHS)
