@@ -16,6 +16,7 @@ from dashboard.search_charts import PUBLISHED_COLOURS, SERIES_COLOURS, figures_c
 
 ROW_PX = 18
 HEATMAP_CELL_PX = 40
+CELL_SELECTION = "cell"
 # A fixed height is the whole chart's (axes and legend included); the bars get what the legend leaves.
 HISTOGRAM_HEIGHT_PX = 340
 # Log scales cannot draw 0: on-box latencies far under a millisecond are drawn at this floor (tooltips are exact).
@@ -169,14 +170,22 @@ def confusion_chart(confusion: Mapping[str, Mapping[str, float]]) -> alt.LayerCh
     rows = confusion_rows(confusion)
     columns = [*MODALITIES, INVALID]
     base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X(
-            "candidate:N", sort=columns, title="router's leading channel", axis=alt.Axis(labelAngle=0, orient="top")
-        ),
-        y=alt.Y("reference:N", sort=list(MODALITIES), title="reference's leading channel"),
+        x=alt.X("candidate:N", sort=columns, title="the router's leader", axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("reference:N", sort=list(MODALITIES), title="the reference's"),
     )
-    cells = base.mark_rect().encode(
-        color=alt.Color("queries:Q", scale=alt.Scale(scheme="blues"), legend=None),
-        tooltip=[alt.Tooltip("reference:N"), alt.Tooltip("candidate:N", title="router"), alt.Tooltip("queries:Q")],
+    # A click on a cell selects it (the page opens its queries); the selection is named CELL_SELECTION.
+    picked = alt.selection_point(
+        name=CELL_SELECTION, fields=["reference", "candidate"], on="click", clear="dblclick", empty=False
+    )
+    cells = (
+        base.mark_rect(cursor="pointer")
+        .encode(
+            color=alt.Color("queries:Q", scale=alt.Scale(scheme="blues"), legend=None),
+            stroke=alt.condition(picked, alt.value("#C92A2A"), alt.value(None)),
+            strokeWidth=alt.condition(picked, alt.value(3), alt.value(0)),
+            tooltip=[alt.Tooltip("reference:N"), alt.Tooltip("candidate:N", title="router"), alt.Tooltip("queries:Q")],
+        )
+        .add_params(picked)
     )
     counts = base.mark_text(fontSize=13).encode(
         text=alt.Text("queries:Q", format=",.4~g"),

@@ -30,6 +30,7 @@ RUN_PARAM = "run"
 RUN_CACHE_KEY = "evaluation_shown_run"
 CONFUSION_ROUTER_KEY = "evaluation_confusion_router"
 CELL_KEY = "evaluation_cell"
+HEATMAP_KEY = "evaluation_heatmap"
 SLICE_FIELD_KEY = "evaluation_slice_field"
 SLICE_VALUE_KEY = "evaluation_slice_value"
 SLICE_ROUTER_KEY = "evaluation_slice_router"
@@ -37,7 +38,7 @@ VOLUME_KEY = "evaluation_volume"
 RESULTS_PLACE = "evaluation_results"
 DEFAULT_VOLUME = "1000000"
 SHOWN_RECORDS = 200
-ROUTER_COLUMN_PX = 130
+ROUTER_COLUMN_PX = 170
 FIGURE_COLUMN_PX = 62
 LONG_FIGURE_COLUMN_PX = 86
 SHORT_HEADING_CHARS = 6
@@ -319,7 +320,14 @@ def confusion_view(run: EvaluationRun, names: Mapping[str, str]) -> None:
         st.session_state[CONFUSION_ROUTER_KEY] = router_ids[-1]
     router_id = st.selectbox("Confusion matrix of", router_ids, key=CONFUSION_ROUTER_KEY, format_func=names.__getitem__)
     confusion = run.figures()[router_id]["confusion"]
-    st.altair_chart(charts.confusion_chart(confusion), width="content")
+    st.altair_chart(
+        charts.confusion_chart(confusion),
+        width="content",
+        key=f"{HEATMAP_KEY}_{router_id}",
+        on_select=_cell_clicked,
+        selection_mode=charts.CELL_SELECTION,
+    )
+    st.caption("Click a cell (or choose it below) to see its queries.")
     cells = [
         (reference, candidate, count)
         for reference, row in confusion.items()
@@ -339,6 +347,15 @@ def confusion_view(run: EvaluationRun, names: Mapping[str, str]) -> None:
     if chosen:
         reference, candidate = chosen.split("|")
         records_table(run.records(router_id, cell=(reference, candidate)), key="evaluation_cell_records")
+
+
+def _cell_clicked() -> None:
+    """A click on a heatmap cell chooses that cell below (the selectbox stays the one place it is kept)."""
+    router_id = st.session_state.get(CONFUSION_ROUTER_KEY)
+    event = st.session_state.get(f"{HEATMAP_KEY}_{router_id}")
+    points = (event or {}).get("selection", {}).get(charts.CELL_SELECTION) or []
+    if points:
+        st.session_state[CELL_KEY] = f"{points[0]['reference']}|{points[0]['candidate']}"
 
 
 def _cell_label(option: str, count: float) -> str:

@@ -43,8 +43,12 @@ def test_evaluate_pin_run_again_and_drill_into_a_confusion_cell_at_1024_px(studi
     deltas = tables(main).filter(has_text="this run").first
     expect(deltas.locator("td[role=gridcell]").filter(has_text="+0.000").first).to_be_attached()
 
-    main.get_by_role("combobox", name="See the queries of a cell").click()
-    page.get_by_role("option").filter(has_text="reference visual leads, router: visual leads").click()
+    # The heatmap's first cell is visual (reference) against visual (router): a click opens its queries.
+    heatmap = charts(main).filter(has_text="the router's leader")
+    heatmap.locator("g.mark-rect path").first.click()
+    expect(main.get_by_role("combobox", name="See the queries of a cell")).to_have_value(
+        re.compile(r"^reference visual leads, router: visual leads"), timeout=STEP_MS
+    )
     records = tables(main).filter(has_text="router's weights")
     expect(records).to_have_count(1, timeout=STEP_MS)
     expect(records.locator("td[role=gridcell]").first).to_be_attached()
