@@ -47,8 +47,6 @@ SHOWN_PROBLEMS = 50
 def pick_set(library: DatasetLibrary) -> EvaluationSet | None:
     """The set the user chose, loaded (None while nothing usable is chosen; problems are on the page)."""
     choices = _labelled_datasets(library)
-    if SOURCE_KEY not in st.session_state:
-        st.session_state[SOURCE_KEY] = "dataset" if choices else "expectations"
     source = st.radio(
         "Evaluate on",
         list(SOURCES),

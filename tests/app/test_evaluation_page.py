@@ -41,9 +41,9 @@ def _chart_titles(at) -> list[str]:
 
 def test_with_no_dataset_the_page_says_where_to_make_one_and_that_nothing_ran_yet(app):
     at = open_page(app, PAGE)
-    at.radio(key=sets.SOURCE_KEY).set_value("dataset").run()
 
-    assert not at.exception
+    assert not at.exception and not at.error
+    assert at.radio(key=sets.SOURCE_KEY).value == "dataset"
     assert any("No labelled dataset yet" in body for body in alerts(at))
     assert any("No evaluation yet" in body for body in alerts(at))
     assert not [b for b in at.button if b.key == f"{runs.RUN_KEY}_start"]
@@ -138,6 +138,7 @@ def test_a_broken_labelled_file_lists_its_line_numbers_and_a_good_one_evaluates(
 def test_an_imported_expectation_file_with_a_broken_line_names_that_line(app):
     pytest.importorskip("core.datasets.expectations", reason="the expectation-file reader lands with the routing work")
     at = open_page(app, PAGE)
+    at.radio(key=sets.SOURCE_KEY).set_value("expectations").run()
     at.radio(key=sets.EXPECTATIONS_KEY).set_value(sets.IMPORTED_SET).run()
     rows = ['{"query": "dog barking", "expected": "audio"}', '{"query": "a red car", "expected": "colour"}']
     at.file_uploader(key=sets.EXPECTATION_UPLOAD_KEY).upload("mine.jsonl", "\n".join(rows).encode()).run()
@@ -146,11 +147,18 @@ def test_an_imported_expectation_file_with_a_broken_line_names_that_line(app):
     assert at.error and "line 2" in at.code[0].value
 
 
-def test_the_judge_on_the_local_backend_says_why_not(app, trained):
+def test_the_judge_on_the_local_backend_says_why_not_and_a_bad_volume_says_what_to_type(app, trained):
     at = _run(open_page(app, PAGE))
 
     assert any(body.startswith("The LLM judge runs on Amazon Bedrock") for body in alerts(at))
     assert not [b for b in at.button if b.key == f"{more.JUDGE_KEY}_ask"]
+
+    at.text_input(key=results.VOLUME_KEY).input("lots").run()
+    assert not at.exception
+    assert any("Give the monthly query volume as a number of queries" in e.value for e in at.error)
+    at.text_input(key=results.VOLUME_KEY).input("2,000,000").run()
+    [projection] = [frame.value for frame in at.dataframe if "cost a month" in frame.value.columns]
+    assert len(projection) == 3 and set(projection["cost a month"]) == {"$0"}
 
 
 def test_a_billable_router_routes_only_after_its_estimate_is_confirmed(trained, teacher_is):
