@@ -10,7 +10,7 @@ from typing import Any
 
 import altair as alt
 
-from core.evaluate.engine import INVALID, RecordScore
+from core.evaluate.engine import INVALID
 from core.schema import MODALITIES
 from dashboard.search_charts import PUBLISHED_COLOURS, SERIES_COLOURS, figures_chart
 
@@ -255,11 +255,11 @@ def slice_chart(figures: Mapping[str, Figures], field_name: str, key: str, title
     )
 
 
-def latency_distribution_chart(records: Mapping[str, Sequence[RecordScore]]) -> alt.LayerChart:
-    """Each router's per-query latencies as a box (quartiles), a whisker (fastest to slowest) and its median,
-    on a log axis; the quartiles are computed here, so a run of many queries draws five numbers per router."""
-    series = list(records)
-    rows = [{"series": label, **_spread([r.latency_ms for r in rows_])} for label, rows_ in records.items() if rows_]
+def latency_distribution_chart(spreads: Mapping[str, Mapping[str, float]]) -> alt.LayerChart:
+    """Each router's per-query latencies (latency_spread: five numbers) as a box (quartiles), a whisker (fastest
+    to slowest) and its median, on a log axis."""
+    series = list(spreads)
+    rows = [{"series": label, **spread} for label, spread in spreads.items()]
     y = alt.Y("series:N", sort=series, title=None, axis=alt.Axis(labelLimit=260))
     x_scale = alt.Scale(type="log")
     base = alt.Chart(alt.Data(values=rows)).encode(
@@ -280,7 +280,8 @@ def latency_distribution_chart(records: Mapping[str, Sequence[RecordScore]]) -> 
 SPREAD_TITLES = {"fastest": "fastest", "q1": "quartile 1", "median": "median", "q3": "quartile 3", "slowest": "slowest"}
 
 
-def _spread(latencies: Sequence[float]) -> dict[str, float]:
+def latency_spread(latencies: Sequence[float]) -> dict[str, float]:
+    """Fastest, quartiles and slowest of a router's latencies (at the log axis' floor at least)."""
     values = sorted(max(v, LATENCY_FLOOR_MS) for v in latencies)
     if len(values) == 1:
         q1 = median = q3 = values[0]

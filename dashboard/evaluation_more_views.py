@@ -66,7 +66,9 @@ def cascade_view(run: EvaluationRun, names: Mapping[str, str]) -> None:
     if student == teacher:
         st.caption("Choose two different routers.")
         return
-    curve = cascade_curve(run, None, student, teacher)
+    curve = results.remembered(
+        ("cascade", run.id, student, teacher), lambda: cascade_curve(run, None, student, teacher)
+    )
     points = [p.model_dump() for p in curve.points]
     recommended = curve.recommended.threshold if curve.recommended is not None else None
     left, right = st.columns(2)

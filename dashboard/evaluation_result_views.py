@@ -4,8 +4,8 @@ confusion cell or a slice, and the monthly projection at a volume the user types
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -26,8 +26,11 @@ from dashboard.widgets.layout import fact_row
 if TYPE_CHECKING:
     from core.evaluate.history import EvaluationHistory, RunComparison
 
+T = TypeVar("T")
 RUN_PARAM = "run"
 RUN_CACHE_KEY = "evaluation_shown_run"
+MEMO_KEY = "evaluation_memo"
+MEMO_ENTRIES = 16
 CONFUSION_ROUTER_KEY = "evaluation_confusion_router"
 CELL_KEY = "evaluation_cell"
 HEATMAP_KEY = "evaluation_heatmap"
@@ -56,6 +59,20 @@ FIGURE_COLUMNS: dict[str, tuple[str, Any]] = {
     "cost_per_1k_usd": ("$ / 1k", lambda v: MISSING if v is None else format_usd(v)),
     "teacher_share": ("to teacher", format_share),
 }
+
+
+# ---- what a run's views compute once ---------------------------------------------------------------------------
+
+
+def remembered(key: tuple, compute: Callable[[], T]) -> T:
+    """What `compute` gives, kept for the session under `key` (which names the run, and what else it depends on):
+    a kept run's records do not change, so a rerun draws its figures without recomputing them."""
+    memo: dict[tuple, Any] = st.session_state.setdefault(MEMO_KEY, {})
+    if key not in memo:
+        if len(memo) >= MEMO_ENTRIES:
+            memo.clear()
+        memo[key] = compute()
+    return memo[key]
 
 
 # ---- which run ----------------------------------------------------------------------------------------------
@@ -138,7 +155,7 @@ def run_header(run: EvaluationRun, history: EvaluationHistory) -> None:
             )
         st.download_button(
             "Run (JSON)",
-            run_json(run),
+            lambda: run_json(run),
             file_name=f"evaluation-{run.id}.json",
             mime="application/json",
             key="evaluation_export_json",
@@ -294,8 +311,13 @@ def figure_charts(run: EvaluationRun, names: Mapping[str, str]) -> None:
         st.markdown("**Rubric scores per router**")
         st.altair_chart(charts.histogram_chart(figures), width="stretch")
     st.markdown("**Latency per query**")
-    records = {names[r]: evaluation.records for r, evaluation in run.routers.items()}
-    st.altair_chart(charts.latency_distribution_chart(records), width="stretch")
+    spreads = remembered(
+        ("latency", run.id),
+        lambda: {
+            r: charts.latency_spread([x.latency_ms for x in e.records]) for r, e in run.routers.items() if e.records
+        },
+    )
+    st.altair_chart(charts.latency_distribution_chart({names[r]: v for r, v in spreads.items()}), width="stretch")
 
 
 def channel_charts(run: EvaluationRun, names: Mapping[str, str]) -> None:

@@ -6,8 +6,9 @@ drawing every chart), for the `evaluation` bench group.
 
 `python -m core bench` runs this in a child process (core itself never imports Streamlit). The studio gets
 a private data directory holding a saved 10,000-record dataset and a finished distillation; the Data Mix
-page also holds a generated 10,000-query mix in its session, and the Search page the built-in catalog with a
-query searched through the teacher and the distilled student, both scored on its judged queries. Each page
+page also holds a generated 10,000-query mix in its session, the Search page the built-in catalog with a
+query searched through the teacher and the distilled student, both scored on its judged queries, and the
+Evaluation page a run of the 10,000 records through the teacher, uniform weights and the student. Each page
 is run a few times after a warm-up and the median is reported.
 """
 
@@ -28,7 +29,7 @@ if sys.path[0] != str(ROOT):
 ROWS = 10_000
 WARM_RUNS = 5
 RUN_TIMEOUT_S = 120
-PAGES = ("overview.py", "data_mix.py", "distillation.py", "models.py", "settings.py", "search.py")
+PAGES = ("overview.py", "data_mix.py", "distillation.py", "models.py", "settings.py", "search.py", "evaluation.py")
 SEARCH_QUERY = "dog barking loudly"
 
 
@@ -65,6 +66,8 @@ def _page_run_seconds(script: str) -> float:
             raise RuntimeError("the Data Mix page did not generate the 10,000-query mix")
     if script == "search.py":
         _search_state(at)
+    if script == "evaluation.py":
+        _evaluation_state(at)
     if at.exception:
         raise RuntimeError(f"{script} raised: {at.exception[0].value}")
     timings = []
@@ -73,6 +76,22 @@ def _page_run_seconds(script: str) -> float:
         at.run()
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
+
+
+def _evaluation_state(at) -> None:
+    """The 10,000-record dataset evaluated through the teacher, uniform weights and the distilled student, so
+    each timed run draws every figure, chart and the cascade curve of 30,000 records."""
+    from core.model_registry import ModelRegistry
+    from core.store import Store
+    from dashboard import evaluation_run_views
+
+    data_dir = Path(os.environ["VSRS_DATA_DIR"])
+    [model] = ModelRegistry(Store(data_dir / "studio.db"), data_dir).list()
+    routers = ["teacher", "uniform", f"student:{model.id}"]
+    at.multiselect(key=evaluation_run_views.ROUTERS_KEY).set_value(routers).run()
+    at.button(key=f"{evaluation_run_views.RUN_KEY}_start").click().run()
+    if len(at.dataframe) < 1 or len(at.dataframe[0].value) != len(routers):
+        raise RuntimeError("the Evaluation page did not evaluate the 10,000-record dataset")
 
 
 def _search_state(at) -> None:
