@@ -23,7 +23,7 @@ from dashboard import components, state
 from dashboard import evaluation_charts as charts
 from dashboard import evaluation_result_views as results
 from dashboard.widgets import confirm, notices
-from dashboard.widgets.formatting import format_share, format_time
+from dashboard.widgets.formatting import format_share, format_time, format_usd
 
 if TYPE_CHECKING:
     from core.backends import Backend
@@ -164,7 +164,8 @@ def _judge_report(report: Mapping) -> None:
         components.plain_markdown(
             f"Judged by {report['judge_name']}: {report['queries']} queries, {report['unparseable']} unparseable "
             f"replies; agrees with the rubric {format_share(vs['exact'])} exactly, {format_share(vs['within_1'])} "
-            "within one point."
+            f"within one point. Judging cost {format_usd(report.get('cost_usd') or 0.0)} (estimated "
+            f"{format_usd(report.get('estimate_usd') or 0.0)})."
         )
     )
     spread = report.get("spread") or {}

@@ -4,6 +4,7 @@ confusion cell or a slice, and the monthly projection at a volume the user types
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -131,6 +132,7 @@ def run_header(run: EvaluationRun, history: EvaluationHistory) -> None:
             ("when", format_time(run.created_at)),
             ("set", f"{s['name']} ({SET_KIND_LABELS.get(s['kind'], s['kind'])})"),
             ("queries", f"{s['n']:,}"),
+            ("routing cost", format_usd(remembered(("cost", run.id), lambda: run_cost_usd(run)))),
             *([("note", run.label)] if run.label else []),
         ]
     )
@@ -177,6 +179,11 @@ def run_header(run: EvaluationRun, history: EvaluationHistory) -> None:
             key="evaluation_export_records",
             icon=":material/download:",
         )
+
+
+def run_cost_usd(run: EvaluationRun) -> float:
+    """What routing the run cost, every router and query (what a billable run was confirmed for)."""
+    return math.fsum(r.cost_usd for evaluation in run.routers.values() for r in evaluation.records)
 
 
 def _pin(history: EvaluationHistory, run_id: str) -> None:

@@ -16,7 +16,8 @@ from dashboard import evaluation_more_views as more
 from dashboard import evaluation_result_views as results
 from dashboard import evaluation_run_views as runs
 from dashboard import evaluation_set_views as sets
-from tests.app.helpers import BillableRouter, alerts, chart_rows, finished_job, open_page, run_app, save_dataset
+from dashboard.widgets.formatting import format_usd
+from tests.app.helpers import BillableRouter, alerts, chart_rows, finished_job, open_page, run_app, save_dataset, texts
 
 PAGE = "evaluation.py"
 
@@ -161,7 +162,7 @@ def test_the_judge_on_the_local_backend_says_why_not_and_a_bad_volume_says_what_
     assert len(projection) == 3 and set(projection["cost a month"]) == {"$0"}
 
 
-def test_a_billable_router_routes_only_after_its_estimate_is_confirmed(trained, teacher_is):
+def test_a_billable_router_routes_only_after_its_estimate_is_confirmed(trained, teacher_is, store):
     router = teacher_is(BillableRouter)
     at = open_page(run_app(), PAGE)
     at.multiselect(key=runs.ROUTERS_KEY).set_value(["teacher", "uniform"]).run()
@@ -172,6 +173,9 @@ def test_a_billable_router_routes_only_after_its_estimate_is_confirmed(trained, 
     at.button(key=f"{runs.RUN_KEY}_confirm").click().run()
     assert not at.exception
     assert router.calls == trained[0].records
+    [run] = EvaluationHistory(store).list()
+    spent = results.run_cost_usd(EvaluationHistory(store).get(run.id))
+    assert spent > 0 and format_usd(spent) in texts(at)
 
 
 def test_a_judge_is_estimated_and_confirmed_before_it_grades_the_run(trained, monkeypatch, store):
