@@ -19,6 +19,7 @@ PAGES = (
     ("Studio", "data_mix.py", "Data Mix", ":material/tune:"),
     ("Studio", "distillation.py", "Distillation", ":material/school:"),
     ("Studio", "models.py", "Models", ":material/deployed_code:"),
+    ("Studio", "deployments.py", "Deployments", ":material/rocket_launch:"),
     ("Studio", "search.py", "Search", ":material/manage_search:"),
     ("Setup", "settings.py", "Settings", ":material/settings:"),
 )

@@ -180,6 +180,9 @@ class LocalDeploymentService(DeploymentService):
                 changed.append(row["name"])
         return changed
 
+    def deployable(self, model: CustomModel) -> bool:
+        return model.path is not None
+
     # ---- processes ----------------------------------------------------------------------------------------
 
     def _lost_reason(self, row: sqlite3.Row) -> str | None:
