@@ -549,6 +549,8 @@ class DeploymentService(ABC):
     # How often and how long wait_until_settled polls (a local endpoint starts in seconds, Bedrock in minutes).
     settle_poll_s: float = SETTLE_POLL_S
     settle_timeout_s: float = SETTLE_TIMEOUT_S
+    # How often a view of settled deployments looks again, for a change nobody asked for (None: it does not).
+    watch_interval_s: float | None = None
 
     def __init__(self, store: Store):
         self.store = store

@@ -36,6 +36,7 @@ from dashboard.widgets.layout import fact_row
 CREATE_PROBLEMS = "deploy_create"
 LIST_PROBLEMS = "deploy_list"
 NAME_KEY = "deploy_name"
+CLEAR_NAME_KEY = "deploy_name_clear"
 MODEL_KEY = "deploy_model"
 DESCRIPTION_KEY = "deploy_description"
 TAGS_KEY = "deploy_tags"
@@ -54,6 +55,8 @@ PROVISIONED = "provisioned"
 NO_COMMITMENT = ""
 COMMITMENTS = (NO_COMMITMENT, "OneMonth", "SixMonths")
 MODEL_UNITS = tuple(range(1, 11))
+# Wide enough for a model name of about 36 characters beside the buttons at 1024 px.
+SWAP_PICKER_WIDTH_PX = 320
 BadgeColour = Literal["gray", "blue", "green", "orange", "red"]
 STATUS_BADGES: dict[str, tuple[BadgeColour, str]] = {
     DeploymentStatus.ACTIVE.value: ("green", ":material/check_circle:"),
@@ -104,6 +107,8 @@ def create_form(service: DeploymentService, models: Sequence[CustomModel], taken
         components.page_link_if_listed(state.PAGES_DIR / "distillation.py", "Open Distillation", ":material/school:")
         return
     by_id = {model.id: model for model in models}
+    if st.session_state.pop(CLEAR_NAME_KEY, False):
+        st.session_state[NAME_KEY] = ""  # the name just deployed is taken now
     st.caption(service.description)
     kind = ON_DEMAND
     if service.provisioned_available:
@@ -128,15 +133,14 @@ def create_form(service: DeploymentService, models: Sequence[CustomModel], taken
     )
     name = (st.session_state.get(NAME_KEY) or "").strip()
     checks.require(
-        "Give the deployment a name." if not name else new_name_problem(name, taken, provisioned=kind == PROVISIONED),
-        here=bool(name),
+        "Give the deployment a name." if not name else new_name_problem(name, taken, provisioned=kind == PROVISIONED)
     )
     tags_text = st.text_input("Tags", key=TAGS_KEY, placeholder="team=search, stage=test", help="key=value pairs.")
     try:
         tags = parse_tag_text(tags_text or "")
     except DeploymentError as exc:
         tags = {}
-        checks.require(str(exc), here=True)
+        checks.require(str(exc))
     if kind == PROVISIONED:
         _provisioned_form(service, checks, name, model_id, tags)
         return
@@ -147,6 +151,7 @@ def create_form(service: DeploymentService, models: Sequence[CustomModel], taken
         )
         if made is not None:
             notices.success(notices.PAGE, f"Deploying {made.result.name}: it turns Active once its model answers.")
+            st.session_state[CLEAR_NAME_KEY] = True
             st.rerun()
 
 
@@ -195,6 +200,7 @@ def _provision(service: DeploymentService, request: tuple) -> None:
     )
     if made is not None:
         notices.success(notices.PAGE, f"Created provisioned throughput {made.result.name}: it bills by the hour.")
+        st.session_state[CLEAR_NAME_KEY] = True
 
 
 # --- the list -------------------------------------------------------------------------------------------------
@@ -225,16 +231,20 @@ def read_deployments(service: DeploymentService) -> Found:
 
 
 def deployments_section(service: DeploymentService, models: Sequence[CustomModel], found: Found) -> None:
-    """Every deployment as a card; polled while any is Creating or swapping, so a status change shows by itself."""
-    poll = max(MIN_POLL_S, service.settle_poll_s) if found.settling else None
+    """Every deployment as a card. Polled while any is Creating or swapping, so a status change shows by itself,
+    and, where the service asks for it, now and then while they are settled (a local endpoint can die)."""
+    if found.settling:
+        poll: float | None = max(MIN_POLL_S, service.settle_poll_s)
+    else:
+        poll = service.watch_interval_s if found.deployments else None
     st.fragment(_deployments_panel, run_every=poll)(service, models, found.settling)
 
 
-def _deployments_panel(service: DeploymentService, models: Sequence[CustomModel], polling: bool) -> None:
+def _deployments_panel(service: DeploymentService, models: Sequence[CustomModel], settling: bool) -> None:
     read = read_deployments(service)
     found, problem = read.deployments, read.problem
-    if polling and not read.settling:
-        st.rerun()  # everything settled: redraw the whole page once more and stop polling
+    if read.settling != settling:
+        st.rerun()  # something started or stopped settling: redraw the whole page, polling at the new pace
     notices.show(LIST_PROBLEMS)
     if problem:
         st.warning(
@@ -267,16 +277,11 @@ def deployment_card(
     _header(deployment)
     _state_note(deployment, names)
     serving = deployment.serving_model_id or deployment.model_id
-    fact_row(
-        [
-            ("Model", names.get(serving, serving)),
-            ("Created", format_time(deployment.created_at)),
-            ("Requests served", f"{deployment.requests_served:,}"),
-            ("Kind", deployment.kind),
-        ]
-    )
+    # Two facts to a row: a model name or a time keeps its line at 1024 px.
+    fact_row([("Model", names.get(serving, serving)), ("Requests served", f"{deployment.requests_served:,}")])
+    fact_row([("Created", format_time(deployment.created_at)), ("Kind", deployment.kind)])
     if deployment.lineage is not None:
-        fact_row([("Lineage", "  →  ".join(f"{what} {name}" for what, name in deployment.lineage.steps()))])
+        lineage_row(deployment)
     if deployment.description or deployment.tags:
         fact_row(
             [
@@ -300,6 +305,17 @@ def deployment_card(
             snippets = service.snippets(deployment)
             st.code(snippets.curl, language="bash", wrap_lines=True)
             st.code(snippets.python, language="python")
+
+
+def lineage_row(deployment: Deployment) -> None:
+    """dataset -> job -> model -> deployment, one badge a step, wrapping between steps (never inside a name)."""
+    assert deployment.lineage is not None
+    st.caption("Lineage")
+    with st.container(horizontal=True, vertical_alignment="center", wrap=True, gap="small"):
+        for index, (what, name) in enumerate(deployment.lineage.steps()):
+            if index:
+                st.markdown(":material/arrow_forward:", width="content")
+            st.badge(components.plain_markdown(f"{what}: {name}"), color="gray")
 
 
 def _header(deployment: Deployment) -> None:
@@ -342,20 +358,19 @@ def _actions(
     key = deployment.id
     failed = deployment.status == DeploymentStatus.FAILED.value
     with st.container(horizontal=True, vertical_alignment="bottom", wrap=True):
-        if st.button(
+        # Only what can be done now: a Creating or Failed deployment cannot answer or be the active student.
+        if deployment.ready and st.button(
             "Self-test",
             key=f"{TEST_KEY}_{key}",
             icon=":material/network_check:",
-            disabled=not deployment.ready,
             help=f"Routes {SELF_TEST_QUERY!r} through the endpoint and shows the weights and the round-trip latency.",
         ):
             _self_test(service, deployment)
-        if not deployment.active_student:
+        if deployment.ready and not deployment.active_student:
             st.button(
                 "Set as active student",
                 key=f"deploy_activate_{key}",
                 icon=":material/star:",
-                disabled=not deployment.ready,
                 help="The router id `student` (Overview, Search, the CLI) will route through this deployment.",
                 on_click=_attempt_then_note,
                 args=(lambda: service.set_active_student(deployment.name), f"{deployment.name} is the active student."),
@@ -372,12 +387,12 @@ def _actions(
         others = [model for model in models if model.id != deployment.model_id]
         if others and (deployment.ready or failed):
             by_id = {model.id: model for model in others}
-            with st.container(width=260):
+            with st.container(width=SWAP_PICKER_WIDTH_PX):
                 swap_to = st.selectbox(
                     "Swap to model",
                     list(by_id),
                     key=f"{SWAP_KEY}_{key}_model",
-                    format_func=lambda model_id: model_label(by_id[model_id]),
+                    format_func=lambda model_id: by_id[model_id].name,
                 )
             st.button(
                 "Swap model",

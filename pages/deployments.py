@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import components, deployment_views, state
-from dashboard.widgets import billing, notices
+from dashboard.widgets import notices
 
 st.title("Deployments")
 st.caption(
@@ -19,7 +19,6 @@ try:
 except Exception as exc:  # e.g. a locked database, or a backend without deployments
     components.show_error(exc)
     st.stop()
-billing.idle_billing_banner(link=False)
 if registry.notice():
     st.info(components.plain_markdown(registry.notice() or ""), icon=":material/sync_problem:")
 

@@ -24,7 +24,7 @@ DEPLOYMENTS_PAGE = state.PAGES_DIR / "deployments.py"
 PRICE_UNKNOWN = "price unknown"
 
 
-def idle_billing_banner(*, link: bool = True) -> None:
+def idle_billing_banner() -> None:
     """A warning while anything bills by the hour, naming each with its cost so far; nothing otherwise."""
     try:
         billing = state.deployments().billing_while_idle()
@@ -35,8 +35,7 @@ def idle_billing_banner(*, link: bool = True) -> None:
         return
     if billing:
         billing_warning(billing)
-        if link:
-            components.page_link_if_listed(DEPLOYMENTS_PAGE, "Tear it down on Deployments", ":material/rocket_launch:")
+        components.page_link_if_listed(DEPLOYMENTS_PAGE, "Tear it down on Deployments", ":material/rocket_launch:")
 
 
 def billing_warning(billing: Sequence[Deployment]) -> None:

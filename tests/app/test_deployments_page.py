@@ -24,7 +24,7 @@ from core.distill.jobs import JobRunner
 from core.model_registry import ModelRegistry
 from core.pricing import save_rate
 from dashboard import deployment_views as views
-from tests.app.helpers import alerts, finished_job, open_page, run_app, save_dataset, texts
+from tests.app.helpers import alerts, finished_job, open_page, reasons, run_app, save_dataset, texts
 
 PAGE = "deployments.py"
 DEADLINE_S = 60.0
@@ -82,7 +82,7 @@ def test_a_local_model_is_deployed_tested_swapped_set_active_and_deleted_from_th
 
     at.text_input(key=views.NAME_KEY).input("router live").run()  # a space: off, with the rule beside it
     assert at.button(key=views.CREATE_KEY).disabled
-    assert any("cannot contain a space" in element.value for element in at.caption), "the rule shows beside the box"
+    assert any("cannot contain a space" in reason for reason in reasons(at)), "the rule shows beside the button"
     at.text_input(key=views.NAME_KEY).input("router-live")
     at.text_input(key=views.TAGS_KEY).input("team=search")
     at.text_area(key=views.DESCRIPTION_KEY).input("the launch student").run()
@@ -93,10 +93,14 @@ def test_a_local_model_is_deployed_tested_swapped_set_active_and_deleted_from_th
     at = rerun_until(at, service, "router-live", lambda d: d.status == DeploymentStatus.ACTIVE, "Active")
     deployment = service.get("router-live")
     assert any("Active" in badge for badge in badges(at))
+    assert [badge.split("[", 1)[1].rstrip("]") for badge in badges(at) if "gray-badge" in badge] == [
+        "dataset: small-labelled",
+        "job: router-distill-first",
+        f"model: {first.name}",
+        "deployment: router-live",
+    ]
+    assert at.text_input(key=views.NAME_KEY).value == "", "the name deployed is taken: the box is cleared"
     shown = texts(at)
-    assert "dataset small-labelled  →  job router-distill-first  →  model " in next(
-        text for text in shown if text.startswith("dataset ")
-    )
     assert first.name in shown and "team=search" in shown and "the launch student" in shown
     assert deployment.endpoint in [code.value for code in at.code]
     assert any(code.value.startswith(f"curl -s -X POST {deployment.endpoint}/route") for code in at.code)
@@ -140,7 +144,7 @@ def test_a_taken_name_is_refused_before_any_call(app, local_models, store, studi
     at.text_input(key=views.NAME_KEY).input("router-taken").run()
 
     assert at.button(key=views.CREATE_KEY).disabled
-    assert any("'router-taken' already exists" in element.value for element in at.caption)
+    assert any("'router-taken' already exists" in reason for reason in reasons(at))
 
 
 def test_bedrock_without_credentials_says_how_to_configure_them_on_every_control(monkeypatch, store, studio_env):
