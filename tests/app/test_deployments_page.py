@@ -22,7 +22,7 @@ from core.deploy.service import LocalDeploymentService
 from core.deployments import DeploymentStatus, request_token
 from core.distill.jobs import JobRunner
 from core.model_registry import ModelRegistry
-from core.pricing import save_rate
+from core.pricing import billing_rate, save_rate
 from dashboard import deployment_views as views
 from tests.app.helpers import alerts, finished_job, open_page, reasons, run_app, save_dataset, texts
 
@@ -264,3 +264,23 @@ def test_provisioned_throughput_without_an_entered_rate_says_price_unknown(bedro
         "price unknown: enter the provisioned throughput hourly rate for nova-micro in Settings" in body
         for body in alerts(at)
     )
+
+
+def test_the_hourly_rate_entered_in_settings_prices_the_meter_and_a_negative_one_is_refused(app, store):
+    at = open_page(app, "settings.py")
+    editor = at.data_editor[1]
+    row = list(zip(editor.value["kind"], editor.value["model_key"], strict=True)).index(
+        ("provisioned_hour", "nova-micro")
+    )
+
+    at.session_state[editor.key] = {"edited_rows": {row: {"usd": -2.0}}, "added_rows": [], "deleted_rows": []}
+    at = at.run()
+    assert at.button(key="rate_editor_save").disabled
+    assert any("a rate must be a non-negative number of US dollars" in reason for reason in reasons(at))
+    at.session_state[editor.key] = {"edited_rows": {row: {"usd": 20.5}}, "added_rows": [], "deleted_rows": []}
+    at = at.run()
+    at.button(key="rate_editor_save").click().run()
+
+    assert not at.exception
+    assert "Saved 1 changed rate." in alerts(at)
+    assert billing_rate(store, "provisioned_hour", "nova-micro") == 20.5
