@@ -119,7 +119,7 @@ STEPS: tuple[tuple[str, str, tuple[StepPage, ...], str | None, Callable[[Store],
     (
         "Deploy",
         "Put a trained student behind an endpoint.",
-        (StepPage("deployments.py", "Deployments"),),
+        (StepPage("deployments.py", "Deploy"),),
         "deployments",
         deployments_summary,
     ),

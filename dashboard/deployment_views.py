@@ -127,7 +127,7 @@ def create_form(service: DeploymentService, models: Sequence[CustomModel], taken
         "Deployment name",
         key=NAME_KEY,
         live=True,
-        placeholder="router-live",
+        placeholder="for example router-live",
         help="Checked against Amazon Bedrock's rule, so the same name works there: 1 to 63 letters and digits, each "
         "optionally followed by one '-' or '_'.",
     )

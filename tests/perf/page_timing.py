@@ -24,7 +24,7 @@ if sys.path[0] != str(ROOT):
 ROWS = 10_000
 WARM_RUNS = 5
 RUN_TIMEOUT_S = 120
-PAGES = ("overview.py", "data_mix.py", "distillation.py", "models.py", "settings.py", "search.py")
+PAGES = ("overview.py", "data_mix.py", "distillation.py", "models.py", "deployments.py", "settings.py", "search.py")
 SEARCH_QUERY = "dog barking loudly"
 
 
