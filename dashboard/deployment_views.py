@@ -169,7 +169,7 @@ def _provisioned_form(
     try:
         estimate = service.provisioned_estimate(model_id, units, commitment or None)
     except Exception as exc:  # e.g. a local student cannot be provisioned: the sentence says so
-        checks.require(state.explain_error(exc), here=True)
+        checks.require(state.explain_error(exc))
         estimate = None
     if estimate is not None:
         st.warning(components.plain_markdown(estimate.warning()), icon=":material/payments:")
@@ -182,7 +182,7 @@ def _provisioned_form(
     confirm.confirm_box(
         PROVISION_KEY,
         "It starts billing by the hour as soon as it is created, and keeps billing until it is deleted: create it?",
-        detail=estimate.warning() if estimate else None,
+        detail=f"{name}: {units} model unit{'s' if units != 1 else ''}, {commitment or 'no commitment'}",
         confirm="Create it and start billing",
         icon=":material/payments:",
         confirm_icon=":material/payments:",
