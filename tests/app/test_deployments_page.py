@@ -89,6 +89,9 @@ def test_a_local_model_is_deployed_tested_swapped_set_active_and_deleted_from_th
     at.button(key=views.CREATE_KEY).click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(body.startswith("Deploying router-live") for body in alerts(at))
+    if service.get("router-live").status == DeploymentStatus.CREATING:  # its server is still loading the model
+        assert any(body.startswith("Creating: the model is loading") for body in alerts(at))
+        assert any("Creating" in badge for badge in badges(at))
 
     at = rerun_until(at, service, "router-live", lambda d: d.status == DeploymentStatus.ACTIVE, "Active")
     deployment = service.get("router-live")
