@@ -19,6 +19,7 @@ PAGES = (
     ("Studio", "data_mix.py", "Data Mix", ":material/tune:"),
     ("Studio", "distillation.py", "Distillation", ":material/school:"),
     ("Studio", "models.py", "Models", ":material/deployed_code:"),
+    ("Studio", "playground.py", "Playground", ":material/compare_arrows:"),
     ("Studio", "search.py", "Search", ":material/manage_search:"),
     ("Setup", "settings.py", "Settings", ":material/settings:"),
 )
