@@ -47,9 +47,9 @@ LINK_QUERY = "q"
 LINK_ROUTER = "router"
 LINK_RUN = "run"
 HISTORY_LIMIT = 50
-# Sample queries: the first generated query of each focus at this difficulty, from a fixed seed.
+# Sample queries: the shortest generated query of each focus at these difficulties, from a fixed seed.
 SAMPLE_SEED = 7
-SAMPLE_DIFFICULTY = "medium"
+SAMPLE_DIFFICULTIES = ("medium",)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Resolve = Callable[[str], Router]
@@ -226,14 +226,14 @@ def check_queries(queries: Sequence[str]) -> list[str]:
 
 @functools.cache
 def sample_queries() -> dict[str, str]:
-    """One query per focus (visual, audio, transcription, metadata, mixed), made by the synthetic generator from
-    a fixed seed, so a first-time visitor has a query of each kind to click."""
+    """One short query per focus (visual, audio, transcription, metadata, mixed): the shortest medium one
+    the synthetic generator makes from a fixed seed, so a first-time visitor has a query of each kind to click."""
     from core.synth import FOCI, DataMix, generate
 
     samples: dict[str, str] = {}
     for item in generate(DataMix(total=200, seed=SAMPLE_SEED)):
-        if item.difficulty == SAMPLE_DIFFICULTY:
-            samples.setdefault(item.focus, item.query)
+        if item.difficulty in SAMPLE_DIFFICULTIES and len(item.query) < len(samples.get(item.focus, item.query + " ")):
+            samples[item.focus] = item.query
     return {focus: samples[focus] for focus in FOCI if focus in samples}
 
 

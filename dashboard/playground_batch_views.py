@@ -127,7 +127,7 @@ def results(backend: Backend, comparison: Comparison, labels: dict[str, str]) ->
             "Router": st.column_config.TextColumn(width=130),
             "Weights": st.column_config.TextColumn(width=150, help="v visual, a audio, t transcription, m metadata"),
             "Agrees": st.column_config.CheckboxColumn(width=65, help=f"Same leading channel as {reference}"),
-            "L1": st.column_config.NumberColumn(width=55, format="%.2f"),
+            "L1": st.column_config.TextColumn(width=55, help="L1 distance of the weights, 0 to 2"),
         },
     )
     st.caption(
@@ -156,7 +156,7 @@ def summary_table(comparison: Comparison, labels: dict[str, str]) -> None:
     st.dataframe(
         table,
         width="stretch",
-        column_config={"_index": st.column_config.TextColumn("Figure", width=150)}
+        column_config={"_index": st.column_config.TextColumn("Figure", width=190)}
         | {name: st.column_config.TextColumn(width=130) for name in figures},
     )
     for router_id, summary in comparison.summaries.items():
@@ -198,7 +198,7 @@ def rows_table(comparison: Comparison, shown: list[QueryComparison], labels: dic
                     "Router": labels.get(router_id, router_id),
                     "Weights": text,
                     "Agrees": None if agreement is None or agreement.leading is None else agreement.agrees,
-                    "L1": None if agreement is None else agreement.l1,
+                    "L1": MISSING if agreement is None or agreement.l1 is None else f"{agreement.l1:.2f}",
                 }
             )
     return pd.DataFrame(rows, columns=["Query", "Router", "Weights", "Agrees", "L1"])

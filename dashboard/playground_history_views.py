@@ -13,6 +13,8 @@ from dashboard import playground_runs as runs
 from dashboard.widgets.formatting import MISSING, format_share, format_time, preview
 
 PICK_KEY = "playground_history_pick"
+SHOW_KEY = "playground_history_show"
+RERUN_KEY = "playground_history_rerun"
 CONFIRM_KEY = "playground_confirm_rerun"
 KINDS = {"query": "one query", "batch": "batch"}
 
@@ -49,14 +51,8 @@ def history(history: CompareHistory, labels: dict[str, str]) -> None:
         st.selectbox("Run", list(by_id), key=PICK_KEY, format_func=lambda run_id: _label(by_id[run_id], labels))
     ]
     with st.container(horizontal=True):
-        st.button(
-            "Show it",
-            key="playground_history_show",
-            icon=":material/visibility:",
-            on_click=_show,
-            args=(history, chosen.id),
-        )
-        if st.button("Run it again", key="playground_history_rerun", icon=":material/replay:"):
+        st.button("Show it", key=SHOW_KEY, icon=":material/visibility:", on_click=_show, args=(history, chosen.id))
+        if st.button("Run it again", key=RERUN_KEY, icon=":material/replay:"):
             try:
                 old = history.get(chosen.id)
             except Exception as exc:  # deleted meanwhile
@@ -77,9 +73,15 @@ def _show(history: CompareHistory, run_id: str) -> None:
         notices.failure(notices.PAGE, exc)
         return
     runs.keep(comparison)
+    pick(run_id)
     for name in (LINK_QUERY, LINK_ROUTER):
         st.query_params.pop(name, None)
     st.query_params[LINK_RUN] = run_id
+
+
+def pick(run_id: str) -> None:
+    """Make a stored run the one the history's buttons act on."""
+    st.session_state[PICK_KEY] = run_id
 
 
 def _row(run: RunSummary, labels: dict[str, str]) -> dict[str, object]:
@@ -87,7 +89,7 @@ def _row(run: RunSummary, labels: dict[str, str]) -> dict[str, object]:
         "When": format_time(run.created_at),
         "Kind": KINDS.get(run.kind, run.kind) + ("" if run.source == runs.SOURCE else f" ({run.source})"),
         "Queries": run.query_count,
-        "Routers": ", ".join(labels.get(r, r) for r in run.router_ids),
+        "Routers": " vs ".join(labels.get(r, r) for r in run.router_ids),
         "All agree": format_share(run.summary.get("agreement_rate")) if run.router_ids[1:] else MISSING,
         "First query": preview(run.first_query, 80),
     }

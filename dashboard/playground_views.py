@@ -26,11 +26,10 @@ from core.compare import (
     sample_queries,
 )
 from core.schema import MODALITIES
-from dashboard import components, gold_views
+from dashboard import components, gold_views, playground_history_views
 from dashboard import playground_runs as runs
 from dashboard.widgets import router_picker
 from dashboard.widgets.formatting import MISSING, format_ms, format_usd, preview
-from dashboard.widgets.layout import fact_row
 
 if TYPE_CHECKING:
     from core.backends import Backend
@@ -43,7 +42,7 @@ CONFIRM_KEY = "playground_confirm_query"
 REQUEST_KEY = "playground_request"
 ARRIVED_KEY = "playground_arrived"
 GOLD_KEY = "playground_gold_one"
-SAMPLE_CHARS = 60
+SAMPLE_CHARS = 70
 
 
 def arrival(backend: Backend) -> list[str]:
@@ -60,6 +59,7 @@ def arrival(backend: Backend) -> list[str]:
             components.show_error(exc)
             return link.router_ids
         runs.keep(comparison)
+        playground_history_views.pick(comparison.run_id or link.run_id)
         if comparison.kind == "query":
             st.session_state[QUERY_KEY] = comparison.queries[0].query
         return comparison.router_ids
@@ -198,15 +198,14 @@ def router_column(outcome: RouterOutcome, label: str, reference: str) -> None:
     if result.warnings:
         st.caption("Fixed before use")
         st.text("\n".join(result.warnings))
-    fact_row(
-        [
-            ("Latency", format_ms(result.latency_ms)),
-            (f"Tokens in / out ({result.token_source})", f"{result.input_tokens:,} / {result.output_tokens:,}"),
-            ("Cost per query", format_usd(result.cost_usd)),
-            ("Per million queries", format_usd(result.cost_usd * 1e6)),
-            *agreement_facts(outcome, reference),
-        ]
-    )
+    facts = [
+        ("Latency", format_ms(result.latency_ms)),
+        (f"Tokens in / out ({result.token_source})", f"{result.input_tokens:,} / {result.output_tokens:,}"),
+        ("Cost per query", format_usd(result.cost_usd)),
+        ("Per million queries", format_usd(result.cost_usd * 1e6)),
+        *agreement_facts(outcome, reference),
+    ]
+    st.markdown("  \n".join(f"{label}: **{components.plain_markdown(value)}**" for label, value in facts))
     if result.valid:
         with st.expander("Raw output"):
             st.code(result.raw_text or "(no text: this router gives weights directly)", language=None, wrap_lines=True)
@@ -221,7 +220,7 @@ def agreement_facts(outcome: RouterOutcome, reference: str) -> list[tuple[str, s
     elif agreement.agrees:
         lead = "same leading channel"
     elif agreement.leading > 0:
-        lead = f"{agreement.leading:.0%} of the tied leads"
+        lead = f"{agreement.leading:.0%} (a tie: that share of its leads match)"
     else:
         lead = "different leading channel"
     return [("Agreement", lead), ("L1 distance", MISSING if agreement.l1 is None else f"{agreement.l1:.2f}")]
