@@ -96,6 +96,6 @@ def _row(run: RunSummary, labels: dict[str, str]) -> dict[str, object]:
 
 
 def _label(run: RunSummary, labels: dict[str, str]) -> str:
-    routers = " vs ".join(labels.get(r, r) for r in run.router_ids)
     what = preview(run.first_query, 40) if run.kind == "query" else f"{run.query_count:,} queries"
-    return f"{format_time(run.created_at)} · {what} · {routers}"
+    n = len(run.router_ids)
+    return f"{format_time(run.created_at)} · {what} · {n} router{'' if n == 1 else 's'}"

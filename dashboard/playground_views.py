@@ -43,6 +43,8 @@ REQUEST_KEY = "playground_request"
 ARRIVED_KEY = "playground_arrived"
 GOLD_KEY = "playground_gold_one"
 SAMPLE_CHARS = 70
+# Two routers a row: four across would leave each under 180 px of the 736 px a 1024 px screen gives the page.
+ROUTERS_PER_ROW = 2
 
 
 def arrival(backend: Backend) -> list[str]:
@@ -165,9 +167,8 @@ def side_by_side(comparison: Comparison, labels: dict[str, str], index: int = 0)
                 components.plain_markdown(f"They agree: every router leads with {reference}'s channel."),
                 icon=":material/check_circle:",
             )
-    columns = st.columns(len(comparison.router_ids), gap="small", border=True)
-    for column, router_id in zip(columns, comparison.router_ids, strict=True):
-        with column:
+    for place, router_id in zip(_router_places(len(comparison.router_ids)), comparison.router_ids, strict=True):
+        with place:
             router_column(item.outcomes[router_id], labels.get(router_id, router_id), reference)
     st.caption(
         components.plain_markdown(
@@ -177,11 +178,17 @@ def side_by_side(comparison: Comparison, labels: dict[str, str], index: int = 0)
     )
 
 
+def _router_places(n: int) -> list:
+    """One bordered column per router, at most two a row, so each keeps room for its chart at 1024 px."""
+    places: list = []
+    for start in range(0, n, ROUTERS_PER_ROW):
+        places += st.columns(ROUTERS_PER_ROW if n > 1 else 1, gap="small", border=True)[: n - start]
+    return places
+
+
 def router_column(outcome: RouterOutcome, label: str, reference: str) -> None:
     result = outcome.result
-    st.markdown(f"**{components.plain_markdown(label)}**")
-    if label != outcome.router_id:
-        st.caption(components.plain_markdown(outcome.router_id))
+    st.markdown(f"**{components.plain_markdown(label)}**", help=f"Router id: {outcome.router_id}")
     if result.valid and result.decision is not None:
         st.badge("valid", icon=":material/check:", color="green")
         components.weights_chart(result.decision.weights())
@@ -196,13 +203,20 @@ def router_column(outcome: RouterOutcome, label: str, reference: str) -> None:
             st.caption("Raw reply, as written")
             st.code(result.raw_text, language=None, wrap_lines=True)
     if result.warnings:
-        st.caption("Fixed before use")
+        st.caption("Notes")
         st.text("\n".join(result.warnings))
+    answered = result.valid or bool(result.raw_text)
     facts = [
-        ("Latency", format_ms(result.latency_ms)),
-        (f"Tokens in / out ({result.token_source})", f"{result.input_tokens:,} / {result.output_tokens:,}"),
-        ("Cost per query", format_usd(result.cost_usd)),
-        ("Per million queries", format_usd(result.cost_usd * 1e6)),
+        *(
+            [
+                ("Latency", format_ms(result.latency_ms)),
+                (f"Tokens in / out ({result.token_source})", f"{result.input_tokens:,} / {result.output_tokens:,}"),
+                ("Cost per query", format_usd(result.cost_usd)),
+                ("Per million queries", format_usd(result.cost_usd * 1e6)),
+            ]
+            if answered
+            else []
+        ),
         *agreement_facts(outcome, reference),
     ]
     st.markdown("  \n".join(f"{label}: **{components.plain_markdown(value)}**" for label, value in facts))
