@@ -5,6 +5,7 @@ as (core.gold). The rules (0.05 steps summing to exactly 1, names, the export) l
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 
 import pandas as pd
@@ -163,9 +164,12 @@ def gold_sets(gold: GoldLabels) -> None:
         return
     st.caption(
         components.plain_markdown(
-            f"Kept as the labelled dataset {dataset.name} ({dataset.records:,} records): choose it as the held-out "
-            "set of a distillation job or an evaluation."
+            f"Kept as the labelled dataset {dataset.name} ({_count(dataset.records, 'record')}): choose it as the "
+            "held-out set of a distillation job, or score routers on it from the command line:"
         )
+    )
+    st.code(
+        f"python -m core evaluate --gold {shlex.quote(dataset.name)} --router teacher --router student", language="bash"
     )
     st.download_button(
         "Download as bedrock-conversation-2024 JSONL",
@@ -179,4 +183,8 @@ def gold_sets(gold: GoldLabels) -> None:
 
 
 def _set_label(gold_set: GoldSet) -> str:
-    return f"{gold_set.name} ({gold_set.labels:,} labels, updated {format_time(gold_set.updated_at)})"
+    return f"{gold_set.name} ({_count(gold_set.labels, 'label')}, updated {format_time(gold_set.updated_at)})"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -39,9 +39,9 @@ def history(history: CompareHistory, labels: dict[str, str]) -> None:
             "When": st.column_config.TextColumn(width=140),
             "Kind": st.column_config.TextColumn(width=80),
             "Queries": st.column_config.NumberColumn(width=70),
-            "Routers": st.column_config.TextColumn(width=200),
+            "Routers": st.column_config.TextColumn(width=190),
             "All agree": st.column_config.TextColumn(width=75),
-            "First query": st.column_config.TextColumn(width=180),
+            "First query": st.column_config.TextColumn(width=170),
         },
     )
     by_id = {run.id: run for run in stored}
