@@ -19,16 +19,18 @@ from core.compare import compare_batch, compare_query, sample_queries
 from core.distill.artifact import save_student
 from core.distill.trainer import TrainingConfig, decision_targets, train_student
 from core.model_registry import ModelRegistry
+from core.parsing import parse_router_output
 from core.prompts import STUDENT_SYSTEM_TEXT
 from core.routers.bedrock import APP_TAG, MAX_OUTPUT_TOKENS, BedrockRouter
 from core.routers.reference import ReferenceTeacher
 from core.routers.registry import RouterChoice
 from core.schema import MODALITIES
-from core.settings import Settings
+from core.settings import Settings, load_settings, save_settings
 from core.store import Store
 from core.synth import DataMix, generate
 from dashboard import playground_batch_views as batch_views
 from dashboard import playground_views as views
+from dashboard.components import plain_markdown
 from dashboard.distillation_views import HELDOUT_SET_KEY
 from dashboard.gold_views import NEW_SET
 from dashboard.playground_history_views import RERUN_KEY as HISTORY_RERUN
@@ -228,7 +230,22 @@ def test_a_bedrock_router_with_prose_around_broken_json_shows_its_raw_text_besid
     micro_facts = facts(at)[1]
     assert "Tokens in / out (measured): **400 / 40**" in micro_facts
     assert "Agreement: **different leading channel**" in micro_facts
-    assert any(e.value for e in at.error)
+    problems = parse_router_output(BROKEN).errors
+    assert problems and [e.value for e in at.error] == [plain_markdown("\n".join(problems))]
+
+
+def test_on_a_backend_that_is_not_ready_billable_routers_say_so_in_their_column_and_the_others_answer():
+    save_settings(load_settings(), backend="bedrock")  # and no AWS credentials anywhere
+    at = no_exception(playground(router=["teacher", "uniform"]))
+
+    at = compare(at, "sunset over mountains")
+
+    assert len(weight_charts(at)) == 1  # uniform weights answered; nothing billable was asked for or sent
+    assert not [w for w in at.warning if "AWS bills" in w.value]
+    assert ":red-badge[:material/block: failed]" in [m.value for m in at.markdown]
+    assert [e.value for e in at.error] == [
+        "Amazon Bedrock is not ready, so this router cannot route now: open Settings in the sidebar to fix it."
+    ]
 
 
 def test_a_link_reproduces_a_comparison_and_a_stored_run_comes_back_and_runs_again(store):
