@@ -179,10 +179,12 @@ def side_by_side(comparison: Comparison, labels: dict[str, str], index: int = 0)
 
 
 def _router_places(n: int) -> list:
-    """One bordered column per router, at most two a row, so each keeps room for its chart at 1024 px."""
+    """One bordered box per router, at most two a row, so each keeps room for its chart at 1024 px (a last one
+    alone takes half the row, with no empty box beside it)."""
     places: list = []
     for start in range(0, n, ROUTERS_PER_ROW):
-        places += st.columns(ROUTERS_PER_ROW if n > 1 else 1, gap="small", border=True)[: n - start]
+        columns = st.columns(ROUTERS_PER_ROW if n > 1 else 1, gap="small")
+        places += [column.container(border=True) for column in columns[: n - start]]
     return places
 
 
