@@ -126,9 +126,9 @@ STEPS: tuple[tuple[str, str, tuple[StepPage, ...], str | None, Callable[[Store],
     (
         "Compare",
         "Route the same queries with teacher and student side by side.",
-        (StepPage("compare.py", "Compare"),),
-        None,
-        None,
+        (StepPage("playground.py", "Playground"),),
+        "playground_runs",
+        row_count_summary("playground_runs", "comparison run"),
     ),
     (
         "Evaluate",

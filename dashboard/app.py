@@ -20,6 +20,7 @@ PAGES = (
     ("Studio", "distillation.py", "Distillation", ":material/school:"),
     ("Studio", "models.py", "Models", ":material/deployed_code:"),
     ("Studio", "deployments.py", "Deployments", ":material/rocket_launch:"),
+    ("Studio", "playground.py", "Playground", ":material/compare_arrows:"),
     ("Studio", "search.py", "Search", ":material/manage_search:"),
     ("Setup", "settings.py", "Settings", ":material/settings:"),
 )
