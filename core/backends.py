@@ -124,10 +124,13 @@ class Backend(ABC):
         ]
         choices += self._deployment_choices()
         # Only models with files here can route on this machine: the store's rows say, with no AWS call.
+        students = []
         for model in ModelRegistry(self.store, self.settings.data_dir).list():
             if model.path is not None:
-                choices.append(RouterChoice(f"student:{model.id}", model.name, "a distilled local student"))
-        return choices
+                students.append(RouterChoice(f"student:{model.id}", model.name, "a distilled local student"))
+        choices += students
+        cascade = _cascade_choice([c for c in choices if c.router_id == "student"] + students)
+        return choices + ([cascade] if cascade else [])
 
     def _deployment_choices(self) -> list[RouterChoice]:
         """The active student and every serving deployment, from the records (no network call)."""
@@ -514,6 +517,21 @@ class BedrockBackend(Backend):
             )
         except StudioAwsError as exc:
             raise BackendUnavailable(str(exc)) from exc
+
+
+def _cascade_choice(students: list[RouterChoice]) -> RouterChoice | None:
+    """The active student (else the newest local model) first, the teacher for the queries it is unsure of."""
+    from core.routers.cascade import DEFAULT_THRESHOLD
+    from core.routers.registry import cascade_id
+
+    if not students:
+        return None
+    student = students[0]
+    return RouterChoice(
+        cascade_id(student.router_id, "teacher", DEFAULT_THRESHOLD),
+        f"Cascade: {student.label}, teacher when unsure",
+        f"the student answers; a reply with confidence under {DEFAULT_THRESHOLD:g} (or invalid) goes to the teacher",
+    )
 
 
 def _model_name(deployment: Deployment) -> str:

@@ -12,6 +12,7 @@ playground and `python -m core compare` both run through here (docs/ARCHITECTURE
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -46,6 +47,9 @@ LINK_QUERY = "q"
 LINK_ROUTER = "router"
 LINK_RUN = "run"
 HISTORY_LIMIT = 50
+# Sample queries: the shortest generated query of each focus at these difficulties, from a fixed seed.
+SAMPLE_SEED = 7
+SAMPLE_DIFFICULTIES = ("medium",)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Resolve = Callable[[str], Router]
@@ -218,6 +222,19 @@ def check_queries(queries: Sequence[str]) -> list[str]:
     if long is not None:
         raise CompareError(f"Query {long} is {len(texts[long - 1]):,} characters long: keep it to {MAX_QUERY_CHARS:,}.")
     return texts
+
+
+@functools.cache
+def sample_queries() -> dict[str, str]:
+    """One short query per focus (visual, audio, transcription, metadata, mixed): the shortest medium one
+    the synthetic generator makes from a fixed seed, so a first-time visitor has a query of each kind to click."""
+    from core.synth import FOCI, DataMix, generate
+
+    samples: dict[str, str] = {}
+    for item in generate(DataMix(total=200, seed=SAMPLE_SEED)):
+        if item.difficulty in SAMPLE_DIFFICULTIES and len(item.query) < len(samples.get(item.focus, item.query + " ")):
+            samples[item.focus] = item.query
+    return {focus: samples[focus] for focus in FOCI if focus in samples}
 
 
 def billing_estimate(routers: Mapping[str, Router], n_queries: int) -> tuple[list[str], float]:

@@ -19,17 +19,18 @@ import sqlite3
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from core.aws.names import check_deployment_name, check_tags
+from core.aws.names import check_deployment_name, check_provisioned_model_name, check_tags
 from core.pricing import billing_rate
 from core.store import NOW_SQL, Store
 
 if TYPE_CHECKING:
+    from core.model_registry import CustomModel
     from core.routers.base import Router
     from core.schema import RouteResult
 
@@ -283,6 +284,34 @@ def check_new_deployment(name: str, description: str, tags: Mapping[str, str] | 
     return name, description, tag_dict
 
 
+def parse_tag_pairs(pairs: Iterable[str]) -> dict[str, str]:
+    """`key=value` texts as a tag mapping (the CLI's repeated --tag, the page's tag box split into pairs)."""
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise DeploymentError(f"The tag {pair.strip()!r} is not KEY=VALUE, for example team=search.")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def parse_tag_text(text: str) -> dict[str, str]:
+    """Tags typed in one box: `key=value` pairs separated by commas or new lines (blank ones ignored)."""
+    pairs = [part for line in (text or "").splitlines() for part in line.split(",")]
+    return parse_tag_pairs(part for part in pairs if part.strip())
+
+
+def new_name_problem(name: str, taken: Iterable[str], *, provisioned: bool = False) -> str | None:
+    """Why a new deployment cannot take this name (the API's naming rule, or one in use), or None."""
+    name = (name or "").strip()
+    problem = check_provisioned_model_name(name) if provisioned else check_deployment_name(name)
+    if problem:
+        return problem
+    if name in set(taken):
+        return f"A deployment named {name!r} already exists: choose another name, or swap its model."
+    return None
+
+
 def deployments_using(store: Store, *model_refs: str | None) -> list[str]:
     """Names of the live deployments (any backend) that serve or are swapping to one of these model ids or ARNs."""
     refs = [ref for ref in model_refs if ref]
@@ -520,6 +549,8 @@ class DeploymentService(ABC):
     # How often and how long wait_until_settled polls (a local endpoint starts in seconds, Bedrock in minutes).
     settle_poll_s: float = SETTLE_POLL_S
     settle_timeout_s: float = SETTLE_TIMEOUT_S
+    # How often a view of settled deployments looks again, for a change nobody asked for (None: it does not).
+    watch_interval_s: float | None = None
 
     def __init__(self, store: Store):
         self.store = store
@@ -581,6 +612,10 @@ class DeploymentService(ABC):
         raise DeploymentError(
             "Provisioned throughput exists only on Amazon Bedrock: choose Amazon Bedrock in Settings."
         )
+
+    def deployable(self, model: CustomModel) -> bool:
+        """Whether this backend can deploy the model (a local student here, a Bedrock custom model there)."""
+        return True
 
     # ---- shared by every backend -------------------------------------------------------------------------
 

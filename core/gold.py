@@ -22,6 +22,7 @@ from core.datasets.validation import RESERVED_STRINGS
 from core.parsing import SUM_TOLERANCE, round_weights
 from core.schema import MODALITIES, RoutingDecision
 from core.store import NOW_SQL, Store
+from core.synth.mix import rebalance
 
 GOLD_PREFIX = "gold-"
 LABELLED_BY = "people"
@@ -29,6 +30,8 @@ GOLD_REASONING = "Weights set by a person (gold label)."
 MAX_NOTE_CHARS = 1000
 MAX_QUERY_CHARS = 2000
 MAX_SET_NAME_CHARS = 60
+# The resolution people set weights at: the same 0.05 steps every router's reply is rounded to.
+WEIGHT_STEP = 0.05
 _SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]*")
 _STAGING = ".saving-"
 
@@ -77,13 +80,18 @@ def gold_weights(weights: Mapping[str, object]) -> dict[str, float]:
     return round_weights(values)
 
 
+def set_weight(weights: Mapping[str, float], modality: str, value: float) -> dict[str, float]:
+    """One channel set to `value` and the other three rescaled in proportion, so the four still sum to exactly 1
+    in 0.05 steps (what a gold-label control shows after a change)."""
+    return rebalance({m: float(weights.get(m, 0.0)) for m in MODALITIES}, modality, value, step=WEIGHT_STEP)
+
+
 def dataset_name(gold_set: str) -> str:
     return GOLD_PREFIX + gold_set
 
 
 def is_gold_dataset(info: DatasetInfo) -> bool:
-    notes = info.manifest.get("notes") or {}
-    return isinstance(notes, dict) and notes.get("gold") is True
+    return info.is_gold
 
 
 class GoldLabels:

@@ -37,6 +37,12 @@ def row_count_summary(table: str, noun: str) -> Callable[[Store], str]:
     return summary
 
 
+def deployments_summary(store: Store) -> str:
+    """Live deployments only: a deleted one keeps its row as history."""
+    n = _one(store, "SELECT COUNT(*) AS n FROM deployments WHERE deleted_at IS NULL")["n"]
+    return f"{_count(n, 'deployment')}." if n else "No deployments yet."
+
+
 def _one(store: Store, sql: str) -> sqlite3.Row:
     """The one row an aggregate query always returns."""
     row = store.query_one(sql)
@@ -113,16 +119,16 @@ STEPS: tuple[tuple[str, str, tuple[StepPage, ...], str | None, Callable[[Store],
     (
         "Deploy",
         "Put a trained student behind an endpoint.",
-        (StepPage("deploy.py", "Deploy"),),
+        (StepPage("deployments.py", "Deploy"),),
         "deployments",
-        row_count_summary("deployments", "deployment"),
+        deployments_summary,
     ),
     (
         "Compare",
         "Route the same queries with teacher and student side by side.",
-        (StepPage("compare.py", "Compare"),),
-        None,
-        None,
+        (StepPage("playground.py", "Playground"),),
+        "playground_runs",
+        row_count_summary("playground_runs", "comparison run"),
     ),
     (
         "Evaluate",

@@ -19,6 +19,8 @@ PAGES = (
     ("Studio", "data_mix.py", "Data Mix", ":material/tune:"),
     ("Studio", "distillation.py", "Distillation", ":material/school:"),
     ("Studio", "models.py", "Models", ":material/deployed_code:"),
+    ("Studio", "deployments.py", "Deployments", ":material/rocket_launch:"),
+    ("Studio", "playground.py", "Playground", ":material/compare_arrows:"),
     ("Studio", "search.py", "Search", ":material/manage_search:"),
     ("Studio", "evaluation.py", "Evaluation", ":material/leaderboard:"),
     ("Setup", "settings.py", "Settings", ":material/settings:"),

@@ -59,6 +59,7 @@ HELDOUT_SET_KEY = "distill_heldout_set"
 SHARE_OF_TRAINING = ""
 HELDOUT_ROLE = "heldout"
 ROLE_WORDS = {"train": "training part of a split", HELDOUT_ROLE: "held-out part of a split"}
+GOLD_WORDS = "gold set, weights people set"
 INTERRUPTED_TEXT = (
     "The job's worker process ended without finishing (interrupted): the app or the machine restarted, or the "
     "process was killed. Start the job again."
@@ -67,20 +68,22 @@ INTERRUPTED_TEXT = (
 
 def dataset_label(dataset: DatasetInfo) -> str:
     kind = "labelled" if dataset.kind == "labelled" else "prompts only"
-    role = ROLE_WORDS.get(dataset.role or "")
+    role = GOLD_WORDS if dataset.is_gold else ROLE_WORDS.get(dataset.role or "")
     return f"{dataset.name} ({dataset.records:,} records, {kind}{f', {role}' if role else ''})"
 
 
 def training_choices(datasets: Sequence[DatasetInfo]) -> list[DatasetInfo]:
-    """Datasets to train on, newest first, the held-out parts of splits last: the first is the default, so a split
-    (which saves its held-out part last) never makes its held-out part the training set."""
-    return sorted(datasets, key=lambda dataset: dataset.role == HELDOUT_ROLE)
+    """Datasets to train on, newest first, the held-out parts of splits and gold sets last: the first is the
+    default, so a split (which saves its held-out part last) never makes its held-out part the training set, nor
+    a new gold label its gold set."""
+    return sorted(datasets, key=lambda dataset: dataset.role == HELDOUT_ROLE or dataset.is_gold)
 
 
 def heldout_choices(datasets: Sequence[DatasetInfo], training_id: str) -> list[DatasetInfo]:
-    """Labelled datasets to score the model on, other than the training set; held-out parts of splits first."""
+    """Labelled datasets to score the model on, other than the training set; held-out parts of splits and gold
+    sets first."""
     labelled = [d for d in datasets if d.kind == "labelled" and d.id != training_id]
-    return sorted(labelled, key=lambda dataset: dataset.role != HELDOUT_ROLE)
+    return sorted(labelled, key=lambda dataset: dataset.role != HELDOUT_ROLE and not dataset.is_gold)
 
 
 def student_label(job: Job) -> str:

@@ -23,6 +23,7 @@ from core.search.metrics import overlap_at_k, rank_correlation
 from dashboard import components
 from dashboard.search_catalog_views import SearchableCatalog
 from dashboard.search_charts import channel_key_chart, contributions_chart
+from dashboard.widgets import router_picker
 from dashboard.widgets.formatting import weights_text
 from dashboard.widgets.try_router import EXAMPLE_QUERIES, Routed, last_routed, request_route, try_router_box
 
@@ -30,13 +31,11 @@ if TYPE_CHECKING:
     from core.backends import Backend
 
 QUERY_PARAM = "q"
-ROUTER_PARAM = "router"
 FUSION_PARAM = "fusion"
 ROUTERS_KEY = "search_routers"
 FUSION_KEY = "search_fusion"
 TRY_KEY = "search_try"
 HANDLED_QUERY_KEY = "search_handled_query"
-MAX_ROUTERS = 4
 TOP_K = DEFAULT_K
 SAMPLE_QUERY_CHARS = 45
 LISTS_PER_ROW = 2
@@ -63,47 +62,15 @@ class RouterSearch:
 
 def pick_routers(backend: Backend) -> tuple[list[str], dict[str, str]]:
     """Up to four routers from the backend's choices (the address wins on arrival), and each one's label."""
-    try:
-        choices = backend.router_choices()
-    except Exception as exc:  # e.g. the model registry cannot be read: the built-in routers still work
-        components.show_error(exc)
-        choices = []
-    labels = {choice.router_id: choice.label for choice in choices} or {
-        "teacher": backend.teacher_name,
-        "uniform": "Uniform weights",
-    }
-    if ROUTERS_KEY not in st.session_state:
-        wanted = [r for r in dict.fromkeys(st.query_params.get_all(ROUTER_PARAM)) if r.strip()]
-        unknown = [router_id for router_id in wanted if router_id not in labels]
-        if unknown:
-            st.warning(
-                components.plain_markdown(
-                    f"Not available here, so left out: {', '.join(unknown)} (named in the address; a model may have "
-                    "been deleted)."
-                ),
-                icon=":material/help:",
-            )
-        known = [router_id for router_id in wanted if router_id in labels][:MAX_ROUTERS]
-        st.session_state[ROUTERS_KEY] = known or default_routers(labels)
-    else:
-        st.session_state[ROUTERS_KEY] = [r for r in st.session_state[ROUTERS_KEY] if r in labels]
-    chosen = st.multiselect(
-        f"Routers (up to {MAX_ROUTERS}, side by side)",
-        list(labels),
+    labels = router_picker.router_labels(backend)
+    chosen = router_picker.pick_routers(
+        labels,
         key=ROUTERS_KEY,
-        max_selections=MAX_ROUTERS,
-        format_func=lambda router_id: labels.get(router_id, router_id),
+        wanted=router_picker.address_routers(),
         on_change=_routers_changed,
         help="Each router gives the query its channel weights; the segments are then ranked by those weights.",
     )
-    st.query_params[ROUTER_PARAM] = chosen
-    return list(chosen), labels
-
-
-def default_routers(labels: Mapping[str, str]) -> list[str]:
-    """The teacher and the active student when one is deployed, else the teacher and uniform weights."""
-    second = "student" if "student" in labels else "uniform"
-    return [router_id for router_id in ("teacher", second) if router_id in labels]
+    return chosen, labels
 
 
 def _routers_changed() -> None:

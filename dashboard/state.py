@@ -30,6 +30,7 @@ from core.settings import Settings, load_settings
 from core.store import Store, StoreError
 
 if TYPE_CHECKING:
+    from core.deployments import DeploymentService
     from core.distill.jobs import JobService
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ EXPLAINED_ERRORS_BY_NAME: tuple[tuple[str, str], ...] = (
     ("core.distill.jobs", "JobError"),
     ("core.model_registry", "ModelRegistryError"),
     ("core.distill.artifact", "StudentArtifactError"),
+    ("core.deployments", "DeploymentError"),
 )
 FIELD_HINTS = {
     "aws_region": "The AWS region must look like us-east-1.",
@@ -105,6 +107,19 @@ def _jobs_for(settings_key: str, _backend: Backend) -> JobService:
     service = _backend.jobs()
     service.reconcile()
     return service
+
+
+def deployments() -> DeploymentService:
+    """The backend's deployment service, one for the whole server (per settings and price table), so the endpoint
+    processes it starts are reaped when they end. Raises CapabilityUnavailable on a backend without deployments."""
+    current = studio()
+    price_key = tuple((p.model_key, p.input_per_million, p.output_per_million) for p in current.backend.prices().all())
+    return _deployments_for(_settings_key(current.settings), price_key, current.backend)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _deployments_for(settings_key: str, price_key: tuple, _backend: Backend) -> DeploymentService:
+    return _backend.deployments()
 
 
 def job_names() -> dict[str, str]:

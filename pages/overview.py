@@ -3,9 +3,11 @@
 import streamlit as st
 
 from dashboard import components, state
+from dashboard.widgets.billing import idle_billing_banner
 from dashboard.widgets.try_router import try_router_box
 
 st.title("Video Search Router Studio")
+idle_billing_banner()  # anything billing by the hour, and where to tear it down
 st.markdown(
     "A video search engine looks for a moment through four channels: what is **seen** (visual), what is "
     "**heard** (audio), what is **said** (transcription) and what is **known** about the video (metadata). "

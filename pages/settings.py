@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.settings import Settings, save_settings
 from dashboard import components, state
-from dashboard.widgets import notices, prices
+from dashboard.widgets import notices, prices, rates
 from dashboard.widgets.checks import Checks
 
 BACKEND_LABELS = {"local": "Local (offline, free)", "bedrock": "Amazon Bedrock"}
@@ -102,6 +102,14 @@ st.caption(
     "come from copies of the AWS pricing pages; batch inference costs about half. Edit a cell, then save."
 )
 prices.price_editor(current.store)
+
+st.subheader("Billing rates")
+st.caption(
+    "What AWS bills by the hour, per training token or per month, which the studio cannot look up: enter them from "
+    "the Amazon Bedrock pricing page or your agreement. Until a rate is entered, the estimates and the provisioned "
+    'throughput cost meter say "price unknown".'
+)
+rates.rate_editor(current.store)
 
 st.subheader("Data directory")
 st.code(str(settings.data_dir), language=None)  # a path scrolls rather than break a word

@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from core.aws.errors import StudioAwsError, explain_aws_error
@@ -47,6 +47,9 @@ from core.prompts import STUDENT_SYSTEM_TEXT
 from core.routers.base import Router, RouterReply
 from core.routers.bedrock import MAX_OUTPUT_TOKENS, BedrockRouter
 from core.store import Store
+
+if TYPE_CHECKING:
+    from core.model_registry import CustomModel
 
 # On-demand deployment of custom models is offered in these regions only.
 ON_DEMAND_REGIONS = ("us-east-1", "us-west-2")
@@ -250,6 +253,9 @@ class BedrockDeploymentService(DeploymentService):
             "print(response['output']['message']['content'][0]['text'], response['metrics']['latencyMs'])\n"
         )
         return EndpointSnippets(curl=curl, python=python)
+
+    def deployable(self, model: CustomModel) -> bool:
+        return model.arn is not None
 
     # ---- provisioned throughput ---------------------------------------------------------------------------
 
@@ -480,7 +486,7 @@ class BedrockDeploymentService(DeploymentService):
 
     def _custom_model(self, reference: str) -> tuple[str, str, str | None]:
         """(what the record calls the model, its ARN, its base model's price key) for a model id, name or ARN."""
-        from core.model_registry import CustomModel, ModelNotFoundError, ModelRegistry
+        from core.model_registry import ModelNotFoundError, ModelRegistry
 
         reference = (reference or "").strip()
         registry = ModelRegistry(self.store, self.data_dir)

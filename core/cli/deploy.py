@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from core.cli.common import UserFacingError, open_backend
 from core.cli.route import format_result
-from core.deployments import SELF_TEST_QUERY, BillingNotConfirmed, Deployment, DeploymentError
+from core.deployments import SELF_TEST_QUERY, BillingNotConfirmed, Deployment, DeploymentError, parse_tag_pairs
 
 WAIT_HELP = "return at once instead of waiting until the deployment is Active (or Failed)"
 
@@ -227,10 +227,7 @@ def format_deployment(deployment: Deployment) -> str:
 
 def tags_of(pairs: Iterable[str]) -> dict[str, str]:
     """`key=value` texts (--tag) as a tag mapping."""
-    tags: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserFacingError(f"the tag {pair!r} is not KEY=VALUE, for example team=search")
-        tags[key.strip()] = value.strip()
-    return tags
+    try:
+        return parse_tag_pairs(pairs)
+    except DeploymentError as exc:
+        raise UserFacingError(str(exc)) from exc

@@ -81,6 +81,12 @@ class DatasetInfo:
     def folder(self) -> Path:
         return self.path.parent
 
+    @property
+    def is_gold(self) -> bool:
+        """A gold set's export (core.gold): weights people set, to score routers on, not to train them."""
+        notes = self.manifest.get("notes") or {}
+        return isinstance(notes, dict) and notes.get("gold") is True
+
     def split_of(self) -> tuple[str, float, int] | None:
         """(parent name, held-out ratio, seed) for a part of a split, else None."""
         split = self.manifest.get("split")
@@ -218,8 +224,9 @@ class DatasetLibrary:
         return self._info(row) if row is not None else self._find_by_name(id_or_name)
 
     def training_choices(self) -> builtins.list[DatasetInfo]:
-        """The datasets a job may train on, newest first: every one but the held-out parts of splits."""
-        return [info for info in self.list() if info.role != "heldout"]
+        """The datasets a job may train on, newest first: every one but the held-out parts of splits, gold sets
+        last (they are made to score routers on, so a new gold label never becomes the default training set)."""
+        return sorted((info for info in self.list() if info.role != "heldout"), key=lambda info: info.is_gold)
 
     def default_training_set(self) -> DatasetInfo | None:
         """What a form picks to train on: the newest dataset that is not a held-out part (None if there is none)."""
@@ -227,10 +234,13 @@ class DatasetLibrary:
 
     def heldout_choices(self, training_id: str | None = None) -> builtins.list[DatasetInfo]:
         """Labelled datasets to score a job on, best first: the training set's own held-out part, then held-out
-        parts, then the rest; never the training set itself."""
+        parts and gold sets, then the rest; never the training set itself."""
         partner = self.default_heldout_for(training_id) if training_id else None
         choices = [info for info in self.list() if info.kind == "labelled" and info.id != training_id]
-        return sorted(choices, key=lambda info: (partner is None or info.id != partner.id, info.role != "heldout"))
+        return sorted(
+            choices,
+            key=lambda info: (partner is None or info.id != partner.id, info.role != "heldout" and not info.is_gold),
+        )
 
     def default_heldout_for(self, training_id: str) -> DatasetInfo | None:
         """The held-out part split off with a training part (same parent, ratio and seed), else None."""

@@ -56,6 +56,8 @@ class LocalDeploymentService(DeploymentService):
         "A local deployment is an HTTP endpoint on this machine (127.0.0.1) serving the student; "
         "it costs nothing per query."
     )
+    # An endpoint process can die at any time; seeing that is a local process check, so a view looks often.
+    watch_interval_s = 2.0
 
     def __init__(self, store: Store, data_dir: Path, prices: PriceTable | None = None):
         super().__init__(store)
@@ -179,6 +181,9 @@ class LocalDeploymentService(DeploymentService):
             ):
                 changed.append(row["name"])
         return changed
+
+    def deployable(self, model: CustomModel) -> bool:
+        return model.path is not None
 
     # ---- processes ----------------------------------------------------------------------------------------
 

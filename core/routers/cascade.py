@@ -19,6 +19,9 @@ from typing import Protocol, runtime_checkable
 from core.routers.base import Router, RouterReply
 from core.schema import RouteResult, RoutingDecision
 
+# The threshold a picker offers before anyone has measured a better one (the evaluation's cascade curve does).
+DEFAULT_THRESHOLD = 0.3
+
 
 @runtime_checkable
 class ConfidenceSource(Protocol):

@@ -8,7 +8,8 @@ drawing every chart), for the `evaluation` bench group.
 a private data directory holding a saved 10,000-record dataset and a finished distillation; the Data Mix
 page also holds a generated 10,000-query mix in its session, the Search page the built-in catalog with a
 query searched through the teacher and the distilled student, both scored on its judged queries, and the
-Evaluation page a run of the 10,000 records through the teacher, uniform weights and the student. Each page
+Playground a query and a batch of 1,000 compared through the same two, and the Evaluation page a run of
+the 10,000 records through the teacher, uniform weights and the student. Each page
 is run a few times after a warm-up and the median is reported.
 """
 
@@ -29,7 +30,18 @@ if sys.path[0] != str(ROOT):
 ROWS = 10_000
 WARM_RUNS = 5
 RUN_TIMEOUT_S = 120
-PAGES = ("overview.py", "data_mix.py", "distillation.py", "models.py", "settings.py", "search.py", "evaluation.py")
+PAGES = (
+    "overview.py",
+    "data_mix.py",
+    "distillation.py",
+    "models.py",
+    "deployments.py",
+    "playground.py",
+    "settings.py",
+    "search.py",
+    "evaluation.py",
+)
+PLAYGROUND_BATCH = 1_000
 SEARCH_QUERY = "dog barking loudly"
 
 
@@ -66,6 +78,8 @@ def _page_run_seconds(script: str) -> float:
             raise RuntimeError("the Data Mix page did not generate the 10,000-query mix")
     if script == "search.py":
         _search_state(at)
+    if script == "playground.py":
+        _playground_state(at)
     if script == "evaluation.py":
         _evaluation_state(at)
     if at.exception:
@@ -107,6 +121,25 @@ def _search_state(at) -> None:
     at.button(key=f"{search_views.TRY_KEY}_route").click().run()
     if len([m for m in at.metric if m.label == "Recall@5"]) != 2:
         raise RuntimeError("the Search page did not score both routers")
+
+
+def _playground_state(at) -> None:
+    """The teacher and the distilled student chosen, a query compared, and a batch of 1,000 compared."""
+    from core.model_registry import ModelRegistry
+    from core.store import Store
+    from core.synth import DataMix, generate
+    from dashboard import playground_batch_views, playground_views
+
+    data_dir = Path(os.environ["VSRS_DATA_DIR"])
+    [model] = ModelRegistry(Store(data_dir / "studio.db"), data_dir).list()
+    at.multiselect(key=playground_views.ROUTERS_KEY).set_value(["teacher", f"student:{model.id}"]).run()
+    at.text_input(key=playground_views.QUERY_KEY).input(SEARCH_QUERY)
+    at.button(key=playground_views.SEND_KEY).click().run()
+    queries = [q.query for q in generate(DataMix(total=PLAYGROUND_BATCH, seed=11))]
+    at.text_area(key=playground_batch_views.TEXT_KEY).input("\n".join(queries)).run()
+    at.button(key=playground_batch_views.RUN_KEY).click().run()
+    if not any("Weights" in frame.value.columns for frame in at.dataframe):
+        raise RuntimeError("the Playground did not compare the batch")
 
 
 EVALUATION_QUERIES = 1000

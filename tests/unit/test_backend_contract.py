@@ -102,7 +102,11 @@ def test_a_student_directory_or_registered_model_resolves_on_every_backend(backe
     assert isinstance(by_dir, StudentRouter) and by_dir.route("dog barking").valid
     model = backend.models().register("contract-model", None, None, student_dir, {})
     assert isinstance(backend.router(f"student:{model.id}"), StudentRouter)
-    assert f"student:{model.id}" in {choice.router_id for choice in backend.router_choices()}
+    choices = {choice.router_id for choice in backend.router_choices()}
+    assert f"student:{model.id}" in choices
+    # With no active student, the cascade a picker offers starts from the newest local model.
+    cascade = f"cascade:student:{model.id}|teacher@0.3"
+    assert cascade in choices and backend.router(cascade).router_id == cascade
 
 
 def test_the_bare_student_id_says_there_is_no_deployment_yet(backend):

@@ -280,3 +280,13 @@ def test_the_backend_offers_the_history_of_its_own_runs(tmp_path):
     backend.comparisons().save(comparison)
 
     assert [run.first_query for run in backend.comparisons().list()] == ["dog barking loudly"]
+
+
+def test_the_sample_queries_are_one_short_generated_query_of_each_focus():
+    from core.compare import sample_queries
+    from core.synth import FOCI
+
+    samples = sample_queries()
+
+    assert list(samples) == list(FOCI)
+    assert all(0 < len(query) <= 80 for query in samples.values())

@@ -12,7 +12,7 @@ from core.backends import LocalBackend
 from core.cli import main
 from core.datasets.files import read_dataset
 from core.datasets.library import DatasetLibraryError
-from core.gold import GOLD_REASONING, GoldLabelError, dataset_name, gold_weights, is_gold_dataset
+from core.gold import GOLD_REASONING, GoldLabelError, dataset_name, gold_weights, is_gold_dataset, set_weight
 from core.schema import MODALITIES
 from core.settings import Settings
 from core.store import Store
@@ -161,3 +161,25 @@ def test_a_label_that_cannot_be_saved_says_why_and_saves_nothing(backend, gold_s
     with pytest.raises(GoldLabelError, match=problem):
         backend.gold_labels().save(gold_set, query, WEIGHTS, note=note)
     assert backend.gold_labels().sets() == []
+
+
+def test_moving_one_weight_rescales_the_others_so_the_four_still_sum_to_one_in_0_05_steps():
+    moved = set_weight({"visual": 0.6, "audio": 0.2, "transcription": 0.1, "metadata": 0.1}, "audio", 0.5)
+
+    assert moved == {"visual": 0.4, "audio": 0.5, "transcription": 0.05, "metadata": 0.05}
+    alone = set_weight({"visual": 1.0, "audio": 0.0, "transcription": 0.0, "metadata": 0.0}, "visual", 0.5)
+    assert alone["visual"] == 0.5 and math.fsum(alone.values()) == 1.0
+    assert gold_weights(alone) == alone
+
+
+def test_a_gold_set_is_offered_as_a_held_out_set_but_never_becomes_the_default_training_set(backend):
+    made = synthesise(DataMix(total=100, seed=3), backend.teacher(), teacher_id=backend.teacher_name)
+    training = backend.datasets().save("router-train", made.records, made.tags, made.manifest_fields)
+
+    backend.gold_labels().save("launch", "dog barking loudly", WEIGHTS)
+
+    library = backend.datasets()
+    gold = library.find(dataset_name("launch"))
+    assert gold is not None and gold.is_gold and library.list()[0].id == gold.id  # the newest dataset
+    assert library.default_training_set().id == training.id
+    assert [d.id for d in library.heldout_choices(training.id)] == [gold.id]

@@ -12,16 +12,17 @@ def test_each_step_says_what_the_store_holds_or_that_it_is_not_available_yet(tmp
         "INSERT INTO datasets (id, name, path, kind, records, sha256, manifest_json, created_at) "
         "VALUES ('d1', 'mix-1', 'datasets/mix-1.jsonl', 'train', 1500, 'x', '{}', datetime('now'))"
     )
-    pages = {"data_mix.py", "distillation.py", "compare.py"}
+    pages = {"data_mix.py", "distillation.py", "playground.py"}
 
     steps = studio_steps(store, pages.__contains__)
 
     assert [step.number for step in steps] == [1, 2, 3, 4, 5]
     assert [step.state for step in steps[:2]] == ["1 dataset, 1,500 records.", "No jobs yet."]
     assert [step.has_page for step in steps] == [True, True, False, True, False]
-    # Compare keeps no table: its page alone makes it available.
-    assert steps[3].state == NOTHING_STORED
-    assert studio_steps(store, lambda page: False)[3].state == NOT_AVAILABLE
+    # Compare counts the playground's stored runs.
+    assert steps[3].state == "No comparison runs yet."
+    assert [page.title for page in steps[3].pages] == ["Playground"]
+    assert studio_steps(store, lambda page: False)[4].state == NOT_AVAILABLE
 
 
 def test_the_evaluate_step_links_every_page_it_has(tmp_path: Path):
