@@ -2,8 +2,8 @@
 
 *Cascade*: from one run that scored a student and a teacher, core.evaluate.cascade_curve recombines their
 records at every threshold; the page draws quality against cost and latency and names the cheapest threshold
-recovering 95% of the teacher's quality, with its router id ready to copy (and a Playground link when that
-page exists). *Judge*: Backend.judge() grades a run's replies; it bills, so the estimate is confirmed first; a
+recovering 95% of the teacher's quality, with its router id ready to copy and a button that puts it in the run's
+router box. *Judge*: Backend.judge() grades a run's replies; it bills, so the estimate is confirmed first; a
 backend without one says so in its own sentence. *History*: the runs kept, one to show, and two compared.
 """
 
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from core.compare import LINK_ROUTER
 from core.evaluate.cascade_curve import cascade_curve
 from core.evaluate.engine import TEACHER_ID, EvaluationRun
 from core.evaluate.judging import plan_judging, run_judging
 from dashboard import components, state
 from dashboard import evaluation_charts as charts
 from dashboard import evaluation_result_views as results
+from dashboard import evaluation_run_views as runs
 from dashboard.widgets import confirm, notices
 from dashboard.widgets.formatting import format_share, format_time, format_usd
 
@@ -37,7 +37,6 @@ JUDGE_PLACE = "evaluation_judge"
 HISTORY_KEY = "evaluation_history_run"
 COMPARE_BASE_KEY = "evaluation_compare_base"
 COMPARE_OTHER_KEY = "evaluation_compare_other"
-PLAYGROUND = state.PAGES_DIR / "playground.py"
 JUDGE_QUERY_CHOICES = (20, 50, 100)
 
 
@@ -91,11 +90,20 @@ def cascade_view(run: EvaluationRun, names: Mapping[str, str]) -> None:
         ),
         icon=":material/target:",
     )
-    st.caption("Its router id, to evaluate it, route with it or deploy it:")
+    st.caption("Its router id, to copy (route with it from the command line, or in any router-id box):")
     st.code(point.router_id, language=None)
-    components.page_link_if_listed(
-        PLAYGROUND, "Try it in the Playground", ":material/play_circle:", {LINK_ROUTER: point.router_id}
+    st.button(
+        "Evaluate this cascade",
+        key="evaluation_use_cascade",
+        icon=":material/call_split:",
+        on_click=_use_router,
+        args=(point.router_id,),
+        help="Puts its id in 'Another router by id' above; run the evaluation again to score it on this set.",
     )
+
+
+def _use_router(router_id: str) -> None:
+    st.session_state[runs.EXTRA_KEY] = router_id
 
 
 # ---- judge --------------------------------------------------------------------------------------------------

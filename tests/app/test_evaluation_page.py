@@ -113,6 +113,11 @@ def test_the_cascade_curve_names_the_threshold_and_its_router_id(app, trained):
     [code] = [c.value for c in at.code if c.value.startswith("cascade:")]
     assert code == f"cascade:{student}|teacher@{named.split()[1]}"
 
+    at.button(key="evaluation_use_cascade").click().run()
+    assert at.text_input(key=runs.EXTRA_KEY).value == code
+    _run(at)
+    assert code in at.dataframe[0].value["router"].tolist()
+
 
 def _labelled_lines(total: int) -> list[str]:
     made = synthesise(DataMix(total=100, seed=5), ReferenceTeacher())
