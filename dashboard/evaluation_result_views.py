@@ -256,6 +256,9 @@ def comparison_table(comparison: RunComparison, names: Mapping[str, str], key: s
         for figure, change in changes.items():
             if figure not in FIGURE_COLUMNS or (change.base is None and change.other is None):
                 continue
+            quality = changes.get("quality_recovered")
+            if figure == "accuracy_recovered" and quality is not None and quality.other is not None:
+                continue  # a set with weights recovers on the rubric (the leaderboard's "recovered")
             heading, shown = FIGURE_COLUMNS[figure]
             rows.append(
                 {
@@ -286,7 +289,7 @@ def _signed(figure: str, delta: float | None) -> str:
     if figure.endswith("_ms"):
         return f"{delta:+,.3f} ms"
     if figure == "cost_per_1k_usd":
-        return f"{delta:+.6f} $"
+        return f"{'-' if delta < 0 else '+'}${abs(delta):.6f}"
     return f"{delta:+.3f}"
 
 
