@@ -228,3 +228,17 @@ def test_the_curve_names_the_cheapest_threshold_recovering_95_percent(weak_model
     assert best.router_id in curve.recommendation_sentence()
     with pytest.raises(KeyError, match="did not score"):
         cascade_curve(base, heldout, "student:weak", "uniform")
+
+
+def test_a_run_read_back_from_the_history_draws_the_same_curve_without_its_set(weak_model, heldout, tmp_path):
+    from core.evaluate.history import EvaluationHistory
+    from core.store import Store
+
+    student = BillableStudent(weak_model, router_id="student:weak")
+    base = run_evaluation(heldout, {"student:weak": student, "teacher": BillableTeacher()})
+    history = EvaluationHistory(Store(tmp_path / "studio.db"))
+    history.save(base)
+
+    kept = cascade_curve(history.get(base.id), None, "student:weak", "teacher")
+    assert kept == cascade_curve(base, heldout, "student:weak", "teacher")
+    assert kept.measure == "rubric_mean"

@@ -291,3 +291,25 @@ def test_monthly_projection_scales_cost_and_time_with_the_volume(heldout_file):
     assert projection.routing_hours == pytest.approx(figures["latency_mean_ms"] * 2_000_000 / 3_600_000)
     with pytest.raises(ValueError, match="between 0 and"):
         project_run(run, -5)
+
+
+def test_an_uploaded_expectation_file_is_named_as_uploaded_never_by_its_temporary_copy(monkeypatch):
+    import sys
+    import types
+
+    from core.evaluate.sets import EvaluationSetError, load_expectation_upload
+
+    seen = []
+
+    def read_expectations(path):
+        seen.append(path.suffix)
+        return _ExpectationFile([], ["line 2: unknown channel 'colour'"])
+
+    monkeypatch.setitem(
+        sys.modules, "core.datasets.expectations", types.SimpleNamespace(read_expectations=read_expectations)
+    )
+    with pytest.raises(EvaluationSetError) as raised:
+        load_expectation_upload(b'{"query": "a", "expected": "audio"}\n', "team.CSV")
+    assert seen == [".csv"]
+    assert str(raised.value) == "the expectation file team.CSV cannot be used: 1 problems; fix and try again"
+    assert raised.value.lines == ["line 2: unknown channel 'colour'"]
