@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -62,6 +62,9 @@ from core.estimates import ConfirmationRequired, CostEstimate, CostItem, require
 from core.pricing import TYPICAL_REPLY_TOKENS, PriceTable, billing_rate, estimate_tokens
 from core.prompts import DEFAULT_TEACHER_PROMPT
 from core.store import NOW_SQL, Store
+
+if TYPE_CHECKING:
+    from core.datasets.library import DatasetInfo
 
 BEDROCK_BACKEND = "bedrock"
 STUDENT_PREFIX = "bedrock:"
@@ -244,6 +247,41 @@ class BedrockJobService(JobService):
 
     def notice(self) -> str | None:
         return self._notice
+
+    def settings_model(self, student: str) -> type[BaseModel]:
+        return super().settings_model(student) if _is_local({"student": student}) else BedrockDistillParams
+
+    def launch_defaults(self, name: str) -> dict[str, object]:
+        defaults: dict[str, object] = {"max_response_length": DEFAULT_MAX_RESPONSE_LENGTH}
+        if self.default_role_arn:
+            defaults["role_arn"] = self.default_role_arn
+        output = self._default_output((name or "").strip() or "<job name>")
+        if output:
+            defaults["output_s3_uri"] = output
+        return defaults
+
+    def problem(self, name: str, dataset_id: str, params: Mapping[str, object] | None = None) -> str | None:
+        """The first thing plan() refuses (names and ARNs against the API's patterns, the dataset's upload and
+        size), with no call to AWS."""
+        values = dict(params or {})
+        if _is_local(values):
+            return None
+        try:
+            self.plan(name, dataset_id, values)
+        except JobError as exc:
+            return str(exc)
+        return None
+
+    def teacher_for(self, dataset: DatasetInfo, params: Mapping[str, object] | None = None) -> str:
+        """A Bedrock student's job records the teacher of its pair (chosen or the default); the local student's
+        the labeller of its dataset."""
+        values = dict(params or {})
+        if _is_local(values) or "student" not in values:
+            return super().teacher_for(dataset, values)
+        try:
+            return MODELS[_teacher_key(str(values.get("teacher") or "") or None)].name
+        except JobError:
+            return super().teacher_for(dataset, values)
 
     # ---- estimate and submit ----------------------------------------------------------------------------
 
