@@ -380,6 +380,9 @@ def _jobs_panel(current: state.Studio, runner: JobService, polling: bool) -> Non
         return
     if polling and not any(job.active for job in jobs):
         st.rerun()  # every job has ended: redraw the page once more and stop polling
+    notice = runner.notice()
+    if notice:  # e.g. Bedrock could not be read just now: the jobs show their last known state
+        st.warning(components.plain_markdown(notice), icon=":material/cloud_off:")
     if not jobs:
         st.info("No jobs yet: start one above.", icon=":material/school:")
         return
