@@ -10,12 +10,16 @@ import io
 import pytest
 
 from core.aws.jobs import request_token
+from core.deployments import DeploymentKind, DeploymentRecords
 from core.distill.jobs import JobRunner
+from core.model_registry import ModelRegistry
 from dashboard import distillation_views as views
 from dashboard import job_settings_views as cloud
-from tests.app.bedrock_app import LIST_JOBS, StubbedBedrock, on_bedrock
+from dashboard import model_views
+from tests.app.bedrock_app import LIST_JOBS, LIST_MODELS, StubbedBedrock, on_bedrock
 from tests.app.helpers import alerts, chart_rows, open_page, run_app, texts
 from tests.aws.bedrock_fixtures import (
+    BASE_ARN,
     BUCKET,
     DATASET_URI,
     ENDED,
@@ -26,6 +30,7 @@ from tests.aws.bedrock_fixtures import (
     job_answer,
     job_summary,
     model_answer,
+    model_summary,
     phases,
     studio,
 )
@@ -301,4 +306,64 @@ def test_on_an_unlabelled_dataset_the_teacher_the_form_names_is_the_one_the_job_
     assert not at.exception, [e.value for e in at.exception]
     [job] = JobRunner(store, store.path.parent).list()
     assert f"{job.teacher} (labels the prompts during DataProcessing)" == said
+    stubbed.done()
+
+
+# ---- Models: Bedrock custom models with their lineage, delete behind a confirmation --------------------------
+
+
+def models_page(stubbed: StubbedBedrock, store):
+    """The Models page on Bedrock: a model this studio distilled there, listed and described by Bedrock."""
+    ModelRegistry(store, store.path.parent).register(NAME, None, None, None, {"training_loss": 0.87}, arn=MODEL_ARN)
+    stubbed.stubs["bedrock"].add_response(
+        "list_custom_models", {"modelSummaries": [model_summary(MODEL_ARN, NAME)]}, LIST_MODELS
+    )
+    listing(stubbed)  # the job names of the lineage
+    described(stubbed)
+    return open_page(run_app(), "models.py")
+
+
+def described(stubbed: StubbedBedrock) -> None:
+    stubbed.stubs["bedrock"].add_response("get_custom_model", model_answer(), {"modelIdentifier": MODEL_ARN})
+
+
+def delete_confirmed(stubbed: StubbedBedrock, at):
+    described(stubbed)
+    at = at.button(key=model_views.DELETE_KEY).click().run()
+    described(stubbed)
+    return at.button(key=f"{model_views.DELETE_KEY}_confirm").click().run()
+
+
+def test_a_bedrock_model_shows_its_lineage_and_is_not_deleted_while_a_deployment_uses_it(stubbed_bedrock, prompts):
+    stubbed = stubbed_bedrock
+    store, _ = prompts
+    at = models_page(stubbed, store)
+
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    for value in ("us.amazon.nova-premier-v1:0", BASE_ARN, MODEL_ARN, "Active", "1000"):
+        assert value in shown, value
+    assert "s3://router-studio/video-search-router/datasets/router/data.jsonl" in shown
+    assert not [element for element in at.error if "files cannot be used" in element.value]
+
+    records = DeploymentRecords(store, "bedrock")
+    row, _ = records.claim(name="router-live", kind=DeploymentKind.ON_DEMAND.value, model_id=MODEL_ARN, status="Active")
+    at = delete_confirmed(stubbed, at)
+
+    assert not at.exception, [e.value for e in at.exception]
+    [refusal] = [element.value for element in at.error if "router-live" in element.value]
+    assert refusal.startswith(f"Model {NAME!r} is used by deployment(s) router-live")
+    assert [model.arn for model in ModelRegistry(store, store.path.parent).list()] == [MODEL_ARN]
+
+    store.execute("UPDATE deployments SET deleted_at = datetime('now') WHERE id = ?", (row["id"],))
+    described(stubbed)
+    at = at.button(key=model_views.DELETE_KEY).click().run()
+    # Confirming deletes it on Bedrock (exact params); the list is read again, without it.
+    stubbed.stubs["bedrock"].add_response("delete_custom_model", {}, {"modelIdentifier": MODEL_ARN})
+    stubbed.stubs["bedrock"].add_response("list_custom_models", {"modelSummaries": []}, LIST_MODELS)
+    at = at.button(key=f"{model_views.DELETE_KEY}_confirm").click().run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"Deleted model {NAME}." in body for body in alerts(at))
+    assert ModelRegistry(store, store.path.parent).list() == []
     stubbed.done()
