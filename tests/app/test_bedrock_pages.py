@@ -13,6 +13,8 @@ from core.aws.jobs import request_token
 from core.deployments import DeploymentKind, DeploymentRecords
 from core.distill.jobs import JobRunner
 from core.model_registry import ModelRegistry
+from core.pricing import save_rate
+from core.settings import load_settings
 from dashboard import distillation_views as views
 from dashboard import job_settings_views as cloud
 from dashboard import model_views
@@ -367,3 +369,53 @@ def test_a_bedrock_model_shows_its_lineage_and_is_not_deleted_while_a_deployment
     assert any(f"Deleted model {NAME}." in body for body in alerts(at))
     assert ModelRegistry(store, store.path.parent).list() == []
     stubbed.done()
+
+
+# ---- Settings: the Bedrock work settings, the prices AWS does not publish, preflight ------------------------------
+
+
+def test_settings_preflight_shows_each_check_with_what_to_do(stubbed_bedrock):
+    stubbed = stubbed_bedrock
+    stubbed.stubs["sts"].add_client_error(
+        "get_caller_identity", service_error_code="ExpiredTokenException", http_status_code=403, expected_params={}
+    )
+    at = open_page(run_app(), "settings.py")
+    at = at.button(key="settings_preflight").click().run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Something blocks the work" in body for body in alerts(at))
+    assert any("AWS credentials: blocked" in value for value in badges(at))
+    assert any("Region: ready" in value for value in badges(at))
+    assert "The AWS credentials do not work." in texts(at)
+    assert any(m.value.startswith("What to do: Your AWS session has expired") for m in at.caption)
+    # Checks that need working credentials wait for them, in amber.
+    assert len([value for value in badges(at) if ": check" in value]) == 5
+    stubbed.done()
+
+
+def test_training_and_storage_prices_from_settings_price_the_job(stubbed_bedrock, prompts):
+    stubbed = stubbed_bedrock
+    store, _ = prompts
+    save_rate(store, "training_per_million_tokens", "nova-micro", 8.0)
+    save_rate(store, "storage_per_month", "nova-micro", 1.95)
+    at = distillation_page(stubbed)
+
+    shown = texts(at)
+    assert any(line.startswith("Training Amazon Nova Micro: $") for line in shown)
+    assert "custom model storage: $1.95 per month" in shown
+    stubbed.done()
+
+
+def test_settings_saves_the_bucket_role_and_pool_size_checked_as_typed():
+    at = open_page(run_app(), "settings.py")
+    at.text_input(key="settings_bedrock_role_arn").input("arn:aws:iam::12:role/x").run()
+    assert at.button(key="settings_save").disabled  # not a role ARN: said beside Save, nothing saved
+
+    at.text_input(key="settings_bedrock_bucket").input(BUCKET)
+    at.text_input(key="settings_bedrock_role_arn").input(ROLE)
+    at.text_input(key="settings_bedrock_concurrency").input("8").run()
+    at = at.button(key="settings_save").click().run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    saved = load_settings()
+    assert (saved.bedrock_bucket, saved.bedrock_role_arn, saved.bedrock_concurrency) == (BUCKET, ROLE, 8)
