@@ -5,6 +5,7 @@ form says will label an unlabelled dataset is what the job records."""
 
 from __future__ import annotations
 
+import ast
 import io
 
 import pytest
@@ -19,7 +20,7 @@ from dashboard import distillation_views as views
 from dashboard import job_settings_views as cloud
 from dashboard import model_views
 from tests.app.bedrock_app import LIST_JOBS, LIST_MODELS, StubbedBedrock, on_bedrock
-from tests.app.helpers import alerts, chart_rows, open_page, run_app, texts
+from tests.app.helpers import APP, alerts, chart_rows, open_page, run_app, texts
 from tests.aws.bedrock_fixtures import (
     BASE_ARN,
     BUCKET,
@@ -419,3 +420,32 @@ def test_settings_saves_the_bucket_role_and_pool_size_checked_as_typed():
     assert not at.exception, [e.value for e in at.exception]
     saved = load_settings()
     assert (saved.bedrock_bucket, saved.bedrock_role_arn, saved.bedrock_concurrency) == (BUCKET, ROLE, 8)
+
+
+# ---- Bedrock without credentials: every page of the navigation explains, none crashes ------------------------
+
+
+def navigation_scripts() -> list[str]:
+    """The page scripts of PAGES in dashboard/app.py, read from its source (importing it would run the app)."""
+    tree = ast.parse(APP.read_text(encoding="utf-8"))
+    [pages] = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGES" for t in node.targets)
+    ]
+    return [script for _, script, *_ in ast.literal_eval(pages)]
+
+
+def test_without_credentials_every_page_says_how_to_configure_them_and_nothing_crashes(monkeypatch, prompts):
+    on_bedrock(monkeypatch)  # no credentials anywhere
+    scripts = navigation_scripts()
+    assert {"overview.py", "data_mix.py", "distillation.py", "models.py", "settings.py"} <= set(scripts)
+    at = run_app()
+    for script in scripts:
+        at = open_page(at, script)
+
+        assert not at.exception, (script, [e.value for e in at.exception])
+        assert at.title, f"{script} shows no title"
+        [banner] = [w.value for w in at.main.warning if w.value.startswith("Amazon Bedrock is not ready:")]
+        assert "No AWS credentials found: run 'aws configure'" in banner, script
+        assert any(link.proto.label == "Configure it in Settings" for link in at.main.get("page_link")), script
