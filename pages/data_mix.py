@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import data_mix_views as views
 from dashboard import dataset_views as datasets
+from dashboard import labelling_views as labelling
 from dashboard import state
 from dashboard.widgets.checks import Checks
 
@@ -38,7 +39,9 @@ else:
     views.save_form(library, result)
 
 st.subheader("Saved datasets")
-datasets.library_section(library, current.backend)
+selected = datasets.library_section(library, current.backend)
+if selected is not None:
+    labelling.label_section(current, library, selected)
 
 st.subheader("Validate a file")
 datasets.validate_section(library)
