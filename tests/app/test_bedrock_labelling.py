@@ -6,6 +6,7 @@ batch price, confirmed, and polled with Bedrock's statuses."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 
 from core.aws.batch import BATCH_ROOT, INPUT_FILE, batch_records, invocation_token
@@ -15,7 +16,11 @@ from core.datasets.library import DatasetLibrary
 from core.labelling import label_dataset
 from core.settings import load_settings
 from core.store import Store
+from core.synth import DataMix
+from core.synth.teacher_queries import buckets, wanted_for
+from dashboard import data_mix_views as mix_views
 from dashboard import labelling_views as labelling
+from dashboard import query_writing_views as queries_views
 from tests.app.bedrock_app import StubbedBedrock
 from tests.app.helpers import alerts, open_page, run_app, texts
 from tests.aws.bedrock_fixtures import ACCOUNT, BUCKET, CREATED, REGION, ROLE
@@ -187,3 +192,35 @@ def figures(at) -> dict[str, str]:
 def run_status(at) -> str:
     found = [value for value in texts(at) if value in {"Submitted", "Validating", "InProgress", "Completed"}]
     return found[-1] if found else ""
+
+
+def test_teacher_written_queries_are_estimated_confirmed_and_saved_as_a_dataset(
+    stubbed_bedrock, studio_env, monkeypatch
+):
+    stubbed = stubbed_bedrock
+    monkeypatch.setenv("VSRS_BEDROCK_CONCURRENCY", "1")  # one bucket at a time: the stubbed answers come in order
+    store = Store(studio_env / "studio.db")
+    at = open_page(run_app(), "data_mix.py")
+    at.text_input(key=mix_views.TOTAL_KEY).input("100").run()
+    assert any("**Writing 100 queries:**" in m.value for m in at.markdown)  # the estimate, before anything
+
+    at = at.button(key=queries_views.WRITE_KEY).click().run()
+    assert any("write 100 queries? AWS bills it" in body for body in alerts(at))
+    mix = DataMix.model_validate_json(at.session_state[f"{queries_views.WRITE_KEY}_waiting"])
+    writer = BedrockBackend(load_settings(), store).query_writer()
+    words = ("".join(letters) for letters in itertools.product("bcdfghjklmnp", "aeiou", "rstvz", "aeiou"))
+    for bucket in buckets(mix):
+        wanted = wanted_for(bucket.count)
+        written = [f"{next(words)} {next(words)} {bucket.focus} clip" for _ in range(wanted)]
+        stubbed.stubs["bedrock-runtime"].add_response(
+            "converse", reply(json.dumps({"queries": written})), writer.request(bucket, wanted, mix.custom_vocabulary)
+        )
+
+    at = at.button(key=f"{queries_views.WRITE_KEY}_confirm").click().run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Saved 100 teacher-written queries as teacher-queries-100" in body for body in alerts(at))
+    [saved] = DatasetLibrary(store, studio_env).list()
+    assert (saved.kind, saved.records) == ("prompt-only", 100)
+    assert saved.manifest["notes"]["made_by"] == "teacher-written queries"
+    stubbed.done()
