@@ -52,5 +52,7 @@ except Exception as exc:  # an unusable data directory: say so instead of failin
     st.stop()
 status = state.backend_status()
 components.backend_sidebar(status, pages_by_file["settings.py"])
-components.not_ready_banner(status, pages_by_file["settings.py"])
+components.not_ready_banner(
+    status, pages_by_file["settings.py"], on_settings=selected.url_path == pages_by_file["settings.py"].url_path
+)
 selected.run()

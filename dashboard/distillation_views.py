@@ -160,6 +160,8 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
     name = st.session_state[NAME_KEY].strip()
     teacher, student = _pair(runner)
     settings_model = runner.settings_model(student)
+    pair = {"student": student, **({"teacher": teacher} if teacher is not None else {})}
+    _teacher_fact(runner, by_id[dataset_id], pair)
     st.caption(runner.description)
 
     checks = Checks()
@@ -167,10 +169,7 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
         params = _training_settings(datasets, dataset_id, by_id, checks)
     else:  # a job a cloud service runs: its own settings, defaults from Settings
         params = job_settings_views.cloud_settings(settings_model, runner.launch_defaults(name), checks)
-    params["student"] = student
-    if teacher is not None:
-        params["teacher"] = teacher
-    _teacher_fact(runner, by_id[dataset_id], params)
+    params.update(pair)
     if "training" not in settings_model.model_fields and job_settings_views.uses_dataset(params):
         fact_row([("Training data in S3", by_id[dataset_id].s3_uri or "not uploaded yet (Data Mix, Saved datasets)")])
 
@@ -184,6 +183,10 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
     if checks.ok:  # the service's own checks (names and ARNs against the API's patterns), no call made
         checks.require(runner.problem(name, dataset_id, params))
     estimate = _estimate(runner, dataset_id, params, checks)
+    if estimate is not None and estimate.billable:
+        status = state.backend_status()
+        # Billable work needs the account: say what is wrong beside Start rather than fail after the confirmation.
+        checks.require(None if status.ready else f"{status.label} is not ready: {status.message or 'see Settings.'}")
     if "role_arn" in settings_model.model_fields:
         with st.expander("Preflight: can this job run?", expanded=False):
             preflight_panel(

@@ -37,14 +37,14 @@ def teacher_writes(current: state.Studio, library: DatasetLibrary, mix: DataMix 
     except Exception as exc:
         components.show_error(exc)
         return
+    if not state.backend_status().ready:
+        return  # the top of the page says what is wrong and how to fix it
     st.markdown(f"**Or let {current.backend.teacher_name} write the queries**")
     notices.show(PROBLEMS)
     _outcome()
     if mix is None:
         st.caption("Fix the mix above to see what writing its queries would cost.")
         return
-    if not state.backend_status().ready:
-        return  # the frame says what is wrong and how to fix it
     estimate = writer.estimate(mix)
     estimate_view(estimate, title=f"Writing {mix.total:,} queries")
     if st.button(f"Write {mix.total:,} queries with the teacher", key=WRITE_KEY, icon=":material/edit_note:"):

@@ -5,7 +5,6 @@ every estimate that needs it says so instead of counting it as zero."""
 from __future__ import annotations
 
 import math
-import numbers
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -31,19 +30,38 @@ def student_keys() -> list[str]:
 
 
 def rate_frame(store: Store) -> pd.DataFrame:
+    """One row per student model; a rate is shown as typed text, empty while it is unknown."""
     rows = [
-        {"key": key, "model": MODELS[key].name, **{kind: billing_rate(store, kind, key) for kind in SHOWN_KINDS}}
+        {
+            "key": key,
+            "model": MODELS[key].name,
+            **{kind: _shown(billing_rate(store, kind, key)) for kind in SHOWN_KINDS},
+        }
         for key in student_keys()
     ]
-    return pd.DataFrame(rows, columns=["key", "model", *SHOWN_KINDS]).astype({kind: "float64" for kind in SHOWN_KINDS})
+    return pd.DataFrame(rows, columns=["key", "model", *SHOWN_KINDS])
 
 
-def cell_problem(model_name: str, kind: str, raw: object) -> str | None:
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
-        return None  # empty: unknown
-    if not isinstance(raw, numbers.Real) or not math.isfinite(float(raw)):
-        return f"{model_name}, {LABELS[kind].lower()} must be a number"
-    return f"{model_name}, {LABELS[kind].lower()} cannot be negative" if float(raw) < 0 else None
+def read_rate(model_name: str, kind: str, text: object) -> tuple[float | None, str | None]:
+    """A typed rate: (USD, None), (None, None) when empty (unknown), or (None, what is wrong)."""
+    cleaned = str(text if text is not None else "").strip().removeprefix("$").replace(",", "")
+    if not cleaned:
+        return None, None
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return None, f"{model_name}, {LABELS[kind].lower()} must be a number (the cell holds {str(text)!r})"
+    if not math.isfinite(value) or value < 0:
+        return None, f"{model_name}, {LABELS[kind].lower()} must be a number of US dollars, 0 or more"
+    return value, None
+
+
+def _rates(store: Store, key: str) -> dict[str, str]:
+    return {kind: _shown(billing_rate(store, kind, key)) for kind in SHOWN_KINDS}
+
+
+def _shown(usd: float | None) -> str:
+    return "" if usd is None else f"{usd:g}"
 
 
 def rate_editor(store: Store, key: str = "rate_editor") -> None:
@@ -60,7 +78,9 @@ def rate_editor(store: Store, key: str = "rate_editor") -> None:
         column_config={
             "model": st.column_config.TextColumn("Student model", width=170),
             **{
-                kind: st.column_config.NumberColumn(LABELS[kind], format="plain", width=200, help=RATE_KINDS[kind])
+                kind: st.column_config.TextColumn(
+                    LABELS[kind], width=200, help=f"{RATE_KINDS[kind]}; empty: price unknown."
+                )
                 for kind in SHOWN_KINDS
             },
         },
@@ -70,7 +90,7 @@ def rate_editor(store: Store, key: str = "rate_editor") -> None:
         problem
         for row in rows
         for kind in SHOWN_KINDS
-        if (problem := cell_problem(str(row["model"]), kind, row[kind])) is not None
+        if (problem := read_rate(str(row["model"]), kind, row[kind])[1]) is not None
     ]
     form = Checks()
     form.require("Rates cannot be saved: " + "; ".join(problems) + "." if problems else None)
@@ -78,9 +98,7 @@ def rate_editor(store: Store, key: str = "rate_editor") -> None:
         try:
             for row in rows:
                 for kind in SHOWN_KINDS:
-                    value = row[kind]
-                    empty = value is None or (isinstance(value, float) and math.isnan(value))
-                    save_rate(store, kind, str(row["key"]), None if empty else float(value))
+                    save_rate(store, kind, str(row["key"]), read_rate(str(row["model"]), kind, row[kind])[0])
         except Exception as exc:
             components.show_error(exc)
             return

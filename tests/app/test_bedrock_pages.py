@@ -19,6 +19,7 @@ from core.settings import load_settings
 from dashboard import distillation_views as views
 from dashboard import job_settings_views as cloud
 from dashboard import model_views
+from dashboard.widgets import checks, rates
 from tests.app.bedrock_app import LIST_JOBS, LIST_MODELS, StubbedBedrock, on_bedrock
 from tests.app.helpers import APP, alerts, chart_rows, open_page, run_app, texts
 from tests.aws.bedrock_fixtures import (
@@ -269,15 +270,16 @@ def test_each_aws_failure_is_one_sentence_and_the_form_keeps_its_values(
     stubbed.done()
 
 
-def test_without_credentials_starting_says_how_to_sign_in_and_keeps_the_form(monkeypatch, prompts):
-    on_bedrock(monkeypatch)  # and no credentials anywhere: the real client, which fails before any request
+def test_without_credentials_a_billable_start_is_off_with_how_to_sign_in_and_the_form_kept(monkeypatch, prompts):
+    on_bedrock(monkeypatch)  # and no credentials anywhere
     at = open_page(run_app(), "distillation.py")
     at.text_input(key=views.NAME_KEY).input(NAME).run()
-    at = confirm_start(start(at))
 
     assert not at.exception, [e.value for e in at.exception]
-    assert any(element.value.startswith("No AWS credentials found") for element in at.error)
-    assert at.text_input(key=views.NAME_KEY).value == NAME
+    assert at.button(key=views.START_KEY).disabled
+    [said] = [m.value for m in at.markdown if m.value.startswith(checks.REASONS_PREFIX)]
+    assert "Amazon Bedrock is not ready: No AWS credentials found: run 'aws configure'" in said
+    assert (at.text_input(key=views.NAME_KEY).value, at.text_input(key=cloud.ROLE_KEY).value) == (NAME, ROLE)
 
 
 def test_names_and_arns_are_checked_before_any_call(stubbed_bedrock, prompts):
@@ -448,4 +450,18 @@ def test_without_credentials_every_page_says_how_to_configure_them_and_nothing_c
         assert at.title, f"{script} shows no title"
         [banner] = [w.value for w in at.main.warning if w.value.startswith("Amazon Bedrock is not ready:")]
         assert "No AWS credentials found: run 'aws configure'" in banner, script
-        assert any(link.proto.label == "Configure it in Settings" for link in at.main.get("page_link")), script
+        links = [link.proto.label for link in at.main.get("page_link")]
+        assert ("Configure it in Settings" in links) == (script != "settings.py"), script
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"), [("", (None, None)), ("8", (8.0, None)), ("$1,950.5", (1950.5, None)), (" 0 ", (0.0, None))]
+)
+def test_a_typed_training_or_storage_rate_is_read_as_dollars_or_unknown(typed, read):
+    assert rates.read_rate("Amazon Nova Micro", rates.TRAINING, typed) == read
+
+
+@pytest.mark.parametrize("typed", ["eight", "-1", "nan", "inf"])
+def test_a_rate_that_is_not_dollars_is_refused_with_its_model_and_kind(typed):
+    usd, problem = rates.read_rate("Amazon Nova Micro", rates.STORAGE, typed)
+    assert usd is None and problem is not None and problem.startswith("Amazon Nova Micro, storage, usd per month")
