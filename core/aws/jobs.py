@@ -1004,14 +1004,31 @@ def _model_name_for(job_name: str) -> str:
 
 
 def _dataset_queries(path: Path) -> builtins.list[str]:
+    stat = path.stat()
+    return list(_cached_queries(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_queries(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
     from core.datasets.files import read_dataset
 
-    loaded = read_dataset(path, min_records=1, max_records=10**6)
-    return [query or "" for query in loaded.queries]
+    loaded = read_dataset(Path(path), min_records=1, max_records=10**6)
+    return tuple(query or "" for query in loaded.queries)
 
 
 def _dataset_inputs(path: Path) -> builtins.list[str]:
-    """What the teacher reads for each record of a dataset: its system text and its prompt."""
+    """What the teacher reads for each record of a dataset: its system text and its prompt (read once per version
+    of the file: the launch form estimates again as each setting is typed)."""
+    stat = path.stat()
+    return list(_cached_inputs(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_inputs(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    return tuple(_read_inputs(Path(path)))
+
+
+def _read_inputs(path: Path) -> builtins.list[str]:
     from core.datasets.files import read_dataset
 
     loaded = read_dataset(path, min_records=1, max_records=10**6)
