@@ -465,3 +465,48 @@ def test_a_typed_training_or_storage_rate_is_read_as_dollars_or_unknown(typed, r
 def test_a_rate_that_is_not_dollars_is_refused_with_its_model_and_kind(typed):
     usd, problem = rates.read_rate("Amazon Nova Micro", rates.STORAGE, typed)
     assert usd is None and problem is not None and problem.startswith("Amazon Nova Micro, storage, usd per month")
+
+
+def submitted_job(stubbed: StubbedBedrock):
+    at = distillation_page(stubbed)
+    accepted(stubbed)
+    return confirm_start(start(at))
+
+
+def test_a_running_job_is_stopped_on_bedrock_after_a_confirmation(stubbed_bedrock, prompts):
+    stubbed = stubbed_bedrock
+    at = submitted_job(stubbed)
+    at = at.button(key=views.STOP_KEY).click().run()
+    stubbed.stubs["bedrock"].add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
+
+    at = at.button(key=f"{views.STOP_KEY}_confirm").click().run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(body.startswith("Stopping") for body in alerts(at))
+    assert not [b for b in at.button if b.key == views.STOP_KEY]
+    stubbed.done()
+
+
+def test_a_failed_job_shows_bedrocks_failure_message(stubbed_bedrock, prompts):
+    stubbed = stubbed_bedrock
+    at = submitted_job(stubbed)
+    stubbed.tick()
+    listing(stubbed, job_summary(JOB_ARN, NAME, "Failed", phases("Completed", "Failed"), endTime=ENDED))
+    stubbed.stubs["bedrock"].add_response(  # a summary carries no message: the job is read once for it
+        "get_model_customization_job",
+        job_answer(
+            "Failed",
+            phases("Completed", "Failed"),
+            output_uri=OUTPUT_URI,
+            failureMessage="The teacher could not be called: check model access",
+        ),
+        {"jobIdentifier": JOB_ARN},
+    )
+    at.run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Validation: Completed" in value for value in badges(at))
+    assert any("DataProcessing: Failed" in value for value in badges(at))
+    assert any("The job failed." in body for body in alerts(at))
+    assert "The teacher could not be called: check model access." in texts(at)
+    stubbed.done()
