@@ -17,7 +17,16 @@ import streamlit as st
 from core.datasets.library import DatasetInfo
 from core.distill.job_names import default_job_name, job_name_problem
 from core.distill.job_timeline import NOT_STARTED, elapsed_seconds, phase_states
-from core.distill.jobs import INTERRUPTED, LOCAL_STUDENTS, DistillParams, Job, JobPhase, JobService, JobStatus
+from core.distill.jobs import (
+    INTERRUPTED,
+    LOCAL_STUDENTS,
+    DistillParams,
+    Job,
+    JobPhase,
+    JobService,
+    JobStatus,
+    StudentKind,
+)
 from core.distill.trainer import TrainingConfig
 from core.estimates import CostEstimate
 from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC
@@ -98,9 +107,9 @@ def heldout_choices(datasets: Sequence[DatasetInfo], training_id: str) -> list[D
     return sorted(labelled, key=lambda dataset: dataset.role != HELDOUT_ROLE)
 
 
-def student_label(job: Job) -> str:
-    """The student a job trains, as the launch form named it."""
-    labels = {student.key: student.label for student in LOCAL_STUDENTS}
+def student_label(job: Job, students: Sequence[StudentKind] = LOCAL_STUDENTS) -> str:
+    """The student a job trains, as the launch form named it (a job started elsewhere: as its service says)."""
+    labels = {student.key: student.label for student in students}
     return labels.get(job.student or "", job.student or "–")
 
 
@@ -392,7 +401,7 @@ def _jobs_panel(current: state.Studio, runner: JobService, polling: bool) -> Non
     job_table(jobs, dataset_names)
     job = pick_job(jobs)
     with st.container(border=True):
-        _job_header(job, dataset_names)
+        _job_header(job, dataset_names, runner.students())
         phase_timeline(job)
         _progress(job)
         _outcome(runner, job)
@@ -452,14 +461,14 @@ def pick_job(jobs: Sequence[Job]) -> Job:
     )
 
 
-def _job_header(job: Job, dataset_names: Mapping[str, str]) -> None:
+def _job_header(job: Job, dataset_names: Mapping[str, str], students: Sequence[StudentKind]) -> None:
     facts = (
         ("Job", job.name),
         ("Status", _status_text(job)),
         ("Elapsed", format_elapsed(elapsed_seconds(job))),
         ("Dataset", dataset_names.get(job.dataset_id or "", job.dataset_id or "–")),
         ("Teacher", job.teacher or "–"),
-        ("Student", student_label(job)),
+        ("Student", student_label(job, students)),
     )
     fact_row(facts)
 

@@ -158,6 +158,7 @@ def test_a_job_is_estimated_confirmed_and_walks_its_three_phases_to_completed_wi
     assert not at.exception, [e.value for e in at.exception]
     [job] = JobRunner(store, store.path.parent).list()
     assert (job.remote_arn, job.status, job.teacher) == (JOB_ARN, "InProgress", "Amazon Nova Premier")
+    assert "Amazon Nova Micro on Amazon Bedrock" in texts(at)  # the job's student, as the form named it
 
     walk = [phases("InProgress"), phases("Completed", "InProgress"), phases("Completed", "Completed", "InProgress")]
     seen = []
