@@ -443,14 +443,17 @@ class BedrockBackend(Backend):
     def preflight(self, **targets: str | None) -> PreflightReport:
         """Credentials, region, model access and inference profile, bucket and role: green, amber or red each.
 
-        `bucket`, `role_arn`, `teacher` and `student` (model keys) default to Settings and the default pair."""
-        from core.aws.models import DEFAULT_TEACHER
+        `bucket`, `role_arn`, `teacher` and `student` (a model's key, name or id, as a launch form shows it)
+        default to Settings and the default pair; a student that is not a Bedrock model (the local one) is left to
+        the pair's default."""
+        from core.aws.models import DEFAULT_TEACHER, find_model
         from core.aws.preflight import run_preflight
 
+        teacher, student = find_model(targets.get("teacher")), find_model(targets.get("student"))
         return run_preflight(
             self.aws_clients(),
-            teacher=targets.get("teacher") or DEFAULT_TEACHER,
-            student=targets.get("student"),
+            teacher=teacher.key if teacher is not None else DEFAULT_TEACHER,
+            student=student.key if student is not None else None,
             bucket=targets.get("bucket") or self.settings.bedrock_bucket,
             role_arn=targets.get("role_arn") or self.settings.bedrock_role_arn,
         )

@@ -53,5 +53,9 @@ except Exception as exc:  # an unusable data directory: say so instead of failin
     components.show_error(exc)
     st.info("The data directory is chosen with the VSRS_DATA_DIR environment variable before the app starts.")
     st.stop()
-components.backend_sidebar(state.backend_status(), pages_by_file["settings.py"])
+status = state.backend_status()
+components.backend_sidebar(status, pages_by_file["settings.py"])
+components.not_ready_banner(
+    status, pages_by_file["settings.py"], on_settings=selected.url_path == pages_by_file["settings.py"].url_path
+)
 selected.run()

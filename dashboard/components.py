@@ -95,6 +95,20 @@ def backend_sidebar(status: BackendStatus, settings_page: StreamlitPage) -> None
             st.page_link(settings_page, label="Fix it in Settings", icon=":material/settings:")
 
 
+def not_ready_banner(status: BackendStatus, settings_page: StreamlitPage, *, on_settings: bool = False) -> None:
+    """At the top of every page while the backend is not ready: what is wrong and how to fix it, so no page leaves
+    the user guessing why its work is off (the page itself keeps what it can show); Settings needs no link to
+    itself."""
+    if status.ready:
+        return
+    st.warning(
+        plain_markdown(f"{status.label} is not ready: {status.message or 'it cannot be used just now.'}"),
+        icon=":material/key:",
+    )
+    if not on_settings:
+        st.page_link(settings_page, label="Configure it in Settings", icon=":material/settings:")
+
+
 def weights_chart(weights: Mapping[str, float]) -> None:
     st.altair_chart(weights_bar_chart(weights), width="stretch")
 

@@ -66,17 +66,17 @@ def datasets_frame(datasets: list[DatasetInfo]) -> pd.DataFrame:
     )
 
 
-def library_section(library: DatasetLibrary, backend: Backend) -> None:
-    """The saved datasets, and what can be done with the selected one."""
+def library_section(library: DatasetLibrary, backend: Backend) -> DatasetInfo | None:
+    """The saved datasets, and what can be done with the selected one (returned; None when there is none)."""
     notices.show(LIBRARY)
     try:
         datasets = library.list()
     except Exception as exc:
         components.show_error(exc)
-        return
+        return None
     if not datasets:
         st.info(EMPTY_LIBRARY, icon=":material/dataset:")
-        return
+        return None
     st.dataframe(
         datasets_frame(datasets),
         hide_index=True,
@@ -100,6 +100,7 @@ def library_section(library: DatasetLibrary, backend: Backend) -> None:
         _split_form(library, selected)
     st.markdown("**Upload to Amazon S3**")
     s3_upload_form(library, backend, selected)
+    return selected
 
 
 def _download_and_delete(library: DatasetLibrary, info: DatasetInfo) -> None:

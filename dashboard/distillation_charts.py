@@ -14,6 +14,8 @@ CURVE_HEIGHT = 340
 EDGE_PADDING_PX = 10
 # The curves each chart draws: metric name in the store -> the legend's words.
 LOSS_CURVES = {"train_loss": "training loss", "validation_loss": "validation loss"}
+# Bedrock's step_wise_training_metrics.csv also reports the perplexity of each step.
+PERPLEXITY_CURVES = {"perplexity": "perplexity"}
 HELDOUT_CURVE = "held-out agreement"
 AGREEMENT_CURVES = {"validation_agreement": "validation agreement", HELDOUT_AGREEMENT: HELDOUT_CURVE}
 CURVE_COLOURS = {
@@ -21,11 +23,24 @@ CURVE_COLOURS = {
     "validation loss": "#F58518",
     "validation agreement": "#54A24B",
     HELDOUT_CURVE: "#B279A2",
+    "perplexity": "#E45756",
 }
 
 
+def x_title(metrics: Sequence[Mapping[str, Any]]) -> str:
+    """ "epoch" when each row is an epoch (a local job's), "training step" when rows are steps within epochs (a
+    Bedrock job's step_wise_training_metrics.csv)."""
+    by_step = any(row.get("epoch") is not None and row.get("epoch") != row["step"] for row in metrics)
+    return "training step" if by_step else "epoch"
+
+
+def has_curves(metrics: Sequence[Mapping[str, Any]], curves: Mapping[str, str]) -> bool:
+    return any(row["name"] in curves for row in metrics)
+
+
 def curve_rows(metrics: Sequence[Mapping[str, Any]], curves: Mapping[str, str]) -> list[dict[str, object]]:
-    """The metric rows of the named curves, as (epoch, curve, value) rows in step order."""
+    """The metric rows of the named curves, as (x, curve, value) rows in step order (the x field is named epoch
+    for a local job and holds the step of a Bedrock one)."""
     return [
         {"epoch": int(row["step"]), "curve": curves[str(row["name"])], "value": float(row["value"])}
         for row in metrics
@@ -50,7 +65,7 @@ def metric_curves_chart(
         # Padding keeps the first and last points (the held-out one sits on the last epoch) inside the plot.
         x=alt.X(
             "epoch:Q",
-            title="epoch",
+            title=x_title(metrics),
             scale=alt.Scale(padding=EDGE_PADDING_PX, nice=False),
             axis=alt.Axis(tickMinStep=1, format="d"),
         ),
@@ -64,7 +79,7 @@ def metric_curves_chart(
         ),
         tooltip=[
             alt.Tooltip("curve:N", title="curve"),
-            alt.Tooltip("epoch:Q", title="epoch"),
+            alt.Tooltip("epoch:Q", title=x_title(metrics)),
             alt.Tooltip("value:Q", title=y_title, format=".3f"),
         ],
     )
@@ -89,3 +104,7 @@ def agreement_chart(metrics: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
         y_domain=(0.0, 1.0),
         y_format=".0%",
     )
+
+
+def perplexity_chart(metrics: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
+    return metric_curves_chart(metrics, PERPLEXITY_CURVES, "Perplexity", y_title="perplexity")

@@ -6,6 +6,7 @@ the store, and while a job is active the job list and view poll it in a fragment
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
@@ -16,16 +17,35 @@ import streamlit as st
 from core.datasets.library import DatasetInfo
 from core.distill.job_names import default_job_name, job_name_problem
 from core.distill.job_timeline import NOT_STARTED, elapsed_seconds, phase_states
-from core.distill.jobs import INTERRUPTED, LOCAL_STUDENTS, DistillParams, Job, JobPhase, JobService, JobStatus
+from core.distill.jobs import (
+    INTERRUPTED,
+    LOCAL_STUDENTS,
+    DistillParams,
+    Job,
+    JobPhase,
+    JobService,
+    JobStatus,
+    StudentKind,
+)
 from core.distill.trainer import TrainingConfig
+from core.estimates import CostEstimate
 from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC
-from dashboard import components, state
-from dashboard.distillation_charts import agreement_chart, loss_chart
+from dashboard import components, job_settings_views, state
+from dashboard.distillation_charts import (
+    AGREEMENT_CURVES,
+    PERPLEXITY_CURVES,
+    agreement_chart,
+    has_curves,
+    loss_chart,
+    perplexity_chart,
+)
 from dashboard.model_views import MODEL_PARAM
 from dashboard.widgets import confirm, notices, picker
 from dashboard.widgets.checks import Checks
+from dashboard.widgets.estimates import estimate_view
 from dashboard.widgets.formatting import format_elapsed, format_rubric, format_share, format_time
 from dashboard.widgets.layout import Figure, fact_row, figure_row
+from dashboard.widgets.preflight import preflight_panel
 
 JOB_PARAM = "job"
 POLL_INTERVAL_S = 1.0
@@ -37,6 +57,10 @@ LEARNING_RATE_KEY = "distill_learning_rate"
 HELDOUT_KEY = "distill_heldout_ratio"
 SEED_KEY = "distill_seed"
 LAUNCHED_KEY = "distill_launched"
+START_KEY = "distill_start"
+TEACHER_KEY = "distill_teacher"
+PREFLIGHT_KEY = "distill_preflight"
+ESTIMATE_KEY = "distill_estimate"
 LAUNCH_PROBLEMS = "distill_launch"
 PICK_KEY = "distill_pick"
 STOP_KEY = "distill_stop"
@@ -86,15 +110,15 @@ def heldout_choices(datasets: Sequence[DatasetInfo], training_id: str) -> list[D
     return sorted(labelled, key=lambda dataset: dataset.role != HELDOUT_ROLE and not dataset.is_gold)
 
 
-def student_label(job: Job) -> str:
-    """The student a job trains, as the launch form named it."""
-    labels = {student.key: student.label for student in LOCAL_STUDENTS}
+def student_label(job: Job, students: Sequence[StudentKind] = LOCAL_STUDENTS) -> str:
+    """The student a job trains, as the launch form named it (a job started elsewhere: as its service says)."""
+    labels = {student.key: student.label for student in students}
     return labels.get(job.student or "", job.student or "–")
 
 
-def teacher_of(dataset: DatasetInfo, runner: JobService) -> str:
-    """Who teaches a job on this dataset, as the job will record it."""
-    teacher = runner.teacher_for(dataset)
+def teacher_of(dataset: DatasetInfo, runner: JobService, params: Mapping[str, object] | None = None) -> str:
+    """Who teaches a job on this dataset with these settings, as the job will record it."""
+    teacher = runner.teacher_for(dataset, params)
     return teacher if dataset.kind == "labelled" else f"{teacher} (labels the prompts during DataProcessing)"
 
 
@@ -121,7 +145,6 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
         return
     by_id = {dataset.id: dataset for dataset in datasets}
     st.session_state.setdefault(NAME_KEY, default_job_name(taken))
-    defaults = TrainingConfig()
 
     # The dataset's label is long (name, size, kind): it gets the whole width, so it reads at 1024 px too.
     dataset_id = st.selectbox(
@@ -137,6 +160,107 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
             "learnt from elsewhere, and the training part is left unused. Pick the training part to train on.",
             icon=":material/warning:",
         )
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.text_input(
+            "Job name",
+            key=NAME_KEY,
+            live=True,
+            help="Checked against Amazon Bedrock's job name rule, so the same name works there: 1 to 63 letters, "
+            "digits, '-', '+' or '.', starting with a letter or digit.",
+        )
+        st.button("New name", key="distill_new_name", icon=":material/refresh:", on_click=_suggest_name, args=(taken,))
+    name = st.session_state[NAME_KEY].strip()
+    teacher, student = _pair(runner)
+    settings_model = runner.settings_model(student)
+    pair = {"student": student, **({"teacher": teacher} if teacher is not None else {})}
+    _teacher_fact(runner, by_id[dataset_id], pair)
+    st.caption(runner.description)
+
+    checks = Checks()
+    if "training" in settings_model.model_fields:  # the trainer's settings: a job trained on this machine
+        params = _training_settings(datasets, dataset_id, by_id, checks)
+    else:  # a job a cloud service runs: its own settings, defaults from Settings
+        params = job_settings_views.cloud_settings(settings_model, runner.launch_defaults(name), checks)
+    params.update(pair)
+    if "training" not in settings_model.model_fields and job_settings_views.uses_dataset(params):
+        fact_row([("Training data in S3", by_id[dataset_id].s3_uri or "not uploaded yet (Data Mix, Saved datasets)")])
+
+    problem = job_name_problem(name, taken)
+    if problem and name in st.session_state.get(LAUNCHED_KEY, {}):
+        st.info(
+            components.plain_markdown(f"Started {name}. To start another job, give it a new name."),
+            icon=":material/check_circle:",
+        )
+    checks.require(problem)
+    if checks.ok:  # the service's own checks (names and ARNs against the API's patterns), no call made
+        checks.require(runner.problem(name, dataset_id, params))
+    estimate = _estimate(runner, dataset_id, params, checks)
+    if estimate is not None and estimate.billable:
+        status = state.backend_status()
+        # Billable work needs the account: say what is wrong beside Start rather than fail after the confirmation.
+        checks.require(None if status.ready else f"{status.label} is not ready: {status.message or 'see Settings.'}")
+    if "role_arn" in settings_model.model_fields:
+        with st.expander("Preflight: can this job run?", expanded=False):
+            preflight_panel(
+                current.backend,
+                PREFLIGHT_KEY,
+                role_arn=str(params.get("role_arn") or "") or None,
+                teacher=teacher,
+                student=student,
+            )
+    request = (name, dataset_id, params)
+    if confirm.waiting(START_KEY) not in (None, request):
+        confirm.forget(START_KEY)  # the form changed: the estimate asked about no longer holds
+    if checks.button("Start distillation", key=START_KEY, type="primary", icon=":material/play_arrow:"):
+        if estimate is not None and estimate.billable:
+            confirm.ask(START_KEY, request)
+        else:
+            _launch(runner, name, dataset_id, params)
+    agreed = confirm.confirmed(START_KEY)
+    if agreed is not None:
+        agreed_name, agreed_dataset, agreed_params = agreed
+        _launch(runner, agreed_name, agreed_dataset, agreed_params, confirmed=True)
+    if estimate is not None:
+        confirm.confirm_box(
+            START_KEY,
+            f"Start {components.plain_markdown(name)}? It bills your AWS account. "
+            f"{components.plain_markdown(estimate.sentence())}",
+            detail="\n".join(estimate.lines()),
+            confirm="Confirm and start",
+            cancel="Not now",
+            icon=":material/payments:",
+            confirm_icon=":material/play_arrow:",
+        )
+    notices.show(LAUNCH_PROBLEMS)
+
+
+def _pair(runner: JobService) -> tuple[str | None, str]:
+    """The teacher (None when the service has one only) and a student it can teach, from the service's pairs."""
+    teachers = runner.teachers()
+    student_column, teacher_column = st.columns(2, gap="large")
+    teacher = None
+    if len(teachers) > 1:
+        teacher = teacher_column.selectbox(
+            "Teacher", teachers, key=TEACHER_KEY, help="Only the teachers and students Bedrock can distil are offered."
+        )
+    students: dict[str, str] = {kind.key: kind.label for kind in runner.students(teacher)}
+    if st.session_state.get(STUDENT_KEY) not in students:
+        st.session_state.pop(STUDENT_KEY, None)  # the teacher changed and cannot teach the student picked before
+    student = student_column.selectbox(
+        "Student", list(students), key=STUDENT_KEY, format_func=lambda key: students[key]
+    )
+    return teacher, str(student)
+
+
+def _teacher_fact(runner: JobService, dataset: DatasetInfo, params: Mapping[str, object]) -> None:
+    fact_row([("Teacher", teacher_of(dataset, runner, params))])
+
+
+def _training_settings(
+    datasets: Sequence[DatasetInfo], dataset_id: str, by_id: Mapping[str, DatasetInfo], checks: Checks
+) -> dict[str, object]:
+    """The trainer's settings of a job trained on this machine: held-out set, epochs, learning rate, share, seed."""
+    defaults = TrainingConfig()
     heldout_ids = [SHARE_OF_TRAINING] + [d.id for d in heldout_choices(datasets, dataset_id)]
     heldout_id = st.selectbox(
         "Held-out set",
@@ -148,23 +272,6 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
         help="What the finished model is scored on: a labelled dataset of its own (the whole training set is then "
         "trained on), or a share split off the training set.",
     )
-    with st.container(horizontal=True, vertical_alignment="bottom"):
-        st.text_input(
-            "Job name",
-            key=NAME_KEY,
-            live=True,
-            help="Checked against Amazon Bedrock's job name rule, so the same name works there: 1 to 63 letters, "
-            "digits, '-', '+' or '.', starting with a letter or digit.",
-        )
-        st.button("New name", key="distill_new_name", icon=":material/refresh:", on_click=_suggest_name, args=(taken,))
-    student_column, teacher_column = st.columns(2, gap="large")
-    students = {student.key: student.label for student in runner.students()}
-    student_column.selectbox("Student", list(students), key=STUDENT_KEY, format_func=lambda key: students[key])
-    with teacher_column:
-        fact_row([("Teacher", teacher_of(by_id[dataset_id], runner))])
-    st.caption(runner.description)
-
-    checks = Checks()
     epochs_column, rate_column, heldout_column, seed_column = st.columns(4)
     with epochs_column:
         epochs = checks.number(
@@ -209,48 +316,56 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
             default=DistillParams().seed,
             help="The same data, settings and seed give the same model.",
         )
-
-    name = st.session_state[NAME_KEY].strip()
-    problem = job_name_problem(name, taken)
-    if problem and name in st.session_state.get(LAUNCHED_KEY, {}):
-        st.info(
-            components.plain_markdown(f"Started {name}. To start another job, give it a new name."),
-            icon=":material/check_circle:",
-        )
-    checks.require(problem)
     if heldout_id == SHARE_OF_TRAINING and heldout_ratio == 0:
         st.warning(
             "With a held-out share of 0 and no held-out set, the model will have no held-out figures (agreement, "
             "rubric): nothing is kept back to score it on.",
             icon=":material/warning:",
         )
-    if checks.button("Start distillation", key="distill_start", type="primary", icon=":material/play_arrow:"):
-        # Exactly what the boxes show: read_number returned these values for the text they hold.
-        params = {
-            "student": st.session_state[STUDENT_KEY],
-            "epochs": epochs,
-            "learning_rate": learning_rate,
-            "heldout_ratio": float(heldout_ratio),
-            "seed": seed,
-        }
-        if heldout_id != SHARE_OF_TRAINING:
-            params["heldout_dataset_id"] = heldout_id
-        _launch(runner, name, dataset_id, params)
-    notices.show(LAUNCH_PROBLEMS)
+    # Exactly what the boxes show: read_number returned these values for the text they hold.
+    params: dict[str, object] = {
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "heldout_ratio": float(heldout_ratio),
+        "seed": seed,
+    }
+    if heldout_id != SHARE_OF_TRAINING:
+        params["heldout_dataset_id"] = heldout_id
+    return params
+
+
+def _estimate(runner: JobService, dataset_id: str, params: dict[str, object], checks: Checks) -> CostEstimate | None:
+    """What the job would cost (read once per dataset and settings), shown when it bills; None when it cannot be
+    estimated yet (the reason is a check)."""
+    key = (dataset_id, json.dumps(params, sort_keys=True, default=str))
+    kept = st.session_state.get(ESTIMATE_KEY)
+    if kept is not None and kept[0] == key:
+        estimate = kept[1]
+    else:
+        try:
+            estimate = runner.estimate(dataset_id, params)
+        except Exception as exc:  # e.g. a setting the service refuses: one sentence beside Start
+            checks.require(state.explain_error(exc))
+            return None
+        st.session_state[ESTIMATE_KEY] = (key, estimate)
+    if estimate.billable:
+        estimate_view(estimate)
+    return estimate
 
 
 def _suggest_name(taken: set[str]) -> None:
     st.session_state[NAME_KEY] = default_job_name(taken | set(st.session_state.get(LAUNCHED_KEY, {})))
 
 
-def _launch(runner: JobService, name: str, dataset_id: str, params: dict[str, object]) -> None:
+def _launch(runner: JobService, name: str, dataset_id: str, params: dict[str, object], confirmed: bool = False) -> None:
     try:
-        job = runner.submit(name, dataset_id, params)
-    except Exception as exc:  # a bad setting, a taken name, a worker that cannot start: one sentence
-        notices.failure(LAUNCH_PROBLEMS, exc)
+        job = runner.submit(name, dataset_id, params, confirm=confirmed)
+    except Exception as exc:  # a bad setting, a taken name, a worker that cannot start, an AWS refusal: one sentence
+        notices.failure(LAUNCH_PROBLEMS, exc)  # the form keeps every value typed
         return
     # A second click of a double click reruns with this name taken, so the Start button is disabled by then
-    # and Streamlit discards a click on a disabled widget: one launch, whatever the user does.
+    # and Streamlit discards a click on a disabled widget; a billable job's request carries a token derived from
+    # it, so even the same request sent twice starts one job.
     st.session_state.setdefault(LAUNCHED_KEY, {})[name] = job.id
     picker.choose(JOB_PARAM, job.id)
     confirm.forget(STOP_KEY)
@@ -280,13 +395,16 @@ def _jobs_panel(current: state.Studio, runner: JobService, polling: bool) -> Non
         return
     if polling and not any(job.active for job in jobs):
         st.rerun()  # every job has ended: redraw the page once more and stop polling
+    notice = runner.notice()
+    if notice:  # e.g. Bedrock could not be read just now: the jobs show their last known state
+        st.warning(components.plain_markdown(notice), icon=":material/cloud_off:")
     if not jobs:
         st.info("No jobs yet: start one above.", icon=":material/school:")
         return
     job_table(jobs, dataset_names)
     job = pick_job(jobs)
     with st.container(border=True):
-        _job_header(job, dataset_names)
+        _job_header(job, dataset_names, runner.students())
         phase_timeline(job)
         _progress(job)
         _outcome(runner, job)
@@ -346,14 +464,14 @@ def pick_job(jobs: Sequence[Job]) -> Job:
     )
 
 
-def _job_header(job: Job, dataset_names: Mapping[str, str]) -> None:
+def _job_header(job: Job, dataset_names: Mapping[str, str], students: Sequence[StudentKind]) -> None:
     facts = (
         ("Job", job.name),
         ("Status", _status_text(job)),
         ("Elapsed", format_elapsed(elapsed_seconds(job))),
         ("Dataset", dataset_names.get(job.dataset_id or "", job.dataset_id or "–")),
         ("Teacher", job.teacher or "–"),
-        ("Student", student_label(job)),
+        ("Student", student_label(job, students)),
     )
     fact_row(facts)
 
@@ -431,13 +549,21 @@ def _finished_model(runner: JobService, job: Job) -> None:
 def _curves(metrics: list[dict[str, object]], job: Job) -> None:
     if not metrics:
         if job.active:
-            st.caption("Loss and agreement curves appear after the first training epoch.")
+            st.caption("Training curves appear once training has reported its first figures.")
         return
-    loss_column, agreement_column = st.columns(2, gap="large")
+    second = (
+        (agreement_chart, "Share of queries whose top channel is the teacher's.")
+        if has_curves(metrics, AGREEMENT_CURVES)
+        else (perplexity_chart, "Perplexity of the training data under the student, per training step.")
+        if has_curves(metrics, PERPLEXITY_CURVES)
+        else None
+    )
+    loss_column, other_column = st.columns(2, gap="large")
     loss_column.altair_chart(loss_chart(metrics), width="stretch")
-    loss_column.caption("Cross-entropy of the student's weights against the teacher's, per epoch.")
-    agreement_column.altair_chart(agreement_chart(metrics), width="stretch")
-    agreement_column.caption("Share of queries whose top channel is the teacher's.")
+    loss_column.caption("Cross-entropy of the student against the teacher's answers.")
+    if second is not None:
+        other_column.altair_chart(second[0](metrics), width="stretch")
+        other_column.caption(second[1])
 
 
 def _stop_control(runner: JobService, job: Job) -> None:

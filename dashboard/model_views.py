@@ -16,7 +16,7 @@ import streamlit as st
 from core.distill.artifact import JSON_NAME, StudentArtifactError, load_student
 from core.distill.student_model import StudentManifest
 from core.model_registry import HELDOUT_MAE, HELDOUT_N, CustomModel
-from dashboard import components
+from dashboard import components, state
 from dashboard.widgets import confirm, notices, picker
 from dashboard.widgets.formatting import format_rubric, format_share, format_size, format_time, readable_numbers
 from dashboard.widgets.layout import Figure, fact_row, figure_row, wrapping_row
@@ -83,8 +83,30 @@ def pick_model(models: Sequence[CustomModel]) -> CustomModel:
     return picker.pick(models, param=MODEL_PARAM, key=PICK_KEY, label="Model")
 
 
+def list_notice(registry: ModelRegistry) -> None:
+    """Why part of the list could not be read just now (e.g. the Bedrock custom models), when it could not."""
+    notice = registry.notice()
+    if notice:
+        st.warning(components.plain_markdown(notice), icon=":material/cloud_off:")
+
+
+def with_lineage(registry: ModelRegistry, model: CustomModel) -> CustomModel:
+    """The model as the registry describes it one by one (a Bedrock model's lineage comes from get_custom_model);
+    the listed one when that cannot be read (the registry's notice says why)."""
+    if model.arn is None:
+        return model
+    try:
+        return registry.get(model.id)
+    except Exception as exc:  # e.g. throttled or signed out: the listed facts are shown, with the reason
+        st.warning(components.plain_markdown(state.explain_error(exc)), icon=":material/cloud_off:")
+        return model
+
+
 def model_details(model: CustomModel, job_names: Mapping[str, str], dataset_names: Mapping[str, str]) -> None:
     """Where the model came from (data hash, teacher, prompt, seed), how it was trained and how well it did."""
+    if model.path is None:  # no files here: a model that lives in the cloud, described by its lineage
+        remote_details(model, job_names, dataset_names)
+        return
     try:
         manifest = read_manifest(model)
     except StudentArtifactError as exc:
@@ -144,6 +166,46 @@ def model_details(model: CustomModel, job_names: Mapping[str, str], dataset_name
                 st.json(values, expanded=True)
 
 
+LINEAGE_WORDS = {
+    "status": "Status",
+    "base_model": "Base model",
+    "teacher": "Teacher",
+    "training_data": "Training data",
+    "job_name": "Job on Amazon Bedrock",
+    "max_response_length": "Longest teacher answer",
+    "training_loss": "Training loss",
+    "output": "Job output",
+    "origin": "Origin",
+}
+
+
+def remote_details(model: CustomModel, job_names: Mapping[str, str], dataset_names: Mapping[str, str]) -> None:
+    """A model without files here: its source job and dataset in this studio, and its lineage as the service tells
+    it (base model, teacher, training data, job), every value as plain text."""
+    loss = model.metrics.get("training_loss", model.lineage.get("training_loss"))
+    figure_row(
+        [
+            Figure("Training loss", "–" if loss is None else f"{float(loss):.3f}", "The job's last training loss."),
+            Figure("Status", str(model.lineage.get("status") or "–")),
+        ]
+    )
+    st.markdown("**Lineage**")
+    fact_row(
+        [
+            ("Source job", job_names.get(model.job_id or "", model.job_id or "–")),
+            ("Dataset", dataset_names.get(model.dataset_id or "", model.dataset_name or model.dataset_id or "–")),
+            ("Created", format_time(model.created_at)),
+            ("Backend", model.backend),
+        ]
+    )
+    shown = [(LINEAGE_WORDS[key], str(model.lineage[key])) for key in LINEAGE_WORDS if key in model.lineage]
+    for label, value in shown:  # ARNs and URIs are long: one a row, so none is cut at 1024 px
+        fact_row([(label, value)])
+    fact_row([("ARN", model.arn or "–")])
+    with st.expander("Everything the service reports"):
+        st.json(model.lineage, expanded=True)
+
+
 def read_manifest(model: CustomModel) -> StudentManifest:
     """How the model was made, read once per version of its files; a broken folder or a model that lives on
     Bedrock raises StudentArtifactError with a sentence to show."""
@@ -169,6 +231,12 @@ def _cached_manifest(path: str, stamp: int) -> StudentManifest:
 
 def try_model_box(model: CustomModel) -> None:
     """Route a query through this model (router id `student:<model id>`) and show its weights and reasoning."""
+    if model.path is None:
+        st.info(
+            components.plain_markdown(f"{model.name} lives on Amazon Bedrock: deploy it to route queries with it."),
+            icon=":material/cloud:",
+        )
+        return
     try_router_box(
         [f"student:{model.id}"],
         labels={f"student:{model.id}": model.name},
@@ -187,9 +255,10 @@ def delete_control(registry: ModelRegistry, model: CustomModel) -> None:
             "Delete model", key=DELETE_KEY, icon=":material/delete:", on_click=confirm.ask, args=(DELETE_KEY, model.id)
         )
         return
+    where = "from Amazon Bedrock (its storage stops billing)" if model.arn else "and its files"
     confirm.confirm_box(
         DELETE_KEY,
-        "Delete this model and its files? This cannot be undone.",
+        f"Delete this model {where}? This cannot be undone.",
         detail=model.name,
         confirm="Delete for good",
         icon=":material/delete_forever:",
@@ -200,6 +269,7 @@ def delete_control(registry: ModelRegistry, model: CustomModel) -> None:
 
 def _delete(registry: ModelRegistry, model_id: str, name: str) -> None:
     # e.g. in use by a deployment: the registry's message says what to do
-    if notices.attempt(PROBLEMS, lambda: registry.delete(model_id)) is not None:
+    # Confirmed in the box above; still refused while a deployment uses it (the registry's sentence says which).
+    if notices.attempt(PROBLEMS, lambda: registry.delete(model_id, confirm=True)) is not None:
         notices.success(notices.PAGE, f"Deleted model {name}.")
         picker.choose(MODEL_PARAM, None)

@@ -54,6 +54,8 @@ FIELD_HINTS = {
     "aws_region": "The AWS region must look like us-east-1.",
     "aws_profile": "The AWS profile name must be at most 128 characters.",
     "backend": "The backend must be local or bedrock.",
+    "bedrock_bucket": "The S3 bucket must be a bucket name: 3 to 63 lower-case letters, digits, '.' or '-'.",
+    "bedrock_role_arn": "The IAM role must be a role ARN, such as arn:aws:iam::123456789012:role/BedrockDistillation.",
 }
 
 

@@ -4,6 +4,8 @@ import streamlit as st
 
 from dashboard import data_mix_views as views
 from dashboard import dataset_views as datasets
+from dashboard import labelling_views as labelling
+from dashboard import query_writing_views as queries
 from dashboard import state
 from dashboard.widgets.checks import Checks
 
@@ -26,6 +28,7 @@ prompt = views.prompt_editor(teacher, current.backend.teacher_name, form)
 
 st.subheader("Generate and label")
 views.generate_controls(current, mix, prompt, teacher, teacher_problem, form)
+queries.teacher_writes(current, library, mix)
 result = views.generated_mix()
 if result is None:
     st.info("Nothing generated yet: shape the mix above and press Generate.", icon=":material/science:")
@@ -38,7 +41,9 @@ else:
     views.save_form(library, result)
 
 st.subheader("Saved datasets")
-datasets.library_section(library, current.backend)
+selected = datasets.library_section(library, current.backend)
+if selected is not None:
+    labelling.label_section(current, library, selected)
 
 st.subheader("Validate a file")
 datasets.validate_section(library)

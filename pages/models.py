@@ -21,11 +21,13 @@ except Exception as exc:  # e.g. a locked database
     components.show_error(exc)
     st.stop()
 if not models:
+    model_views.list_notice(registry)
     model_views.empty_state(state.PAGES_DIR / "distillation.py")
     st.stop()
 
+model_views.list_notice(registry)
 model_views.model_table(models, job_names, dataset_names)
-selected = model_views.pick_model(models)
+selected = model_views.with_lineage(registry, model_views.pick_model(models))
 
 st.subheader("Manifest")
 model_views.model_details(selected, job_names, dataset_names)

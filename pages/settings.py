@@ -2,10 +2,12 @@
 
 import streamlit as st
 
+from core.aws.names import check_bucket_name, check_role_arn
 from core.settings import Settings, save_settings
 from dashboard import components, state
 from dashboard.widgets import notices, prices, rates
 from dashboard.widgets.checks import Checks
+from dashboard.widgets.preflight import preflight_panel
 
 BACKEND_LABELS = {"local": "Local (offline, free)", "bedrock": "Amazon Bedrock"}
 CHECK_KEY = "settings_credentials_check"
@@ -62,9 +64,57 @@ with st.container(border=True):
             disabled="aws_region" in pinned,
             help=pinned_help("aws_region", "Deployments of distilled models exist in us-east-1 and us-west-2."),
         )
+    st.markdown("**Amazon Bedrock work**")
+    bucket_column, role_column, pool_column = st.columns([2, 3, 1])
+    with bucket_column:
+        bucket = form.text(
+            "S3 bucket",
+            Settings,
+            "bedrock_bucket",
+            key="settings_bedrock_bucket",
+            problem=state.FIELD_HINTS["bedrock_bucket"],
+            value=settings.bedrock_bucket or "",
+            placeholder="my-studio-bucket",
+            disabled="bedrock_bucket" in pinned,
+            help=pinned_help("bedrock_bucket", "Where datasets are uploaded and jobs write their output."),
+        )
+    with role_column:
+        role = form.text(
+            "IAM service role ARN",
+            Settings,
+            "bedrock_role_arn",
+            key="settings_bedrock_role_arn",
+            problem=state.FIELD_HINTS["bedrock_role_arn"],
+            value=settings.bedrock_role_arn or "",
+            placeholder="arn:aws:iam::123456789012:role/BedrockDistillation",
+            disabled="bedrock_role_arn" in pinned,
+            help=pinned_help("bedrock_role_arn", "The role distillation and batch jobs run as (trusts Bedrock)."),
+        )
+    with pool_column:
+        pool = form.number(
+            "Pool size",
+            Settings,
+            "bedrock_concurrency",
+            key="settings_bedrock_concurrency",
+            default=settings.bedrock_concurrency,
+            disabled="bedrock_concurrency" in pinned,
+            help=pinned_help(
+                "bedrock_concurrency", "Teacher calls in flight at once when labelling or writing queries."
+            ),
+        )
+    # The names' own checks (Settings validates them with these too), so the sentence says what is wrong.
+    form.require(check_bucket_name(bucket) if bucket else None)
+    form.require(check_role_arn(role) if role else None)
     save = form.button("Save settings", key="settings_save", type="primary", icon=":material/save:")
 if save:
-    chosen = {"backend": backend, "aws_profile": profile or "", "aws_region": region}
+    chosen = {
+        "backend": backend,
+        "aws_profile": profile or "",
+        "aws_region": region,
+        "bedrock_bucket": bucket or None,
+        "bedrock_role_arn": role or None,
+        "bedrock_concurrency": pool,
+    }
     try:
         save_settings(settings, **{field: value for field, value in chosen.items() if field not in pinned})
     except Exception as exc:
@@ -95,6 +145,13 @@ elif checked is not None:
     st.warning(
         components.plain_markdown(checked.message or "The credentials could not be checked."), icon=":material/key:"
     )
+
+st.subheader("Preflight")
+st.caption(
+    "What Amazon Bedrock work needs, checked before any runs: credentials, region, access to the teacher and "
+    "student, how the teacher is called, the bucket and the service role, each green, amber or red with what to do."
+)
+preflight_panel(current.backend, "settings_preflight")
 
 st.subheader("Token prices")
 st.caption(

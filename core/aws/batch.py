@@ -30,7 +30,7 @@ from core.aws.session import Clients
 from core.aws.timestamps import stamp
 from core.estimates import CostEstimate, require_confirmation, router_labelling_estimate
 from core.files import atomic_write_bytes, path_inside
-from core.labelling import LabelRun, label_queries
+from core.labelling import DatasetLabelling, LabelRun, label_queries
 from core.pricing import BATCH_PRICE_FACTOR, ModelPrice, PriceTable
 from core.routers.base import Router, RouterReply
 from core.routers.bedrock import BedrockRouter, router_reply
@@ -310,6 +310,36 @@ class BatchInference:
                 "UPDATE batch_runs SET counts_json = ? WHERE id = ?", (json.dumps({**run.counts, **manifest}), run_id)
             )
         return label_queries(_Recorded(router, replies), queries)
+
+    def labelled_dataset(self, run_id: str, router: BedrockRouter) -> DatasetLabelling:
+        """A finished batch's labels as a labelled dataset: the source file's tags and provenance when the file is
+        unchanged since the start (same sha256), the records without a label listed as the run's failures."""
+        from core.datasets.files import DatasetTags, ManifestFields, read_dataset
+        from core.labelling import DatasetLabelling, build_dataset_rows
+        from core.synth import SynthQuery
+
+        run = self.get(run_id)
+        labels = self.results(run_id, router)
+        queries = self.queries(run_id)
+        tags = [DatasetTags()] * len(queries)
+        source_file = Path(str(run.source.get("file", "")))
+        inherited: dict[str, Any] = {}
+        if run.source.get("file") and source_file.is_file():
+            source = read_dataset(source_file, min_records=1, max_records=50_000)
+            if source.report.sha256 == run.source.get("sha256") and len(source.tags) == len(queries):
+                tags = source.tags
+                if source.manifest is not None:
+                    inherited = source.manifest.model_dump(include={"seed", "mix", "generator_version"})
+        items = [SynthQuery(q, t.focus, t.difficulty, t.domain) for q, t in zip(queries, tags, strict=True)]
+        records, kept_tags = build_dataset_rows(items, labels)
+        fields = ManifestFields.model_validate(
+            {
+                **inherited,
+                **labels.manifest_fields(str(run.source.get("teacher") or labels.router_id)),
+                "notes": {"labelled_by_batch": run.name, "batch_job_arn": run.job_arn or ""},
+            }
+        )
+        return DatasetLabelling(labels, records, kept_tags, fields)
 
     def queries(self, run_id: str) -> builtins.list[str]:
         """The queries of a run, in record order, as kept in the data directory when it started."""

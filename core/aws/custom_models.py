@@ -132,7 +132,9 @@ class BedrockModelRegistry(ModelRegistry):
             return super().delete(local.id, in_use_by)
         model = local if local is not None else self.get(model_id)
         arn = model.arn or model_id
-        users = sorted(set((in_use_by(model.id) if in_use_by else []) + (in_use_by(arn) if in_use_by else [])))
+        # Without `in_use_by`, every live deployment of the store, by the model's id or ARN (as the base registry).
+        found = in_use_by(model.id) + in_use_by(arn) if in_use_by else self._deployments_using(model)
+        users = sorted(set(found))
         if users:
             raise ModelInUseError(
                 f"Model {model.name!r} is used by deployment(s) {', '.join(users)}: "

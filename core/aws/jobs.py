@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -62,6 +62,9 @@ from core.estimates import ConfirmationRequired, CostEstimate, CostItem, require
 from core.pricing import TYPICAL_REPLY_TOKENS, PriceTable, billing_rate, estimate_tokens
 from core.prompts import DEFAULT_TEACHER_PROMPT
 from core.store import NOW_SQL, Store
+
+if TYPE_CHECKING:
+    from core.datasets.library import DatasetInfo
 
 BEDROCK_BACKEND = "bedrock"
 STUDENT_PREFIX = "bedrock:"
@@ -244,6 +247,41 @@ class BedrockJobService(JobService):
 
     def notice(self) -> str | None:
         return self._notice
+
+    def settings_model(self, student: str) -> type[BaseModel]:
+        return super().settings_model(student) if _is_local({"student": student}) else BedrockDistillParams
+
+    def launch_defaults(self, name: str) -> dict[str, object]:
+        defaults: dict[str, object] = {"max_response_length": DEFAULT_MAX_RESPONSE_LENGTH}
+        if self.default_role_arn:
+            defaults["role_arn"] = self.default_role_arn
+        output = self._default_output((name or "").strip() or "<job name>")
+        if output:
+            defaults["output_s3_uri"] = output
+        return defaults
+
+    def problem(self, name: str, dataset_id: str, params: Mapping[str, object] | None = None) -> str | None:
+        """The first thing plan() refuses (names and ARNs against the API's patterns, the dataset's upload and
+        size), with no call to AWS."""
+        values = dict(params or {})
+        if _is_local(values):
+            return None
+        try:
+            self.plan(name, dataset_id, values)
+        except JobError as exc:
+            return str(exc)
+        return None
+
+    def teacher_for(self, dataset: DatasetInfo, params: Mapping[str, object] | None = None) -> str:
+        """A Bedrock student's job records the teacher of its pair (chosen or the default); the local student's
+        the labeller of its dataset."""
+        values = dict(params or {})
+        if _is_local(values) or "student" not in values:
+            return super().teacher_for(dataset, values)
+        try:
+            return MODELS[_teacher_key(str(values.get("teacher") or "") or None)].name
+        except JobError:
+            return super().teacher_for(dataset, values)
 
     # ---- estimate and submit ----------------------------------------------------------------------------
 
@@ -966,14 +1004,31 @@ def _model_name_for(job_name: str) -> str:
 
 
 def _dataset_queries(path: Path) -> builtins.list[str]:
+    stat = path.stat()
+    return list(_cached_queries(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_queries(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
     from core.datasets.files import read_dataset
 
-    loaded = read_dataset(path, min_records=1, max_records=10**6)
-    return [query or "" for query in loaded.queries]
+    loaded = read_dataset(Path(path), min_records=1, max_records=10**6)
+    return tuple(query or "" for query in loaded.queries)
 
 
 def _dataset_inputs(path: Path) -> builtins.list[str]:
-    """What the teacher reads for each record of a dataset: its system text and its prompt."""
+    """What the teacher reads for each record of a dataset: its system text and its prompt (read once per version
+    of the file: the launch form estimates again as each setting is typed)."""
+    stat = path.stat()
+    return list(_cached_inputs(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_inputs(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    return tuple(_read_inputs(Path(path)))
+
+
+def _read_inputs(path: Path) -> builtins.list[str]:
     from core.datasets.files import read_dataset
 
     loaded = read_dataset(path, min_records=1, max_records=10**6)

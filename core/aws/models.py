@@ -64,6 +64,16 @@ def model(key: str) -> BedrockModel:
         raise KeyError(f"unknown model {key!r}; known: {', '.join(MODELS)}") from None
 
 
+def find_model(text: str | None) -> BedrockModel | None:
+    """A model by its key, name, model id or router id (`bedrock:<key>`); None for anything else, such as the
+    local student's key."""
+    wanted = (text or "").strip().removeprefix("bedrock:")
+    for found in MODELS.values():
+        if wanted and wanted in (found.key, found.name, found.invoke_id, found.customization_id):
+            return found
+    return None
+
+
 # Foundation models worth routing with beside the teacher: (model, why it is offered).
 BASELINE_ROUTERS: tuple[tuple[BedrockModel, str], ...] = (
     (MODELS["nova-micro"], "the base Nova Micro, undistilled, with the short training system text"),

@@ -124,9 +124,7 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    from core.datasets.files import DatasetTags, read_dataset, write_dataset
-    from core.labelling import build_dataset_rows
-    from core.synth import SynthQuery
+    from core.datasets.files import write_dataset
 
     if args.out.suffix != ".jsonl":
         raise UserFacingError("--out must name a .jsonl file")
@@ -135,27 +133,11 @@ def run_collect(args: argparse.Namespace) -> int:
     with one_line_errors():
         service = backend.batch_inference()
         run = service.get(args.id)
-        labels = service.results(args.id, backend.teacher())
-        queries = service.queries(args.id)
-    tags = [DatasetTags()] * len(queries)
-    source_file = Path(str(run.source.get("file", "")))
-    inherited: dict = {}
-    if source_file.is_file():
-        source = read_dataset(source_file, min_records=1, max_records=50_000)
-        if source.report.sha256 == run.source.get("sha256") and len(source.tags) == len(queries):
-            tags = source.tags
-            if source.manifest is not None:
-                inherited = source.manifest.model_dump(include={"seed", "mix", "generator_version"})
-    items = [SynthQuery(q, t.focus, t.difficulty, t.domain) for q, t in zip(queries, tags, strict=True)]
-    records, kept_tags = build_dataset_rows(items, labels)
-    if not records:
+        made = service.labelled_dataset(args.id, backend.teacher())
+    labels = made.run
+    if not made.records:
         raise UserFacingError("the batch labelled no prompt: see 'batch-label get' for Bedrock's message")
-    fields = {
-        **inherited,
-        **labels.manifest_fields(str(run.source.get("teacher") or labels.router_id)),
-        "notes": {"labelled_by_batch": run.name, "batch_job_arn": run.job_arn or ""},
-    }
-    manifest = write_dataset(args.out, records, kept_tags, fields)
+    manifest = write_dataset(args.out, made.records, made.tags, made.manifest_fields)
     failures_file = write_failures(args.out, labels.failures)
     outcome = {
         "id": run.id,

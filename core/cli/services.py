@@ -62,13 +62,15 @@ def show_estimate(estimate: CostEstimate) -> None:
 
 def key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
     """`k=v` options into a dict; a pair without '=' is one error line."""
-    found: dict[str, str] = {}
+    from core.key_values import parse_key_values
+
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        if not pair.strip():
             raise UserFacingError(f"{what} {pair!r} is not key=value")
-        found[key.strip()] = value.strip()
-    return found
+    try:
+        return parse_key_values(pairs)
+    except ValueError as exc:
+        raise UserFacingError(f"{what} {exc}") from exc
 
 
 def status_line(text: str) -> None:

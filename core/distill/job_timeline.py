@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.distill.jobs import Job, JobPhase, JobStatus
+from core.distill.jobs import Job, JobPhase
 
 PHASES: tuple[JobPhase, ...] = (JobPhase.VALIDATION, JobPhase.DATA_PROCESSING, JobPhase.TRAINING)
 # Phase states use Bedrock's words (statusDetails of get_model_customization_job).
@@ -12,17 +12,9 @@ NOT_STARTED = "NotStarted"
 
 
 def phase_states(job: Job) -> list[tuple[JobPhase, str]]:
-    """Each phase with its state, as Bedrock reports them: done before the current phase, not started after."""
-    current = PHASES.index(JobPhase(job.phase)) if job.phase in set(PHASES) else 0
-    states = []
-    for index, phase in enumerate(PHASES):
-        if job.status == JobStatus.COMPLETED or index < current:
-            states.append((phase, JobStatus.COMPLETED.value))
-        elif index == current:
-            states.append((phase, job.status))
-        else:
-            states.append((phase, NOT_STARTED))
-    return states
+    """Each phase with its state in Bedrock's words: the service's own sub-statuses where it reports them (a
+    Bedrock job's statusDetails), else done before the current phase and not started after (Job.phases)."""
+    return [(JobPhase(phase), phase_state) for phase, phase_state in job.phases()]
 
 
 def parse_time(timestamp: str | None) -> datetime | None:

@@ -300,11 +300,26 @@ class JobService(ABC):
     @abstractmethod
     def log_text(self, job_id: str, max_chars: int = 20_000) -> str: ...
 
-    def teacher_for(self, dataset: DatasetInfo) -> str:
-        """Who teaches a job on this dataset: a labelled dataset keeps the labels of the teacher that made them."""
+    def teacher_for(self, dataset: DatasetInfo, params: Mapping[str, object] | None = None) -> str:
+        """Who teaches a job on this dataset with these settings, as the job will record it: a labelled dataset
+        keeps the labels of the teacher that made them."""
         if dataset.kind == "labelled":
             return str(dataset.manifest.get("teacher_id") or "the teacher that labelled it")
         return self.teacher_name
+
+    def settings_model(self, student: str) -> type[BaseModel]:
+        """The settings a job of this student takes, as the model that checks them: the launch form shows its
+        fields and no others (DistillParams, the trainer's TrainingConfig in `training`, for the local student)."""
+        return DistillParams
+
+    def launch_defaults(self, name: str) -> dict[str, object]:
+        """What a job named `name` gets for the settings the form leaves empty (e.g. a role saved in Settings)."""
+        return {}
+
+    def problem(self, name: str, dataset_id: str, params: Mapping[str, object] | None = None) -> str | None:
+        """What would stop this job from being submitted, as a sentence, or None; checked without any remote call,
+        so the launch form can say it beside Start while the settings are typed."""
+        return None
 
 
 class JobRunner(JobService):

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.backends import LocalBackend
 from core.settings import Settings
 from core.store import Store
+from tests.app.bedrock_app import stubbed_bedrock  # noqa: F401  (a fixture: the app on stubbed Bedrock)
 from tests.app.helpers import run_app
 
 

@@ -328,8 +328,8 @@ def records_only(monkeypatch):
     monkeypatch.setattr(
         JobRunner,
         "submit",
-        lambda self, name, dataset_id, params=None, background=True: submit(
-            self, name, dataset_id, params, background=False
+        lambda self, name, dataset_id, params=None, confirm=False, background=True: submit(
+            self, name, dataset_id, params, confirm=confirm, background=False
         ),
     )
 

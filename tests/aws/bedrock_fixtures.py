@@ -96,3 +96,42 @@ def job_summary(arn: str, name: str, status: str, details: dict, customization: 
     }
     summary.update(extra)
     return summary
+
+
+def model_summary(arn: str, name: str, status: str = "Active") -> dict:
+    """A list_custom_models summary."""
+    return {
+        "modelArn": arn,
+        "modelName": name,
+        "creationTime": CREATED,
+        "baseModelArn": BASE_ARN,
+        "baseModelName": "amazon.nova-micro-v1:0:128k" if "micro" in arn else "amazon.nova-lite-v1:0:300k",
+        "customizationType": "DISTILLATION",
+        "ownerAccountId": ACCOUNT,
+        "modelStatus": status,
+    }
+
+
+def model_answer(arn: str = MODEL_ARN, name: str = "router-distill-1") -> dict:
+    """A get_custom_model answer of a distilled model, with its lineage."""
+    return {
+        "modelArn": arn,
+        "modelName": name,
+        "jobName": "router-distill-1",
+        "jobArn": JOB_ARN,
+        "baseModelArn": BASE_ARN,
+        "customizationType": "DISTILLATION",
+        "trainingDataConfig": {"s3Uri": "s3://router-studio/video-search-router/datasets/router/data.jsonl"},
+        "outputDataConfig": {"s3Uri": "s3://router-studio/video-search-router/jobs/router-distill-1/"},
+        "trainingMetrics": {"trainingLoss": 0.87},
+        "creationTime": CREATED,
+        "customizationConfig": {
+            "distillationConfig": {
+                "teacherModelConfig": {
+                    "teacherModelIdentifier": "us.amazon.nova-premier-v1:0",
+                    "maxResponseLengthForInference": 1000,
+                }
+            }
+        },
+        "modelStatus": "Active",
+    }

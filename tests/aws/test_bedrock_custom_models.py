@@ -7,47 +7,12 @@ import pytest
 from core.aws.custom_models import BedrockModelRegistry
 from core.model_registry import ModelInUseError, ModelRegistryError
 from core.store import Store
-from tests.aws.bedrock_fixtures import ACCOUNT, BASE_ARN, CREATED, JOB_ARN, MODEL_ARN, REGION, ROLE, stubbed_clients
+from tests.aws.bedrock_fixtures import ACCOUNT, BASE_ARN, JOB_ARN, MODEL_ARN, REGION, ROLE, stubbed_clients
+from tests.aws.bedrock_fixtures import model_answer as described
+from tests.aws.bedrock_fixtures import model_summary as summary
 
 OTHER_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-lite-v1:0:300k/fedcba654321"
 LIST_REQUEST = {"sortBy": "CreationTime", "sortOrder": "Descending", "maxResults": 100}
-
-
-def summary(arn: str, name: str, status: str = "Active") -> dict:
-    return {
-        "modelArn": arn,
-        "modelName": name,
-        "creationTime": CREATED,
-        "baseModelArn": BASE_ARN,
-        "baseModelName": "amazon.nova-micro-v1:0:128k" if "micro" in arn else "amazon.nova-lite-v1:0:300k",
-        "customizationType": "DISTILLATION",
-        "ownerAccountId": ACCOUNT,
-        "modelStatus": status,
-    }
-
-
-def described(arn: str = MODEL_ARN, name: str = "router-distill-1") -> dict:
-    return {
-        "modelArn": arn,
-        "modelName": name,
-        "jobName": "router-distill-1",
-        "jobArn": JOB_ARN,
-        "baseModelArn": BASE_ARN,
-        "customizationType": "DISTILLATION",
-        "trainingDataConfig": {"s3Uri": "s3://router-studio/video-search-router/datasets/router/data.jsonl"},
-        "outputDataConfig": {"s3Uri": "s3://router-studio/video-search-router/jobs/router-distill-1/"},
-        "trainingMetrics": {"trainingLoss": 0.87},
-        "creationTime": CREATED,
-        "customizationConfig": {
-            "distillationConfig": {
-                "teacherModelConfig": {
-                    "teacherModelIdentifier": "us.amazon.nova-premier-v1:0",
-                    "maxResponseLengthForInference": 1000,
-                }
-            }
-        },
-        "modelStatus": "Active",
-    }
 
 
 @pytest.fixture
