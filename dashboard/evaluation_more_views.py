@@ -92,14 +92,22 @@ def cascade_view(run: EvaluationRun, names: Mapping[str, str]) -> None:
     )
     st.caption("Its router id, to copy (route with it from the command line, or in any router-id box):")
     st.code(point.router_id, language=None)
-    st.button(
-        "Evaluate this cascade",
-        key="evaluation_use_cascade",
-        icon=":material/call_split:",
-        on_click=_use_router,
-        args=(point.router_id,),
-        help="Puts its id in 'Another router by id' above; run the evaluation again to score it on this set.",
-    )
+    with st.container(horizontal=True, wrap=True):
+        st.button(
+            "Evaluate this cascade",
+            key="evaluation_use_cascade",
+            icon=":material/call_split:",
+            on_click=_use_router,
+            args=(point.router_id,),
+            help="Puts its id in 'Another router by id' above; run the evaluation again to score it on this set.",
+        )
+        st.page_link(
+            state.PAGES_DIR / "playground.py",
+            label="Try it in the Playground",
+            icon=":material/compare_arrows:",
+            query_params={"router": [teacher, point.router_id]},
+            help="Opens the Playground with the teacher and this cascade side by side.",
+        )
 
 
 def _use_router(router_id: str) -> None:

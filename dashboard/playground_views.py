@@ -72,7 +72,7 @@ def arrival(backend: Backend) -> list[str]:
 
 
 def pick_routers(backend: Backend, wanted: list[str]) -> tuple[list[str], dict[str, str]]:
-    labels = router_picker.router_labels(backend)
+    labels = router_picker.router_labels(backend, wanted)
     chosen = router_picker.pick_routers(
         labels,
         key=ROUTERS_KEY,

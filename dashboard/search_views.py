@@ -62,11 +62,12 @@ class RouterSearch:
 
 def pick_routers(backend: Backend) -> tuple[list[str], dict[str, str]]:
     """Up to four routers from the backend's choices (the address wins on arrival), and each one's label."""
-    labels = router_picker.router_labels(backend)
+    wanted = router_picker.address_routers()
+    labels = router_picker.router_labels(backend, wanted)
     chosen = router_picker.pick_routers(
         labels,
         key=ROUTERS_KEY,
-        wanted=router_picker.address_routers(),
+        wanted=wanted,
         on_change=_routers_changed,
         help="Each router gives the query its channel weights; the segments are then ranked by those weights.",
     )

@@ -1,6 +1,7 @@
 """Choose up to four routers from what the backend offers now (`Backend.router_choices()`), the address winning on
-arrival, so a link brings its routers back; a router the address names that is not offered here is left out with
-a warning. The default is the teacher and the active student, or the teacher and uniform weights when nothing is
+arrival, so a link brings its routers back. A router the address names that is not among the choices but that the
+backend resolves (a cascade at another threshold, say) is offered too; one it cannot resolve is left out with a
+warning. The default is the teacher and the active student, or the teacher and uniform weights when nothing is
 deployed. The choice is written back to the address (`router`, repeated).
 """
 
@@ -20,17 +21,31 @@ ROUTER_PARAM = "router"
 MAX_ROUTERS = 4
 
 
-def router_labels(backend: Backend) -> dict[str, str]:
-    """Router id -> label of every router the backend offers now (the built-in two when the list cannot be read)."""
+def router_labels(backend: Backend, wanted: Sequence[str] = ()) -> dict[str, str]:
+    """Router id -> label of every router the backend offers now (the built-in two when the list cannot be read),
+    and of each id `wanted` or named in the address (where the choice is kept between runs) that the backend
+    resolves though it is not among its choices."""
     try:
         choices = backend.router_choices()
     except Exception as exc:  # e.g. the model registry cannot be read: the built-in routers still work
         components.show_error(exc)
         choices = []
-    return {choice.router_id: choice.label for choice in choices} or {
+    labels = {choice.router_id: choice.label for choice in choices} or {
         "teacher": backend.teacher_name,
         "uniform": "Uniform weights",
     }
+    for router_id in dict.fromkeys([*wanted, *address_routers()]):
+        if router_id not in labels and _resolves(backend, router_id):
+            labels[router_id] = router_id
+    return labels
+
+
+def _resolves(backend: Backend, router_id: str) -> bool:
+    try:
+        backend.router(router_id)
+    except Exception:  # any reason it cannot route: pick_routers names it as left out
+        return False
+    return True
 
 
 def pick_routers(

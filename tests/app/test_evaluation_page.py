@@ -4,6 +4,7 @@ run, the records behind a confusion cell, bad files with their line numbers, the
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote
 
 import pytest
 
@@ -112,6 +113,8 @@ def test_the_cascade_curve_names_the_threshold_and_its_router_id(app, trained):
     assert named.startswith("Threshold ") and "of the teacher's quality at the least cost" in named
     [code] = [c.value for c in at.code if c.value.startswith("cascade:")]
     assert code == f"cascade:{student}|teacher@{named.split()[1]}"
+    [link] = [link.proto for link in at.main.get("page_link") if link.proto.label == "Try it in the Playground"]
+    assert link.page == "playground" and f"router={code}" in unquote(link.query_string)
 
     at.button(key="evaluation_use_cascade").click().run()
     assert at.text_input(key=runs.EXTRA_KEY).value == code

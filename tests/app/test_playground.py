@@ -265,3 +265,14 @@ def test_a_link_reproduces_a_comparison_and_a_stored_run_comes_back_and_runs_aga
     assert len(weight_charts(again)) == 1
     again = no_exception(again.button(key=HISTORY_RERUN).click().run())
     assert list(history_rows(again)["First query"]) == [query, "sunset over mountains", query]
+
+
+def test_a_link_naming_a_cascade_at_its_own_threshold_keeps_it_and_an_unknown_router_is_left_out(on_deployed):
+    cascade = "cascade:student|teacher@0.45"
+    at = no_exception(playground(router=["teacher", cascade, "student:no-such-model"]))
+
+    assert at.multiselect(key=views.ROUTERS_KEY).value == ["teacher", cascade]
+    [warning] = [w.value for w in at.warning if w.value.startswith("Not available here")]
+    assert "no-such-model" in warning and "0.45" not in warning
+    at = compare(at, "rain on a tin roof at night")
+    assert len(weight_charts(at)) == 2
