@@ -138,7 +138,10 @@ class ReferenceTeacher(Router):
                 negators.append(index)
             index += 1
         self._merge_capitalised_names(text, tokens, matches)
+        self._mark_characters(tokens, matches)
+        self._mark_heard(tokens, matches)
         ordered = [matches[i] for i in sorted(matches)]
+        self._mark_music(tokens, ordered)
         self._apply_negation(tokens, ordered, negators)
         self._mark_talked_about(tokens, ordered)
         cues = [self._cue(text, tokens, match) for match in ordered]
@@ -244,6 +247,91 @@ class ReferenceTeacher(Router):
             end = max(end, matches[first].end)
             del matches[first]
         matches[start] = _Match(start, end, name)
+
+    def _mark_characters(self, tokens: list[_Token], matches: dict[int, _Match]) -> None:
+        """A name followed by a verb ("Anna tells Ben", "Ben and Anna are dancing") is a character in a scene,
+        not a fact of the catalogue: then every name of the query is a character, and the verbs decide."""
+        context = self.lexicon.context
+        name = self.lexicon.categories["name"]
+        names = [m for m in matches.values() if m.category is name]
+        if not names:
+            return
+        owner = {i: m for m in matches.values() for i in range(m.start, m.end)}
+        links = context.character_links
+        for match in names:
+            index = match.end
+            while index < len(tokens) and (
+                tokens[index].lower in links or (index in owner and owner[index].category is name)
+            ):
+                index = owner[index].end if index in owner else index + 1
+            if index < len(tokens) and self._acts(tokens[index], owner.get(index)):
+                break
+            before = match.start - 1
+            while before >= 0 and tokens[before].lower in links:
+                before -= 1
+            if before >= 0 and self._acts_on(tokens[before], owner.get(before)):
+                break
+        else:
+            return
+        character = self.lexicon.categories["character"]
+        for match in names:
+            match.category = character
+
+    def _acts(self, token: _Token, match: _Match | None) -> bool:
+        context = self.lexicon.context
+        if token.lower in context.character_auxiliaries:
+            return True
+        if token.lower in context.catalogue_words or token.stem not in self.lexicon.verbs:
+            return False
+        return match is None or match.category.modality != "metadata"
+
+    def _acts_on(self, token: _Token, match: _Match | None) -> bool:
+        """A verb in the third person or the past before a name ("Ben tells Anna", "helped Anna")."""
+        if token.lower in self.lexicon.context.catalogue_words or token.stem not in self.lexicon.verbs:
+            return False
+        return token.lower.endswith(("s", "ed")) and (match is None or match.category.modality != "metadata")
+
+    def _mark_heard(self, tokens: list[_Token], matches: dict[int, _Match]) -> None:
+        """What a source of sound does is heard: "wind blows", "an engine is idling", "rain falling on a roof"
+        (the verb after a sound source, within a few words of the same clause, is a sound, not a sight)."""
+        lexicon = self.lexicon
+        context = lexicon.context
+        process = lexicon.categories["sound process"]
+        owner = {i: m for m in matches.values() for i in range(m.start, m.end)}
+        for match in [m for m in matches.values() if m.category.name in context.heard_subjects]:
+            index, content = match.end, 0
+            while index < len(tokens) and content < context.heard_gap:
+                token = tokens[index]
+                if token.lower in lexicon.clause_breaks or token.quoted:
+                    break
+                found = owner.get(index)
+                if found is not None:
+                    if found.category.name == "action":
+                        found.category = process
+                    if found.category.name not in ("sound manner", "loudness"):
+                        break
+                    index = found.end
+                    continue
+                if token.lower not in lexicon.function_words:
+                    if token.stem in lexicon.verbs and token.lower.endswith(("s", "ing", "ed")):
+                        matches[index] = owner[index] = _Match(index, index + 1, process)
+                        break
+                    content += 1
+                index += 1
+
+    def _mark_music(self, tokens: list[_Token], ordered: list[_Match]) -> None:
+        """With music in the query, its mood and recording quality (and what a recording "features") describe
+        what is heard, not the catalogue."""
+        context = self.lexicon.context
+        if not any(m.category.name in context.music_subjects for m in ordered):
+            return
+        quality = self.lexicon.categories["music quality"]
+        for match in ordered:
+            refiled = match.category.name in context.music_refiled or (
+                match.end - match.start == 1 and tokens[match.start].lower in context.music_refiled_words
+            )
+            if refiled and match.negated_from is None:
+                match.category = quality
 
     def _apply_negation(self, tokens: list[_Token], ordered: list[_Match], negators: list[int]) -> None:
         """A negator ("no", "without") lowers the first cue within its scope, and cues chained to it by "or"."""
