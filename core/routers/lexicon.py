@@ -60,6 +60,7 @@ class ContextRules:
     character_links: frozenset[str]
     character_auxiliaries: frozenset[str]
     catalogue_words: frozenset[str]
+    reporting_words: frozenset[str]
     heard_subjects: frozenset[str]
     heard_gap: int
     music_subjects: frozenset[str]
@@ -209,6 +210,7 @@ def _context_rules(spec: dict) -> ContextRules:
         character_links=frozenset(spec["character_links"]),
         character_auxiliaries=frozenset(spec["character_auxiliaries"]),
         catalogue_words=frozenset(spec["catalogue_words"]),
+        reporting_words=frozenset(spec["reporting_words"]),
         heard_subjects=frozenset(spec["heard_subjects"]),
         heard_gap=int(spec["heard_gap"]),
         music_subjects=frozenset(spec["music_subjects"]),

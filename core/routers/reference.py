@@ -253,6 +253,7 @@ class ReferenceTeacher(Router):
         not a fact of the catalogue: then every name of the query is a character, and the verbs decide."""
         context = self.lexicon.context
         name = self.lexicon.categories["name"]
+        self._name_at_start(tokens, matches)
         names = [m for m in matches.values() if m.category is name]
         if not names:
             return
@@ -276,6 +277,41 @@ class ReferenceTeacher(Router):
         character = self.lexicon.categories["character"]
         for match in names:
             match.category = character
+        self._mark_reported(tokens, matches, owner)
+
+    def _mark_reported(self, tokens: list[_Token], matches: dict[int, _Match], owner: dict[int, _Match]) -> None:
+        """In a scene with characters, a verb followed by "that", "what", "why"... reports what someone says
+        ("Anna admits that she lied", "Ben tells Anna where he was"); a character may sit between them."""
+        context = self.lexicon.context
+        reported = self.lexicon.categories["reported speech"]
+        character = self.lexicon.categories["character"]
+        for index, token in enumerate(tokens):
+            if token.lower not in context.reporting_words or index in owner or index == 0:
+                continue
+            before = index - 1
+            if before in owner and owner[before].category is character:
+                before = owner[before].start - 1
+            if before < 0 or before in owner:
+                continue
+            verb = tokens[before]
+            if verb.stem in self.lexicon.verbs and verb.lower.endswith(("s", "ed")):
+                matches[before] = owner[before] = _Match(before, index + 1, reported)
+
+    def _name_at_start(self, tokens: list[_Token], matches: dict[int, _Match]) -> None:
+        """A capitalised unknown word opening the query and followed by a verb ("Gunther confirms ...") is a name."""
+        if len(tokens) < 2 or 0 in matches or 1 in matches:
+            return
+        first, second = tokens[0], tokens[1]
+        if (
+            first.text[:1].isupper()
+            and first.text[1:].islower()
+            and first.text.isalpha()
+            and first.lower not in self.lexicon.function_words
+            and first.stem not in self.lexicon.verbs
+            and second.stem in self.lexicon.verbs
+            and second.lower.endswith("s")
+        ):
+            matches[0] = _Match(0, 1, self.lexicon.categories["name"])
 
     def _acts(self, token: _Token, match: _Match | None) -> bool:
         context = self.lexicon.context
