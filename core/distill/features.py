@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from mmh3 import hash as murmurhash3_32  # the same MurmurHash3 (x86, 32-bit) sklearn exposes, without its import cost
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sklearn.utils import murmurhash3_32
 
 from core.text_patterns import QUOTE_RE, SENTENCE_ENDS, WORD_RE
 
@@ -265,7 +265,7 @@ class QueryFeaturizer:
                 cache.clear()
             n_features = self.config.n_features
             block_start = 0 if seed == WORD_SEED else n_features
-            found = cache[feature] = block_start + murmurhash3_32(feature, seed=seed, positive=True) % n_features
+            found = cache[feature] = block_start + murmurhash3_32(feature, seed, signed=False) % n_features
         return found
 
     def _word_row(self, word: str) -> tuple[np.ndarray, np.ndarray]:
