@@ -64,6 +64,8 @@ class ContextRules:
     heard_subjects: frozenset[str]
     heard_gap: int
     music_subjects: frozenset[str]
+    performers: frozenset[str]
+    performing_verbs: frozenset[str]
     music_refiled: frozenset[str]
     music_refiled_words: frozenset[str]
 
@@ -112,6 +114,8 @@ def stem(word: str, unstemmed: frozenset[str] = frozenset()) -> str:
         word = word[:-2]
     if word in unstemmed or len(word) <= 3 or not word.isalpha():
         return word
+    if word.endswith("ies") and len(word) == 5:
+        return word[:-3] + "y"  # "cries", "flies": the listed three-letter base ("cry", "fly") is never stemmed
     if word.endswith("ies") and len(word) > 4:
         word = word[:-3] + "i"
     elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
@@ -214,6 +218,8 @@ def _context_rules(spec: dict) -> ContextRules:
         heard_subjects=frozenset(spec["heard_subjects"]),
         heard_gap=int(spec["heard_gap"]),
         music_subjects=frozenset(spec["music_subjects"]),
+        performers=frozenset(spec["performers"]),
+        performing_verbs=frozenset(spec["performing_verbs"]),
         music_refiled=frozenset(spec["music_refiled"]),
         music_refiled_words=frozenset(spec["music_refiled_words"]),
     )

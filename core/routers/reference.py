@@ -27,6 +27,7 @@ from core.text_patterns import QUOTE_RE, SENTENCE_ENDS, WORD_RE
 DECADE_RE = re.compile(r"(?:1[89]|20)?\d0s")
 RESOLUTION_RE = re.compile(r"\d{3,4}p|\d{1,2}k|\d{2,3}fps|\d{2,3}hz")
 EPISODE_CODE_RE = re.compile(r"s\d{1,2}(?:e\d{1,3})?|ep?\d{1,3}")
+TITLE_YEAR_RE = re.compile(r"\w[^()]*\((?:1[89]|20)\d\d\)\s*$")
 CHAINING_WORDS = frozenset({"or", "nor"})
 MAX_CUE_TEXT = 40
 MAX_QUOTES = 8
@@ -141,11 +142,13 @@ class ReferenceTeacher(Router):
         self._mark_characters(tokens, matches)
         self._mark_heard(tokens, matches)
         ordered = [matches[i] for i in sorted(matches)]
+        self._mark_performance(tokens, ordered)
         self._mark_music(tokens, ordered)
         self._apply_negation(tokens, ordered, negators)
         self._mark_talked_about(tokens, ordered)
         cues = [self._cue(text, tokens, match) for match in ordered]
         cues.extend(self._quote_cues(text, quotes))
+        cues.extend(self._title_year_cue(text))
         return _distinct(cues)
 
     def _tokenise(self, text: str, quotes: list[tuple[int, int]]) -> list[_Token]:
@@ -355,6 +358,20 @@ class ReferenceTeacher(Router):
                     content += 1
                 index += 1
 
+    def _mark_performance(self, tokens: list[_Token], ordered: list[_Match]) -> None:
+        """Someone playing an instrument ("a man is playing piano", "a band plays on a stage") is a performance
+        one watches as much as hears: the instrument after a performer and a verb of playing counts both ways."""
+        context = self.lexicon.context
+        performance = self.lexicon.categories["performance"]
+        performer_seen = verb_seen = False
+        for match in ordered:
+            if match.category.name in context.performers:
+                performer_seen = True
+            elif performer_seen and any(t.lower in context.performing_verbs for t in tokens[: match.start]):
+                verb_seen = True
+            if verb_seen and match.category.name in ("instrument", "music"):
+                match.category = performance
+
     def _mark_music(self, tokens: list[_Token], ordered: list[_Match]) -> None:
         """With music in the query, its mood and recording quality (and what a recording "features") describe
         what is heard, not the catalogue."""
@@ -430,6 +447,14 @@ class ReferenceTeacher(Router):
         if match.negated_from is not None:
             return Cue(category.modality, surface, -self.lexicon.negation_factor * primary, category.name, True)
         return Cue(category.modality, surface, primary, category.name)
+
+    def _title_year_cue(self, text: str) -> list[Cue]:
+        """A title ending in its year in brackets ("Some Title (1999)") is a catalogue entry."""
+        found = TITLE_YEAR_RE.search(text)
+        if found is None:
+            return []
+        category = self.lexicon.categories["title year"]
+        return [Cue(category.modality, _clip(found.group().strip()), category.vector[3], category.name)]
 
     def _quote_cues(self, text: str, quotes: list[tuple[int, int]]) -> list[Cue]:
         quote = self.lexicon.categories["quote"]
