@@ -61,8 +61,11 @@ class ContextRules:
     character_auxiliaries: frozenset[str]
     catalogue_words: frozenset[str]
     reporting_words: frozenset[str]
+    object_pronouns: frozenset[str]
     heard_subjects: frozenset[str]
     heard_gap: int
+    backdrop_words: frozenset[str]
+    backdrop_scale: float
     music_subjects: frozenset[str]
     performers: frozenset[str]
     performing_verbs: frozenset[str]
@@ -215,8 +218,11 @@ def _context_rules(spec: dict) -> ContextRules:
         character_auxiliaries=frozenset(spec["character_auxiliaries"]),
         catalogue_words=frozenset(spec["catalogue_words"]),
         reporting_words=frozenset(spec["reporting_words"]),
+        object_pronouns=frozenset(spec["object_pronouns"]),
         heard_subjects=frozenset(spec["heard_subjects"]),
         heard_gap=int(spec["heard_gap"]),
+        backdrop_words=frozenset(spec["backdrop_words"]),
+        backdrop_scale=float(spec["backdrop_scale"]),
         music_subjects=frozenset(spec["music_subjects"]),
         performers=frozenset(spec["performers"]),
         performing_verbs=frozenset(spec["performing_verbs"]),

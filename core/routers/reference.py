@@ -44,6 +44,7 @@ class Cue:
     strength: float  # log-odds added to `modality`; negative when the cue lowers it
     kind: str  # lexicon category ("sound event", "speech verb") or rule ("name", "year", "quote")
     negated: bool = False
+    scale: float = 1.0  # below 1 in a backdrop clause ("... while talking to Amy")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class _Match:
     end: int  # one past the last token index
     category: Category
     negated_from: int | None = None  # index of the negator that lowers this cue
+    backdrop: bool = False  # in a clause opened by "while", "as", "when" after the main one
 
 
 @dataclass
@@ -109,7 +111,7 @@ class ReferenceTeacher(Router):
                 evidence[MODALITIES.index(cue.modality)] += cue.strength
             else:
                 for index, value in enumerate(category.vector):
-                    evidence[index] += value
+                    evidence[index] += value * cue.scale
         # tanh keeps a pile of cues from saturating the softmax while staying linear for the usual few.
         cap = lexicon.saturation
         logits = [p + cap * math.tanh(e / cap) for p, e in zip(lexicon.prior, evidence, strict=True)]
@@ -139,11 +141,12 @@ class ReferenceTeacher(Router):
                 negators.append(index)
             index += 1
         self._merge_capitalised_names(text, tokens, matches)
-        self._mark_characters(tokens, matches)
+        self._mark_characters(text, tokens, matches)
         self._mark_heard(tokens, matches)
         ordered = [matches[i] for i in sorted(matches)]
         self._mark_performance(tokens, ordered)
         self._mark_music(tokens, ordered)
+        self._mark_backdrop(tokens, ordered)
         self._apply_negation(tokens, ordered, negators)
         self._mark_talked_about(tokens, ordered)
         cues = [self._cue(text, tokens, match) for match in ordered]
@@ -251,7 +254,7 @@ class ReferenceTeacher(Router):
             del matches[first]
         matches[start] = _Match(start, end, name)
 
-    def _mark_characters(self, tokens: list[_Token], matches: dict[int, _Match]) -> None:
+    def _mark_characters(self, text: str, tokens: list[_Token], matches: dict[int, _Match]) -> None:
         """A name followed by a verb ("Anna tells Ben", "Ben and Anna are dancing") is a character in a scene,
         not a fact of the catalogue: then every name of the query is a character, and the verbs decide."""
         context = self.lexicon.context
@@ -270,6 +273,8 @@ class ReferenceTeacher(Router):
                 index = owner[index].end if index in owner else index + 1
             if index < len(tokens) and self._acts(tokens[index], owner.get(index)):
                 break
+            if index + 1 < len(tokens) and self._shows_someone(tokens[index], tokens[index + 1], owner.get(index + 1)):
+                break
             before = match.start - 1
             while before >= 0 and tokens[before].lower in links:
                 before -= 1
@@ -280,6 +285,17 @@ class ReferenceTeacher(Router):
         character = self.lexicon.categories["character"]
         for match in names:
             match.category = character
+        # In a scene, a capitalised word inside a sentence is a character even when it is also a listed word
+        # ("Ted", "Castle", "House" as people).
+        for match in list(matches.values()):
+            first = tokens[match.start]
+            if (
+                match.category is not character
+                and match.category.modality in ("metadata", "visual")
+                and all(t.text[:1].isupper() and t.text.isalpha() for t in tokens[match.start : match.end])
+                and not _at_sentence_start(text, first.start)
+            ):
+                match.category = character
         self._mark_reported(tokens, matches, owner)
 
     def _mark_reported(self, tokens: list[_Token], matches: dict[int, _Match], owner: dict[int, _Match]) -> None:
@@ -302,7 +318,7 @@ class ReferenceTeacher(Router):
 
     def _name_at_start(self, tokens: list[_Token], matches: dict[int, _Match]) -> None:
         """A capitalised unknown word opening the query and followed by a verb ("Gunther confirms ...") is a name."""
-        if len(tokens) < 2 or 0 in matches or 1 in matches:
+        if len(tokens) < 2 or 0 in matches or (1 in matches and matches[1].category.modality == "metadata"):
             return
         first, second = tokens[0], tokens[1]
         if (
@@ -323,6 +339,14 @@ class ReferenceTeacher(Router):
         if token.lower in context.catalogue_words or token.stem not in self.lexicon.verbs:
             return False
         return match is None or match.category.modality != "metadata"
+
+    def _shows_someone(self, token: _Token, after: _Token, match: _Match | None) -> bool:
+        """ "Ryan shows Beckett a ring", "Anna shows him the way": "shows" is a verb when someone follows it."""
+        if token.lower not in ("show", "shows", "showed"):
+            return False
+        return after.lower in self.lexicon.context.object_pronouns or (
+            match is not None and match.category.name == "name"
+        )
 
     def _acts_on(self, token: _Token, match: _Match | None) -> bool:
         """A verb in the third person or the past before a name ("Ben tells Anna", "helped Anna")."""
@@ -357,6 +381,21 @@ class ReferenceTeacher(Router):
                         break
                     content += 1
                 index += 1
+
+    def _mark_backdrop(self, tokens: list[_Token], ordered: list[_Match]) -> None:
+        """The main clause says what the moment is; a clause opened later by "while", "as" or "when" sets the
+        scene around it ("Sheldon gestures with his hand while talking to Amy"), so its cues count for less."""
+        context = self.lexicon.context
+        opened: int | None = None
+        for index, token in enumerate(tokens):
+            if token.lower in context.backdrop_words and any(m.start < index for m in ordered):
+                opened = index
+                break
+        if opened is None:
+            return
+        for match in ordered:
+            if match.start > opened:
+                match.backdrop = True
 
     def _mark_performance(self, tokens: list[_Token], ordered: list[_Match]) -> None:
         """Someone playing an instrument ("a man is playing piano", "a band plays on a stage") is a performance
@@ -446,6 +485,9 @@ class ReferenceTeacher(Router):
         primary = category.vector[MODALITIES.index(category.modality)]
         if match.negated_from is not None:
             return Cue(category.modality, surface, -self.lexicon.negation_factor * primary, category.name, True)
+        if match.backdrop:
+            scale = self.lexicon.context.backdrop_scale
+            return Cue(category.modality, surface, primary * scale, category.name, scale=scale)
         return Cue(category.modality, surface, primary, category.name)
 
     def _title_year_cue(self, text: str) -> list[Cue]:
