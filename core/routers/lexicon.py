@@ -21,6 +21,7 @@ LEXICON_DIR = Path(__file__).parent / "lexicons"
 CUE_FILES = ("visual.txt", "audio.txt", "transcription.txt", "metadata.txt", "wordnet.txt")
 NAMES_FILE = "names.txt"
 VERBS_FILE = "verbs.txt"
+VEHICLES_FILE = "vehicles.txt"
 SETTINGS_FILE = "settings.json"
 # Categories the entity and context rules file cues under; settings.json must define them.
 RULE_CATEGORIES = (
@@ -80,6 +81,7 @@ class Lexicon:
     phrases: dict[tuple[str, ...], Category]
     names: frozenset[str]
     verbs: frozenset[str]  # WordNet's one-word verbs, as stems: a name followed by one is a character
+    vehicles: frozenset[str]  # WordNet's vehicles, as stems: the verb after one is heard
     negators: frozenset[str]
     topic_markers: frozenset[str]
     topic_stops: frozenset[str]
@@ -187,6 +189,7 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         phrases={},
         names=frozenset(_read_names(directory / NAMES_FILE)),
         verbs=frozenset(),
+        vehicles=frozenset(),
         negators=frozenset(negation["words"]),
         topic_markers=frozenset(settings["talked_about"]["markers"]),
         topic_stops=frozenset(settings["talked_about"]["stops"]),
@@ -207,6 +210,7 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                 raise ValueError(f"{file_name}: unknown category [{category_name}]")
             _add_term(lexicon, categories[category_name], term, file_name)
     lexicon.verbs = frozenset(lexicon.stem(verb) for verb in _read_names(directory / VERBS_FILE))
+    lexicon.vehicles = frozenset(lexicon.stem(vehicle) for vehicle in _read_names(directory / VEHICLES_FILE))
     for key in lexicon.phrases:
         lexicon.longest_phrase_from[key[0]] = max(len(key), lexicon.longest_phrase_from.get(key[0], 0))
     return lexicon

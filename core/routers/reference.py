@@ -356,12 +356,21 @@ class ReferenceTeacher(Router):
 
     def _mark_heard(self, tokens: list[_Token], matches: dict[int, _Match]) -> None:
         """What a source of sound does is heard: "wind blows", "an engine is idling", "rain falling on a roof"
-        (the verb after a sound source, within a few words of the same clause, is a sound, not a sight)."""
+        (the verb after a sound source, within a few words of the same clause, is a sound, not a sight); a
+        vehicle heard doing something ("a tractor idling") is then a sight and a sound, not only an object."""
         lexicon = self.lexicon
         context = lexicon.context
         process = lexicon.categories["sound process"]
         owner = {i: m for m in matches.values() for i in range(m.start, m.end)}
-        for match in [m for m in matches.values() if m.category.name in context.heard_subjects]:
+        heard = [
+            m
+            for m in matches.values()
+            if m.category.name in context.heard_subjects or tokens[m.end - 1].stem in lexicon.vehicles
+        ]
+        for match in heard:
+            described = [m for m in matches.values() if match.start - 3 <= m.end <= match.start]
+            if any(m.category.name in ("colour", "appearance") for m in described):
+                continue  # "a red car driving": a thing described by its looks is seen
             index, content = match.end, 0
             while index < len(tokens) and content < context.heard_gap:
                 token = tokens[index]
@@ -371,6 +380,8 @@ class ReferenceTeacher(Router):
                 if found is not None:
                     if found.category.name == "action":
                         found.category = process
+                        if match.category.name == "object":
+                            match.category = lexicon.categories["sight and sound"]
                     if found.category.name not in ("sound manner", "loudness"):
                         break
                     index = found.end
@@ -378,6 +389,8 @@ class ReferenceTeacher(Router):
                 if token.lower not in lexicon.function_words:
                     if token.stem in lexicon.verbs and token.lower.endswith(("s", "ing", "ed")):
                         matches[index] = owner[index] = _Match(index, index + 1, process)
+                        if match.category.name == "object":
+                            match.category = lexicon.categories["sight and sound"]
                         break
                     content += 1
                 index += 1
