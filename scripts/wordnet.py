@@ -38,6 +38,7 @@ class Synset:
 class WordNet:
     synsets: dict[str, Synset]
     senses: dict[tuple[str, str], list[str]]  # (pos, lemma) -> synset keys, most frequent sense first
+    tagged: dict[tuple[str, str], int]  # (pos, lemma) -> senses of it tagged in WordNet's sense-tagged corpora
     exceptions: dict[tuple[str, str], list[str]]  # (pos, inflected form) -> base forms
 
     def synset(self, pos: str, lemma: str, sense: int = 1) -> Synset:
@@ -61,6 +62,7 @@ class WordNet:
 def read_wordnet(directory: Path = WORDNET_DIR) -> WordNet:
     synsets: dict[str, Synset] = {}
     senses: dict[tuple[str, str], list[str]] = {}
+    tagged: dict[tuple[str, str], int] = {}
     exceptions: dict[tuple[str, str], list[str]] = {}
     for pos, name in POS_FILES.items():
         for line in (directory / f"data.{name}").read_text(encoding="utf-8").splitlines():
@@ -87,7 +89,8 @@ def read_wordnet(directory: Path = WORDNET_DIR) -> WordNet:
             lemma, synset_cnt, p_cnt = fields[0], int(fields[2]), int(fields[3])
             offsets = fields[4 + p_cnt + 2 : 4 + p_cnt + 2 + synset_cnt]
             senses[(pos, lemma)] = [f"{pos}:{o}" for o in offsets]
+            tagged[(pos, lemma)] = int(fields[4 + p_cnt + 1])
         for line in (directory / f"{name}.exc").read_text(encoding="utf-8").splitlines():
             inflected, *bases = line.split()
             exceptions[(pos, inflected)] = bases
-    return WordNet(synsets, senses, exceptions)
+    return WordNet(synsets, senses, tagged, exceptions)
