@@ -247,6 +247,19 @@ class QueryFeaturizer:
         matrix.data[:] = self.config.pair_weight
         return matrix
 
+    def pair_column(self, first: str, second: str) -> int:
+        """The column of one word pair, as _pair_matrix computes it for a whole batch."""
+        mask = (1 << 64) - 1
+        mixed = (self.column(first) * PAIR_MULTIPLIER + self.column(second)) & mask
+        mixed ^= mixed >> 29
+        mixed = (mixed * PAIR_MIXER) & mask
+        mixed ^= mixed >> 32
+        return mixed % self.config.n_features + self.config.n_features
+
+    def word_columns(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """A word's columns and values: its own column (1.0) and its character n-grams (char_weight each)."""
+        return self._word_row(word)
+
     def word_matrix(self, words: Sequence[str]) -> sp.csr_matrix:
         """Each word's own column (1.0) and its character n-grams (char_weight each)."""
         rows = [self._word_row(word) for word in words]

@@ -1,0 +1,29 @@
+"""One query goes through the student's dense path (no sparse matrices); it must give what a batch gives."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.distill.trainer import TrainingConfig, decision_targets, train_student
+from core.routers.reference import ReferenceTeacher
+from core.synth import DataMix, generate
+
+ODD = [
+    'Anna tells "Ben" she is LEAVING in 2019',
+    "THE MATRIX (1999)",
+    "it's Bob's car 1080p at 60fps",
+    "x",
+    "rain rain rain on a tin roof",
+]
+
+
+def test_one_query_gets_the_weights_and_reasoning_of_the_batch_path():
+    queries = [q.query for q in generate(DataMix(total=600, seed=5))]
+    targets = decision_targets([r.decision for r in ReferenceTeacher().route_batch(queries)])
+    model = train_student(queries, targets, TrainingConfig(epochs=3, members=1))
+    probe = [*queries[:200], *ODD]
+    batch, reasons = model.predict_with_reasoning(probe)
+    for query, row, reason in zip(probe, batch, reasons, strict=True):
+        one = model.decisions([query])[0]
+        assert np.allclose(list(one.weights().values()), row, atol=1e-5), query
+        assert one.reasoning == reason, query
