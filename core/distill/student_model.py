@@ -122,6 +122,8 @@ class StudentModel:
         self, queries: Sequence[str], top_k: int = DEFAULT_TOP_K
     ) -> tuple[np.ndarray, list[str]]:
         """Probabilities and, per query, a sentence naming the words that drove them (vectorised for batches)."""
+        if len(queries) == 1:
+            return self._predict_one(queries[0], top_k)
         features = self.featurizer.features(queries)
         probabilities, pushes = self._probabilities_and_pushes(features)
         return probabilities, _reasoning_sentences(
@@ -129,10 +131,7 @@ class StudentModel:
         )
 
     def decisions(self, queries: Sequence[str]) -> list[RoutingDecision]:
-        if len(queries) == 1:
-            probabilities, reasonings = self._predict_one(queries[0])
-        else:
-            probabilities, reasonings = self.predict_with_reasoning(queries)
+        probabilities, reasonings = self.predict_with_reasoning(queries)
         return [
             RoutingDecision(visual=row[0], audio=row[1], transcription=row[2], metadata=row[3], reasoning=reasoning)
             for row, reasoning in zip(probabilities.tolist(), reasonings, strict=True)
