@@ -76,6 +76,10 @@ class FeatureConfig(BaseModel):
     # own column (1.0): enough to carry an unseen inflection or a set phrase, too little to drown the word.
     char_weight: float = Field(default=0.05, ge=0.0, le=1.0)
     pair_weight: float = Field(default=0.2, ge=0.0, le=1.0)
+    # What a word's cue category in the teacher's lexicon (core/routers/lexicons: "sound source", "speech
+    # verb", "name" ...) counts, as one more column of the word: a word the student saw rarely or never
+    # still shares what it learnt about its kind. 0 (the value of models saved before it) leaves it out.
+    lexicon_weight: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _range_is_ordered(self) -> FeatureConfig:
@@ -299,6 +303,9 @@ class QueryFeaturizer:
                 for start in range(len(padded) - size + 1):
                     column = self.column(padded[start : start + size], CHAR_SEED)
                     counts[column] = counts.get(column, 0.0) + config.char_weight
+        if config.lexicon_weight > 0 and (category := lexicon_category(word)) is not None:
+            column = self.column(f"<lexicon {category}>")
+            counts[column] = counts.get(column, 0.0) + config.lexicon_weight
         columns = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
         return columns, np.array([counts[c] for c in columns.tolist()], dtype=FEATURE_DTYPE)
 
@@ -316,6 +323,17 @@ class QueryFeaturizer:
         )
         matrix.sum_duplicates()
         return matrix
+
+
+def lexicon_category(word: str) -> str | None:
+    """The teacher's cue category of a single word (after its stemmer), "name" for a listed given name."""
+    from core.routers.lexicon import load_lexicon
+
+    lexicon = load_lexicon()
+    found = lexicon.words.get(lexicon.stem(word))
+    if found is not None:
+        return found.name
+    return "name" if word in lexicon.names else None
 
 
 def split_query(query: str) -> SplitQuery:

@@ -338,6 +338,10 @@ class ReferenceTeacher(Router):
             return True
         if token.lower in context.catalogue_words or token.stem not in self.lexicon.verbs:
             return False
+        # A verb that agrees with its subject ("Anna tells", "Ben walked"), not a bare word that may be
+        # a noun or a title's ("Marquee TV stand-up", "City News breaking").
+        if not token.lower.endswith(("s", "ed")) or token.lower.endswith("ss"):
+            return False
         return match is None or match.category.modality != "metadata"
 
     def _shows_someone(self, token: _Token, after: _Token, match: _Match | None) -> bool:
