@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.schema import MODALITIES, RoutingDecision
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Weights are reported in steps of this size (largest-remainder rounding keeps the sum at 1.0).
 WEIGHT_STEP = 0.05
@@ -183,6 +186,24 @@ def round_weights(weights: dict[str, float]) -> dict[str, float]:
     for m in order[: max(0, left)]:
         units[m] += 1
     return {m: units[m] / STEPS_PER_UNIT for m in MODALITIES}
+
+
+def round_weight_rows(rows: np.ndarray) -> np.ndarray:
+    """round_weights for many rows at once (columns in MODALITIES order): the same largest-remainder rule and
+    the same tie order (larger remainder, then larger weight, then modality order)."""
+    import numpy as np  # here, so that parsing a reply never waits for numpy
+
+    scaled = np.maximum(np.asarray(rows, dtype=np.float64), 0.0) * STEPS_PER_UNIT
+    total = scaled.sum(axis=1, keepdims=True)
+    scaled = np.divide(scaled * STEPS_PER_UNIT, total, out=scaled.copy(), where=total > 0)
+    units = np.floor(scaled)
+    left = STEPS_PER_UNIT - units.sum(axis=1)
+    position = np.broadcast_to(np.arange(scaled.shape[1]), scaled.shape)
+    order = np.lexsort((position, -scaled, -(scaled - units)), axis=1)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(scaled.shape[1])[None, :].repeat(len(scaled), axis=0), axis=1)
+    units += rank < left[:, None]
+    return units / STEPS_PER_UNIT
 
 
 def rounded_decision(decision: RoutingDecision) -> RoutingDecision:

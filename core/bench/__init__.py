@@ -8,7 +8,9 @@ Each area measures its own figures in a module of this package; FIGURE_GROUPS li
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from core.bench.figures import BenchFigure
 
@@ -30,15 +32,21 @@ def group_names() -> list[str]:
     return [name for name, _ in FIGURE_GROUPS]
 
 
-def run_bench(only: Sequence[str] = ()) -> list[BenchFigure]:
-    """Every figure group, or the groups whose name contains one of the `only` words."""
+def run_bench(only: Sequence[str] = (), expectations: Path | None = None) -> list[BenchFigure]:
+    """Every figure group, or the groups whose name contains one of the `only` words. A group whose function
+    takes `expectations` also scores its routers on that expectation file."""
     groups = [(name, target) for name, target in FIGURE_GROUPS if not only or any(word in name for word in only)]
     if not groups:
         raise ValueError(f"no figure group matches {', '.join(only)}; the groups are {', '.join(group_names())}")
-    return [figure for _, target in groups for figure in _measure(target)()]
+    figures = []
+    for _, target in groups:
+        measure = _measure(target)
+        takes = "expectations" in inspect.signature(measure).parameters
+        figures.extend(measure(expectations=expectations) if takes else measure())
+    return figures
 
 
-def _measure(target: str) -> Callable[[], list[BenchFigure]]:
+def _measure(target: str) -> Callable[..., list[BenchFigure]]:
     module, function = target.split(":")
     return getattr(importlib.import_module(module), function)
 
@@ -46,10 +54,10 @@ def _measure(target: str) -> Callable[[], list[BenchFigure]]:
 def format_figures(figures: Sequence[BenchFigure]) -> str:
     lines = [f"{'figure':<34} {'measured':>12} {'budget':>12}  ratio  ok"]
     for f in figures:
-        bound = "<=" if f.kind == "max" else ">="
+        bound = {"max": "<=", "min": ">="}.get(f.kind, "vs")
         lines.append(
-            f"{f.name:<34} {f.value:>9.3f} {f.unit:<3}{bound}{f.budget:>8g} {f.unit:<3} {f.ratio:5.2f}  "
-            f"{'yes' if f.ok else 'NO'}"
+            f"{f.name:<34} {f.value:>9.3f} {f.unit:<3} {bound}{f.budget:>8g} {f.unit:<3} {f.ratio:5.2f}  "
+            f"{'-' if f.kind == 'info' else 'yes' if f.ok else 'NO'}"
         )
     return "\n".join(lines)
 

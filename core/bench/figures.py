@@ -18,16 +18,21 @@ class BenchFigure:
     value: float
     unit: str
     budget: float
-    # "max": value must stay at or under the budget; "min": at or over it (throughput).
+    # "max": value must stay at or under the budget; "min": at or over it (throughput); "info": reported
+    # beside the others for comparison (a peer's figures), with the budget it is compared to, never failing.
     kind: str = "max"
 
     @property
     def ok(self) -> bool:
+        if self.kind == "info":
+            return True
         return self.value <= self.budget if self.kind == "max" else self.value >= self.budget
 
     @property
     def ratio(self) -> float:
         """Value over budget for ceilings, budget over value for floors: under 1.0 means within budget."""
+        if self.kind == "info":
+            return self.value / self.budget if self.budget else float("nan")
         if self.kind == "max":
             return self.value / self.budget
         return self.budget / self.value if self.value else float("inf")

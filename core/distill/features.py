@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from mmh3 import hash as murmurhash3_32  # the same MurmurHash3 (x86, 32-bit) sklearn exposes, without its import cost
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sklearn.utils import murmurhash3_32
 
 from core.text_patterns import QUOTE_RE, SENTENCE_ENDS, WORD_RE
 
@@ -76,6 +76,10 @@ class FeatureConfig(BaseModel):
     # own column (1.0): enough to carry an unseen inflection or a set phrase, too little to drown the word.
     char_weight: float = Field(default=0.05, ge=0.0, le=1.0)
     pair_weight: float = Field(default=0.2, ge=0.0, le=1.0)
+    # What a word's cue category in the teacher's lexicon (core/routers/lexicons: "sound source", "speech
+    # verb", "name" ...) counts, as one more column of the word: a word the student saw rarely or never
+    # still shares what it learnt about its kind. 0 (the value of models saved before it) leaves it out.
+    lexicon_weight: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _range_is_ordered(self) -> FeatureConfig:
@@ -247,6 +251,19 @@ class QueryFeaturizer:
         matrix.data[:] = self.config.pair_weight
         return matrix
 
+    def pair_column(self, first: str, second: str) -> int:
+        """The column of one word pair, as _pair_matrix computes it for a whole batch."""
+        mask = (1 << 64) - 1
+        mixed = (self.column(first) * PAIR_MULTIPLIER + self.column(second)) & mask
+        mixed ^= mixed >> 29
+        mixed = (mixed * PAIR_MIXER) & mask
+        mixed ^= mixed >> 32
+        return mixed % self.config.n_features + self.config.n_features
+
+    def word_columns(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """A word's columns and values: its own column (1.0) and its character n-grams (char_weight each)."""
+        return self._word_row(word)
+
     def word_matrix(self, words: Sequence[str]) -> sp.csr_matrix:
         """Each word's own column (1.0) and its character n-grams (char_weight each)."""
         rows = [self._word_row(word) for word in words]
@@ -265,7 +282,7 @@ class QueryFeaturizer:
                 cache.clear()
             n_features = self.config.n_features
             block_start = 0 if seed == WORD_SEED else n_features
-            found = cache[feature] = block_start + murmurhash3_32(feature, seed=seed, positive=True) % n_features
+            found = cache[feature] = block_start + murmurhash3_32(feature, seed, signed=False) % n_features
         return found
 
     def _word_row(self, word: str) -> tuple[np.ndarray, np.ndarray]:
@@ -286,6 +303,9 @@ class QueryFeaturizer:
                 for start in range(len(padded) - size + 1):
                     column = self.column(padded[start : start + size], CHAR_SEED)
                     counts[column] = counts.get(column, 0.0) + config.char_weight
+        if config.lexicon_weight > 0 and (category := lexicon_category(word)) is not None:
+            column = self.column(f"<lexicon {category}>")
+            counts[column] = counts.get(column, 0.0) + config.lexicon_weight
         columns = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
         return columns, np.array([counts[c] for c in columns.tolist()], dtype=FEATURE_DTYPE)
 
@@ -303,6 +323,17 @@ class QueryFeaturizer:
         )
         matrix.sum_duplicates()
         return matrix
+
+
+def lexicon_category(word: str) -> str | None:
+    """The teacher's cue category of a single word (after its stemmer), "name" for a listed given name."""
+    from core.routers.lexicon import load_lexicon
+
+    lexicon = load_lexicon()
+    found = lexicon.words.get(lexicon.stem(word))
+    if found is not None:
+        return found.name
+    return "name" if word in lexicon.names else None
 
 
 def split_query(query: str) -> SplitQuery:

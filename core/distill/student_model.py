@@ -13,17 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, Field
 
-from core.distill.features import FEATURE_DTYPE, FeatureConfig, QueryFeatures, QueryFeaturizer
+from core.distill.features import FEATURE_DTYPE, FeatureConfig, QueryFeatures, QueryFeaturizer, split_query
 from core.schema import MODALITIES, RoutingDecision
 
 # A part must move a weight by at least this much to be named in the reasoning.
 MIN_PUSH = 0.02
+# Words whose summed embedding one-query routing remembers (a cache, cleared when full).
+WORD_VECTOR_CACHE = 50_000
 DEFAULT_TOP_K = 3
 NO_DRIVER_REASONING = "Student: no single word stood out; these are close to its usual weights."
 
@@ -103,6 +106,7 @@ class StudentModel:
         # Column number -> embedding row (-1: a column training never saw, whose embedding is zero).
         self._row_of = np.full(features.n_columns, -1, dtype=np.int32)
         self._row_of[rows] = np.arange(len(rows), dtype=np.int32)
+        self._word_vectors: dict[str, np.ndarray] = {}
 
     @property
     def hidden_units(self) -> int:
@@ -118,6 +122,8 @@ class StudentModel:
         self, queries: Sequence[str], top_k: int = DEFAULT_TOP_K
     ) -> tuple[np.ndarray, list[str]]:
         """Probabilities and, per query, a sentence naming the words that drove them (vectorised for batches)."""
+        if len(queries) == 1:
+            return self._predict_one(queries[0], top_k)
         features = self.featurizer.features(queries)
         probabilities, pushes = self._probabilities_and_pushes(features)
         return probabilities, _reasoning_sentences(
@@ -175,6 +181,59 @@ class StudentModel:
         hidden = np.tanh(hidden_input, out=hidden_input if in_place else None)
         return (hidden @ self.output_weights + self.output_bias).astype(np.float64)
 
+    # ---- one query without sparse matrices: the same sums, in a few dense steps -----------------------------
+
+    def _predict_one(self, query: str, top_k: int = DEFAULT_TOP_K) -> tuple[np.ndarray, list[str]]:
+        """What predict_with_reasoning gives for one query, without building sparse matrices (whose set-up
+        costs more than a single query's arithmetic): each part's embedding sum is read row by row."""
+        split = split_query(query)
+        featurizer = self.featurizer
+        config = featurizer.config
+        row_of = self._row_of
+        embeddings = self.embeddings
+        parts = np.zeros((len(split.names), self.hidden_units), dtype=FEATURE_DTYPE)
+        for part, word in enumerate(split.words):
+            if word is not None:
+                parts[part] = self._word_vector(word)
+        for part, shape in zip(split.shape_parts, split.shapes, strict=True):
+            row = row_of[featurizer.column(shape)]
+            if row >= 0:
+                parts[part] += embeddings[row]
+        if config.pair_weight > 0:
+            words = split.words
+            pairs: set[tuple[int, int]] = set()
+            for first, second in pairwise(split.sequence):
+                if first < 0 or second < 0:
+                    continue  # a number breaks a pair
+                first_word, second_word = words[first], words[second]
+                if first_word is not None and second_word is not None:
+                    pairs.add((second, featurizer.pair_column(first_word, second_word)))
+            for part, column in pairs:
+                row = row_of[column]
+                if row >= 0:
+                    parts[part] += config.pair_weight * embeddings[row]
+        hidden_input = parts.sum(axis=0, keepdims=True)
+        for shape in split.whole:
+            row = row_of[featurizer.column(shape)]
+            if row >= 0:
+                hidden_input[0] += embeddings[row]
+        hidden_input += self.hidden_bias
+        part_query = np.zeros(len(split.names), dtype=np.int64)
+        probabilities, pushes = self._pushes(hidden_input, parts, part_query)
+        return probabilities, _reasoning_sentences(1, part_query, split.names, pushes, top_k)
+
+    def _word_vector(self, word: str) -> np.ndarray:
+        """A word's summed embedding (its own column and character n-grams), remembered between queries."""
+        found = self._word_vectors.get(word)
+        if found is None:
+            if len(self._word_vectors) >= WORD_VECTOR_CACHE:
+                self._word_vectors.clear()
+            columns, values = self.featurizer.word_columns(word)
+            rows = self._row_of[columns]
+            known = rows >= 0
+            found = self._word_vectors[word] = values[known] @ self.embeddings[rows[known]]
+        return found
+
     def _probabilities_and_pushes(self, features: QueryFeatures) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities, and how much each part raised each modality's weight (one row per part).
 
@@ -185,15 +244,20 @@ class StudentModel:
         units: positive means "this part raised this weight", and each row sums to zero.
         """
         hidden_input, part_embeddings = self._hidden_input(features)
+        return self._pushes(hidden_input, part_embeddings, features.part_query)
+
+    def _pushes(
+        self, hidden_input: np.ndarray, part_embeddings: np.ndarray, part_query: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         probabilities = softmax(self._logits(hidden_input))
         # One part x hidden buffer, reused in place: these are the largest arrays of a batch.
-        buffer = np.take(hidden_input, features.part_query, axis=0)
+        buffer = np.take(hidden_input, part_query, axis=0)
         buffer -= part_embeddings
         without = softmax(self._logits(buffer, in_place=True))
         np.add(part_embeddings, self.hidden_bias, out=buffer)
         alone = softmax(self._logits(buffer, in_place=True))
         empty = softmax(self._logits(self.hidden_bias[None, :]))
-        pushes = probabilities[features.part_query]
+        pushes = probabilities[part_query]
         pushes -= without
         pushes += alone
         pushes -= empty

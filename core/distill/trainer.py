@@ -66,8 +66,11 @@ class TrainingConfig(BaseModel):
     # can only memorise its few queries.
     min_ngram_count: int = Field(default=10, ge=1)
 
+    # What a word's lexicon category counts as a feature (FeatureConfig.lexicon_weight; 0 leaves it out).
+    lexicon_weight: float = Field(default=1.0, ge=0.0, le=1.0)
+
     def feature_config(self) -> FeatureConfig:
-        return FeatureConfig(n_features=self.n_features)
+        return FeatureConfig(n_features=self.n_features, lexicon_weight=self.lexicon_weight)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,25 @@ from core.schema import MODALITIES
 from core.text_patterns import WORD_RE
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
-CUE_FILES = ("visual.txt", "audio.txt", "transcription.txt", "metadata.txt")
+# The hand-written lists, then the lists scripts/build_lexicons.py generates from WordNet (hand-written wins).
+CUE_FILES = ("visual.txt", "audio.txt", "transcription.txt", "metadata.txt", "wordnet.txt")
 NAMES_FILE = "names.txt"
+VERBS_FILE = "verbs.txt"
+VEHICLES_FILE = "vehicles.txt"
 SETTINGS_FILE = "settings.json"
 # Categories the entity and context rules file cues under; settings.json must define them.
-RULE_CATEGORIES = ("name", "year", "number", "format", "episode", "quote", "topic")
+RULE_CATEGORIES = (
+    "name",
+    "year",
+    "number",
+    "format",
+    "episode",
+    "quote",
+    "topic",
+    "character",
+    "sound process",
+    "music quality",
+)
 VOWELS = frozenset("aeiouy")
 # Consonants kept doubled after a suffix is removed ("falling" -> "fall", not "fal"), as in Porter.
 KEEP_DOUBLE = frozenset("lsz")
@@ -40,18 +54,41 @@ class Category:
     vector: tuple[float, ...]  # log-odds per channel, in MODALITIES order
 
 
+@dataclass(frozen=True)
+class ContextRules:
+    """The word sets of the teacher's context rules (settings.json "context")."""
+
+    character_links: frozenset[str]
+    character_auxiliaries: frozenset[str]
+    catalogue_words: frozenset[str]
+    reporting_words: frozenset[str]
+    object_pronouns: frozenset[str]
+    heard_subjects: frozenset[str]
+    heard_gap: int
+    backdrop_words: frozenset[str]
+    backdrop_scale: float
+    music_subjects: frozenset[str]
+    performers: frozenset[str]
+    performing_verbs: frozenset[str]
+    music_refiled: frozenset[str]
+    music_refiled_words: frozenset[str]
+
+
 @dataclass
 class Lexicon:
     categories: dict[str, Category]
     words: dict[str, Category]
     phrases: dict[tuple[str, ...], Category]
     names: frozenset[str]
+    verbs: frozenset[str]  # WordNet's one-word verbs, as stems: a name followed by one is a character
+    vehicles: frozenset[str]  # WordNet's vehicles, as stems: the verb after one is heard
     negators: frozenset[str]
     topic_markers: frozenset[str]
     topic_stops: frozenset[str]
     clause_breaks: frozenset[str]
     function_words: frozenset[str]
     unstemmed: frozenset[str]
+    context: ContextRules
     prior: tuple[float, ...]
     saturation: float
     negation_scope: int
@@ -82,6 +119,8 @@ def stem(word: str, unstemmed: frozenset[str] = frozenset()) -> str:
         word = word[:-2]
     if word in unstemmed or len(word) <= 3 or not word.isalpha():
         return word
+    if word.endswith("ies") and len(word) == 5:
+        return word[:-3] + "y"  # "cries", "flies": the listed three-letter base ("cry", "fly") is never stemmed
     if word.endswith("ies") and len(word) > 4:
         word = word[:-3] + "i"
     elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
@@ -149,12 +188,15 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         words={},
         phrases={},
         names=frozenset(_read_names(directory / NAMES_FILE)),
+        verbs=frozenset(),
+        vehicles=frozenset(),
         negators=frozenset(negation["words"]),
         topic_markers=frozenset(settings["talked_about"]["markers"]),
         topic_stops=frozenset(settings["talked_about"]["stops"]),
         clause_breaks=frozenset(settings["talked_about"]["clause_breaks"]),
         function_words=frozenset(settings["function_words"]),
         unstemmed=frozenset(settings["unstemmed"]),
+        context=_context_rules(settings["context"]),
         prior=tuple(float(settings["prior"][m]) for m in MODALITIES),
         saturation=float(settings["saturation"]),
         negation_scope=int(negation["scope_tokens"]),
@@ -167,9 +209,30 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
             if category_name not in categories:
                 raise ValueError(f"{file_name}: unknown category [{category_name}]")
             _add_term(lexicon, categories[category_name], term, file_name)
+    lexicon.verbs = frozenset(lexicon.stem(verb) for verb in _read_names(directory / VERBS_FILE))
+    lexicon.vehicles = frozenset(lexicon.stem(vehicle) for vehicle in _read_names(directory / VEHICLES_FILE))
     for key in lexicon.phrases:
         lexicon.longest_phrase_from[key[0]] = max(len(key), lexicon.longest_phrase_from.get(key[0], 0))
     return lexicon
+
+
+def _context_rules(spec: dict) -> ContextRules:
+    return ContextRules(
+        character_links=frozenset(spec["character_links"]),
+        character_auxiliaries=frozenset(spec["character_auxiliaries"]),
+        catalogue_words=frozenset(spec["catalogue_words"]),
+        reporting_words=frozenset(spec["reporting_words"]),
+        object_pronouns=frozenset(spec["object_pronouns"]),
+        heard_subjects=frozenset(spec["heard_subjects"]),
+        heard_gap=int(spec["heard_gap"]),
+        backdrop_words=frozenset(spec["backdrop_words"]),
+        backdrop_scale=float(spec["backdrop_scale"]),
+        music_subjects=frozenset(spec["music_subjects"]),
+        performers=frozenset(spec["performers"]),
+        performing_verbs=frozenset(spec["performing_verbs"]),
+        music_refiled=frozenset(spec["music_refiled"]),
+        music_refiled_words=frozenset(spec["music_refiled_words"]),
+    )
 
 
 def _deletions(word: str) -> set[str]:

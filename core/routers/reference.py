@@ -27,6 +27,7 @@ from core.text_patterns import QUOTE_RE, SENTENCE_ENDS, WORD_RE
 DECADE_RE = re.compile(r"(?:1[89]|20)?\d0s")
 RESOLUTION_RE = re.compile(r"\d{3,4}p|\d{1,2}k|\d{2,3}fps|\d{2,3}hz")
 EPISODE_CODE_RE = re.compile(r"s\d{1,2}(?:e\d{1,3})?|ep?\d{1,3}")
+TITLE_YEAR_RE = re.compile(r"\w[^()]*\((?:1[89]|20)\d\d\)\s*$")
 CHAINING_WORDS = frozenset({"or", "nor"})
 MAX_CUE_TEXT = 40
 MAX_QUOTES = 8
@@ -43,6 +44,7 @@ class Cue:
     strength: float  # log-odds added to `modality`; negative when the cue lowers it
     kind: str  # lexicon category ("sound event", "speech verb") or rule ("name", "year", "quote")
     negated: bool = False
+    scale: float = 1.0  # below 1 in a backdrop clause ("... while talking to Amy")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class _Match:
     end: int  # one past the last token index
     category: Category
     negated_from: int | None = None  # index of the negator that lowers this cue
+    backdrop: bool = False  # in a clause opened by "while", "as", "when" after the main one
 
 
 @dataclass
@@ -108,7 +111,7 @@ class ReferenceTeacher(Router):
                 evidence[MODALITIES.index(cue.modality)] += cue.strength
             else:
                 for index, value in enumerate(category.vector):
-                    evidence[index] += value
+                    evidence[index] += value * cue.scale
         # tanh keeps a pile of cues from saturating the softmax while staying linear for the usual few.
         cap = lexicon.saturation
         logits = [p + cap * math.tanh(e / cap) for p, e in zip(lexicon.prior, evidence, strict=True)]
@@ -138,11 +141,17 @@ class ReferenceTeacher(Router):
                 negators.append(index)
             index += 1
         self._merge_capitalised_names(text, tokens, matches)
+        self._mark_characters(text, tokens, matches)
+        self._mark_heard(tokens, matches)
         ordered = [matches[i] for i in sorted(matches)]
+        self._mark_performance(tokens, ordered)
+        self._mark_music(tokens, ordered)
+        self._mark_backdrop(tokens, ordered)
         self._apply_negation(tokens, ordered, negators)
         self._mark_talked_about(tokens, ordered)
         cues = [self._cue(text, tokens, match) for match in ordered]
         cues.extend(self._quote_cues(text, quotes))
+        cues.extend(self._title_year_cue(text))
         return _distinct(cues)
 
     def _tokenise(self, text: str, quotes: list[tuple[int, int]]) -> list[_Token]:
@@ -245,6 +254,194 @@ class ReferenceTeacher(Router):
             del matches[first]
         matches[start] = _Match(start, end, name)
 
+    def _mark_characters(self, text: str, tokens: list[_Token], matches: dict[int, _Match]) -> None:
+        """A name followed by a verb ("Anna tells Ben", "Ben and Anna are dancing") is a character in a scene,
+        not a fact of the catalogue: then every name of the query is a character, and the verbs decide."""
+        context = self.lexicon.context
+        name = self.lexicon.categories["name"]
+        self._name_at_start(tokens, matches)
+        names = [m for m in matches.values() if m.category is name]
+        if not names:
+            return
+        owner = {i: m for m in matches.values() for i in range(m.start, m.end)}
+        links = context.character_links
+        for match in names:
+            index = match.end
+            while index < len(tokens) and (
+                tokens[index].lower in links or (index in owner and owner[index].category is name)
+            ):
+                index = owner[index].end if index in owner else index + 1
+            if index < len(tokens) and self._acts(tokens[index], owner.get(index)):
+                break
+            if index + 1 < len(tokens) and self._shows_someone(tokens[index], tokens[index + 1], owner.get(index + 1)):
+                break
+            before = match.start - 1
+            while before >= 0 and tokens[before].lower in links:
+                before -= 1
+            if before >= 0 and self._acts_on(tokens[before], owner.get(before)):
+                break
+        else:
+            return
+        character = self.lexicon.categories["character"]
+        for match in names:
+            match.category = character
+        # In a scene, a capitalised word inside a sentence is a character even when it is also a listed word
+        # ("Ted", "Castle", "House" as people).
+        for match in list(matches.values()):
+            first = tokens[match.start]
+            if (
+                match.category is not character
+                and match.category.modality in ("metadata", "visual")
+                and all(t.text[:1].isupper() and t.text.isalpha() for t in tokens[match.start : match.end])
+                and not _at_sentence_start(text, first.start)
+            ):
+                match.category = character
+        self._mark_reported(tokens, matches, owner)
+
+    def _mark_reported(self, tokens: list[_Token], matches: dict[int, _Match], owner: dict[int, _Match]) -> None:
+        """In a scene with characters, a verb followed by "that", "what", "why"... reports what someone says
+        ("Anna admits that she lied", "Ben tells Anna where he was"); a character may sit between them."""
+        context = self.lexicon.context
+        reported = self.lexicon.categories["reported speech"]
+        character = self.lexicon.categories["character"]
+        for index, token in enumerate(tokens):
+            if token.lower not in context.reporting_words or index in owner or index == 0:
+                continue
+            before = index - 1
+            if before in owner and owner[before].category is character:
+                before = owner[before].start - 1
+            if before < 0 or before in owner:
+                continue
+            verb = tokens[before]
+            if verb.stem in self.lexicon.verbs and verb.lower.endswith(("s", "ed")):
+                matches[before] = owner[before] = _Match(before, index + 1, reported)
+
+    def _name_at_start(self, tokens: list[_Token], matches: dict[int, _Match]) -> None:
+        """A capitalised unknown word opening the query and followed by a verb ("Gunther confirms ...") is a name."""
+        if len(tokens) < 2 or 0 in matches or (1 in matches and matches[1].category.modality == "metadata"):
+            return
+        first, second = tokens[0], tokens[1]
+        if (
+            first.text[:1].isupper()
+            and first.text[1:].islower()
+            and first.text.isalpha()
+            and first.lower not in self.lexicon.function_words
+            and first.stem not in self.lexicon.verbs
+            and second.stem in self.lexicon.verbs
+            and second.lower.endswith("s")
+        ):
+            matches[0] = _Match(0, 1, self.lexicon.categories["name"])
+
+    def _acts(self, token: _Token, match: _Match | None) -> bool:
+        context = self.lexicon.context
+        if token.lower in context.character_auxiliaries:
+            return True
+        if token.lower in context.catalogue_words or token.stem not in self.lexicon.verbs:
+            return False
+        # A verb that agrees with its subject ("Anna tells", "Ben walked"), not a bare word that may be
+        # a noun or a title's ("Marquee TV stand-up", "City News breaking").
+        if not token.lower.endswith(("s", "ed")) or token.lower.endswith("ss"):
+            return False
+        return match is None or match.category.modality != "metadata"
+
+    def _shows_someone(self, token: _Token, after: _Token, match: _Match | None) -> bool:
+        """ "Ryan shows Beckett a ring", "Anna shows him the way": "shows" is a verb when someone follows it."""
+        if token.lower not in ("show", "shows", "showed"):
+            return False
+        return after.lower in self.lexicon.context.object_pronouns or (
+            match is not None and match.category.name == "name"
+        )
+
+    def _acts_on(self, token: _Token, match: _Match | None) -> bool:
+        """A verb in the third person or the past before a name ("Ben tells Anna", "helped Anna")."""
+        if token.lower in self.lexicon.context.catalogue_words or token.stem not in self.lexicon.verbs:
+            return False
+        return token.lower.endswith(("s", "ed")) and (match is None or match.category.modality != "metadata")
+
+    def _mark_heard(self, tokens: list[_Token], matches: dict[int, _Match]) -> None:
+        """What a source of sound does is heard: "wind blows", "an engine is idling", "rain falling on a roof"
+        (the verb after a sound source, within a few words of the same clause, is a sound, not a sight); a
+        vehicle heard doing something ("a tractor idling") is then a sight and a sound, not only an object."""
+        lexicon = self.lexicon
+        context = lexicon.context
+        process = lexicon.categories["sound process"]
+        owner = {i: m for m in matches.values() for i in range(m.start, m.end)}
+        heard = [
+            m
+            for m in matches.values()
+            if m.category.name in context.heard_subjects or tokens[m.end - 1].stem in lexicon.vehicles
+        ]
+        for match in heard:
+            described = [m for m in matches.values() if match.start - 3 <= m.end <= match.start]
+            if any(m.category.name in ("colour", "appearance") for m in described):
+                continue  # "a red car driving": a thing described by its looks is seen
+            index, content = match.end, 0
+            while index < len(tokens) and content < context.heard_gap:
+                token = tokens[index]
+                if token.lower in lexicon.clause_breaks or token.quoted:
+                    break
+                found = owner.get(index)
+                if found is not None:
+                    if found.category.name == "action":
+                        found.category = process
+                        if match.category.name == "object":
+                            match.category = lexicon.categories["sight and sound"]
+                    if found.category.name not in ("sound manner", "loudness"):
+                        break
+                    index = found.end
+                    continue
+                if token.lower not in lexicon.function_words:
+                    if token.stem in lexicon.verbs and token.lower.endswith(("s", "ing", "ed")):
+                        matches[index] = owner[index] = _Match(index, index + 1, process)
+                        if match.category.name == "object":
+                            match.category = lexicon.categories["sight and sound"]
+                        break
+                    content += 1
+                index += 1
+
+    def _mark_backdrop(self, tokens: list[_Token], ordered: list[_Match]) -> None:
+        """The main clause says what the moment is; a clause opened later by "while", "as" or "when" sets the
+        scene around it ("Sheldon gestures with his hand while talking to Amy"), so its cues count for less."""
+        context = self.lexicon.context
+        opened: int | None = None
+        for index, token in enumerate(tokens):
+            if token.lower in context.backdrop_words and any(m.start < index for m in ordered):
+                opened = index
+                break
+        if opened is None:
+            return
+        for match in ordered:
+            if match.start > opened:
+                match.backdrop = True
+
+    def _mark_performance(self, tokens: list[_Token], ordered: list[_Match]) -> None:
+        """Someone playing an instrument ("a man is playing piano", "a band plays on a stage") is a performance
+        one watches as much as hears: the instrument after a performer and a verb of playing counts both ways."""
+        context = self.lexicon.context
+        performance = self.lexicon.categories["performance"]
+        performer_seen = verb_seen = False
+        for match in ordered:
+            if match.category.name in context.performers:
+                performer_seen = True
+            elif performer_seen and any(t.lower in context.performing_verbs for t in tokens[: match.start]):
+                verb_seen = True
+            if verb_seen and match.category.name in ("instrument", "music"):
+                match.category = performance
+
+    def _mark_music(self, tokens: list[_Token], ordered: list[_Match]) -> None:
+        """With music in the query, its mood and recording quality (and what a recording "features") describe
+        what is heard, not the catalogue."""
+        context = self.lexicon.context
+        if not any(m.category.name in context.music_subjects for m in ordered):
+            return
+        quality = self.lexicon.categories["music quality"]
+        for match in ordered:
+            refiled = match.category.name in context.music_refiled or (
+                match.end - match.start == 1 and tokens[match.start].lower in context.music_refiled_words
+            )
+            if refiled and match.negated_from is None:
+                match.category = quality
+
     def _apply_negation(self, tokens: list[_Token], ordered: list[_Match], negators: list[int]) -> None:
         """A negator ("no", "without") lowers the first cue within its scope, and cues chained to it by "or"."""
         for negator in negators:
@@ -305,7 +502,18 @@ class ReferenceTeacher(Router):
         primary = category.vector[MODALITIES.index(category.modality)]
         if match.negated_from is not None:
             return Cue(category.modality, surface, -self.lexicon.negation_factor * primary, category.name, True)
+        if match.backdrop:
+            scale = self.lexicon.context.backdrop_scale
+            return Cue(category.modality, surface, primary * scale, category.name, scale=scale)
         return Cue(category.modality, surface, primary, category.name)
+
+    def _title_year_cue(self, text: str) -> list[Cue]:
+        """A title ending in its year in brackets ("Some Title (1999)") is a catalogue entry."""
+        found = TITLE_YEAR_RE.search(text)
+        if found is None:
+            return []
+        category = self.lexicon.categories["title year"]
+        return [Cue(category.modality, _clip(found.group().strip()), category.vector[3], category.name)]
 
     def _quote_cues(self, text: str, quotes: list[tuple[int, int]]) -> list[Cue]:
         quote = self.lexicon.categories["quote"]

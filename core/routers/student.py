@@ -9,8 +9,10 @@ import numpy as np
 
 from core.distill.artifact import load_student
 from core.distill.student_model import StudentModel
+from core.parsing import round_weight_rows
 from core.pricing import PriceTable
 from core.routers.base import Router, RouterReply
+from core.schema import RoutingDecision
 
 
 class StudentRouter(Router):
@@ -29,8 +31,20 @@ class StudentRouter(Router):
         return cls(load_student(path), prices, router_id)
 
     def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
-        # One featurisation and one matrix product for the whole batch; the base writes the reply text.
-        return [RouterReply(text="", decision=d) for d in self.model.decisions(queries)]
+        # One featurisation and one matrix product for the whole batch, and the weights rounded for the whole
+        # batch at once (the base would round them one by one); the base writes the reply text.
+        probabilities, reasonings = self.model.predict_with_reasoning(queries)
+        rounded = round_weight_rows(probabilities).tolist()
+        return [
+            RouterReply(
+                text="",
+                decision=RoutingDecision(
+                    visual=row[0], audio=row[1], transcription=row[2], metadata=row[3], reasoning=reasoning
+                ),
+                rounded=True,
+            )
+            for row, reasoning in zip(rounded, reasonings, strict=True)
+        ]
 
     # ---- confidence, for a cascade (core.routers.cascade) ----------------------------------------------------
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfTransformer
 
 # How many hits each channel hands to fusion (an OpenSearch sub-query's k plays this part).
 DEFAULT_DEPTH = 100
@@ -165,8 +164,12 @@ class LocalTextSimilarity(Channel):
         return channel
 
     def _init(self, name: str, ngrams: CharNgrams, counts: sp.csr_matrix) -> None:
+        # Imported here, not at the top: every command of the CLI loads this module, and sklearn takes seconds.
+        from sklearn.feature_extraction.text import TfidfTransformer
+
         self.name = name
         self._ngrams = ngrams
+
         weighting = TfidfTransformer(sublinear_tf=True)
         # Rows are unit length, so a dot product with the (unit) query vector is the cosine. Kept transposed
         # (n-grams x rows): a query touches only the rows of its own n-grams.

@@ -172,7 +172,6 @@ def test_the_judge_needs_amazon_bedrock_and_says_so_before_routing(capsys, files
 
 
 def test_an_expectation_file_gives_accuracy_per_channel(capsys):
-    pytest.importorskip("core.datasets.expectations", reason="the expectation-file reader lands with the routing work")
     code, out, _ = run_cli(capsys, "evaluate", "--studio-expectations", "--router", "teacher", "--json", "--no-save")
     figures = json.loads(out)["routers"]["teacher"]
     assert code == 0 and figures["rubric_mean"] is None

@@ -1,0 +1,45 @@
+"""One query goes through the student's dense path (no sparse matrices); it must give what a batch gives."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.distill.trainer import TrainingConfig, decision_targets, train_student
+from core.routers.reference import ReferenceTeacher
+from core.synth import DataMix, generate
+
+ODD = [
+    'Anna tells "Ben" she is LEAVING in 2019',
+    "THE MATRIX (1999)",
+    "it's Bob's car 1080p at 60fps",
+    "x",
+    "rain rain rain on a tin roof",
+]
+
+
+def test_one_query_gets_the_weights_and_reasoning_of_the_batch_path():
+    queries = [q.query for q in generate(DataMix(total=600, seed=5))]
+    targets = decision_targets([r.decision for r in ReferenceTeacher().route_batch(queries)])
+    model = train_student(queries, targets, TrainingConfig(epochs=3, members=1))
+    probe = [*queries[:200], *ODD]
+    batch, reasons = model.predict_with_reasoning(probe)
+    for query, row, reason in zip(probe, batch, reasons, strict=True):
+        one = model.decisions([query])[0]  # one query: the dense path
+        assert np.allclose(list(one.weights().values()), row, atol=1e-5), query
+        assert one.reasoning == reason, query
+
+
+def test_the_batch_rounding_and_the_reply_text_are_those_of_the_one_by_one_versions():
+    import json
+
+    from core.parsing import round_weight_rows, round_weights
+    from core.routers.base import _decision_json
+    from core.schema import MODALITIES, RoutingDecision
+
+    rng = np.random.default_rng(0)
+    rows = np.vstack([rng.dirichlet([0.5] * 4, size=3000), [[0.25] * 4, [0.5, 0.5, 0, 0], [1 / 3, 1 / 3, 1 / 3, 0]]])
+    for row, fast in zip(rows, round_weight_rows(rows), strict=True):
+        slow = round_weights(dict(zip(MODALITIES, row.tolist(), strict=True)))
+        assert [slow[m] for m in MODALITIES] == fast.tolist()
+    decision = RoutingDecision(visual=0.35, audio=0.05, transcription=0.6, metadata=0.0, reasoning='said "hi" — é\n')
+    assert _decision_json(decision) == json.dumps(decision.to_json_dict(), ensure_ascii=False)
