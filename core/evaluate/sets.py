@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
+from core.datasets.expectations import ExpectationFile, read_expectations
 from core.datasets.files import UNKNOWN_TAG, DatasetTags, LoadedDataset, read_dataset
 from core.schema import MODALITIES, RoutingDecision
 
@@ -210,33 +211,9 @@ def _from_loaded(loaded: LoadedDataset, kind: SetKind, name: str, source: str) -
 
 
 # ---- expectation sets ----------------------------------------------------------------------------------------
-# The reader is core.datasets.expectations (JSONL or CSV, line-numbered problems); this module relies only on
-# the small protocol below (the reader's ExpectationFile and Expectation have this shape).
 
 
-class ExpectationLike(Protocol):
-    @property
-    def query(self) -> str: ...
-    @property
-    def expected(self) -> str: ...
-    @property
-    def source(self) -> str | None: ...
-    @property
-    def line(self) -> int: ...
-
-
-class ExpectationFileLike(Protocol):
-    @property
-    def expectations(self) -> Sequence[ExpectationLike]: ...
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def verdict(self) -> str: ...
-
-    def lines(self) -> list[str]: ...
-
-
-def from_expectations(expectations: ExpectationFileLike, name: str, source: str) -> EvaluationSet:
+def from_expectations(expectations: ExpectationFile, name: str, source: str) -> EvaluationSet:
     """An expectation file read by the reader, as an EvaluationSet (refused with its problems when invalid)."""
     if not expectations.ok:
         raise EvaluationSetError(
@@ -273,11 +250,7 @@ def load_expectation_upload(data: bytes, filename: str) -> EvaluationSet:
     return from_expectations(expectations, filename, filename)
 
 
-def _read_expectations(path: Path, shown: str) -> ExpectationFileLike:
-    try:
-        from core.datasets.expectations import read_expectations
-    except ModuleNotFoundError as exc:  # the reader lands with the routing work; say so instead of failing
-        raise EvaluationSetError("This build cannot read expectation files yet (core.datasets.expectations).") from exc
+def _read_expectations(path: Path, shown: str) -> ExpectationFile:
     try:
         return read_expectations(path)
     except OSError as exc:

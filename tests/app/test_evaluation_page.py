@@ -145,7 +145,6 @@ def test_a_broken_labelled_file_lists_its_line_numbers_and_a_good_one_evaluates(
 
 
 def test_an_imported_expectation_file_with_a_broken_line_names_that_line(app):
-    pytest.importorskip("core.datasets.expectations", reason="the expectation-file reader lands with the routing work")
     at = open_page(app, PAGE)
     at.radio(key=sets.SOURCE_KEY).set_value("expectations").run()
     at.radio(key=sets.EXPECTATIONS_KEY).set_value(sets.IMPORTED_SET).run()
