@@ -294,9 +294,7 @@ def test_monthly_projection_scales_cost_and_time_with_the_volume(heldout_file):
 
 
 def test_an_uploaded_expectation_file_is_named_as_uploaded_never_by_its_temporary_copy(monkeypatch):
-    import sys
-    import types
-
+    from core.evaluate import sets
     from core.evaluate.sets import EvaluationSetError, load_expectation_upload
 
     seen = []
@@ -305,9 +303,7 @@ def test_an_uploaded_expectation_file_is_named_as_uploaded_never_by_its_temporar
         seen.append(path.suffix)
         return _ExpectationFile([], ["line 2: unknown channel 'colour'"])
 
-    monkeypatch.setitem(
-        sys.modules, "core.datasets.expectations", types.SimpleNamespace(read_expectations=read_expectations)
-    )
+    monkeypatch.setattr(sets, "read_expectations", read_expectations)
     with pytest.raises(EvaluationSetError) as raised:
         load_expectation_upload(b'{"query": "a", "expected": "audio"}\n', "team.CSV")
     assert seen == [".csv"]
