@@ -1,6 +1,6 @@
-"""The Playground in a real browser at 1024 px, with a local student deployed through core: the teacher and the
-student side by side on one query (screenshot test-artifacts/playground-1024.png), then a batch compared and
-filtered to where they disagree."""
+"""Deploy, then the Playground, in a real browser at 1024 px: a trained local student is deployed and made the active
+student on the Deployments page, then the teacher and the student side by side on one query (screenshot
+test-artifacts/playground-1024.png), then a batch compared and filtered to where they disagree."""
 
 from __future__ import annotations
 
@@ -16,10 +16,22 @@ from core.settings import Settings
 from core.store import Store
 from core.synth import DataMix, generate
 from tests.e2e.browser import BROWSER_TEST_MARKS, screenshot_whole_page
-from tests.e2e.ui import STEP_MS, charts, exceptions, main_area, open_from_sidebar, shown, tables
+from tests.e2e.ui import (
+    FIRST_LOAD_MS,
+    STEP_MS,
+    charts,
+    exceptions,
+    main_area,
+    open_from_sidebar,
+    shown,
+    tables,
+    wait_until_drawn,
+)
 
 pytestmark = BROWSER_TEST_MARKS
 NARROW = {"width": 1024, "height": 900}
+# Starting an endpoint process (imports, model load, self-test) takes seconds.
+ENDPOINT_MS = 60_000
 QUERY = "dog barking loudly"
 BATCH = [
     "dog barking loudly",
@@ -33,20 +45,19 @@ BATCH = [
 
 @pytest.fixture(scope="module")
 def deployed(studio):
-    """A student trained and deployed in the studio's data directory, the active student; deleted at the end."""
+    """A student trained and registered in the studio's data directory (the page deploys it); every deployment is
+    deleted at the end."""
     store = Store(studio.data_dir / "studio.db")
     queries = [q.query for q in generate(DataMix(total=300, seed=5))]
     decisions = [r.decision for r in ReferenceTeacher().route_batch(queries)]
     registry = ModelRegistry(store, studio.data_dir)
     student = train_student(queries, decision_targets(decisions), TrainingConfig(epochs=3, validation_ratio=0.0))
-    model = registry.register("student-one", None, None, save_student(student, registry.model_dir("m1")), {})
+    registry.register("student-one", None, None, save_student(student, registry.model_dir("m1")), {})
     backend = LocalBackend(Settings(data_dir=studio.data_dir), store)
     service = backend.deployments()
-    service.create("live", model.id)
-    assert service.wait_until_settled("live").ready, service.log_text("live")
-    service.set_active_student("live")
     yield backend
-    service.delete("live")
+    for deployment in service.list():  # no endpoint process outlives the test
+        service.delete(deployment.name)
 
 
 def test_teacher_and_student_side_by_side_then_a_batch_filtered_to_disagreements(studio, deployed, browser, artifacts):
@@ -54,6 +65,18 @@ def test_teacher_and_student_side_by_side_then_a_batch_filtered_to_disagreements
 
     context = browser.new_context(viewport=NARROW)
     page = context.new_page()
+    page.goto(f"{studio.url}/deployments")
+    main = main_area(page)
+    expect(main.get_by_role("heading", name="Deployments").first).to_be_visible(timeout=FIRST_LOAD_MS)
+    name = main.get_by_role("textbox", name="Deployment name")
+    name.fill("live")
+    name.press("Enter")
+    wait_until_drawn(page, STEP_MS)
+    main.get_by_role("button", name="Deploy", exact=True).click()
+    expect(main.get_by_role("button", name="Set as active student")).to_be_visible(timeout=ENDPOINT_MS)
+    main.get_by_role("button", name="Set as active student").click()
+    expect(shown(main, "live is the active student", exact=False).first).to_be_visible(timeout=STEP_MS)
+
     main = open_from_sidebar(page, studio.url, "Playground", "Playground")
     expect(shown(main, "Active student (live)").first).to_be_visible(timeout=STEP_MS)
 
