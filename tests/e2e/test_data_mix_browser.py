@@ -18,6 +18,7 @@ from tests.e2e.ui import (
     open_from_sidebar,
     shown,
     tables,
+    wait_until_drawn,
 )
 
 pytestmark = BROWSER_TEST_MARKS
@@ -31,7 +32,8 @@ def open_data_mix(page, url: str):
 
     main = open_from_sidebar(page, url, "Data Mix", "Data Mix")
     expect(main.get_by_text("Focus", exact=True)).to_be_visible(timeout=STEP_MS)
-    return main
+    # Type only once the first run has drawn everything: a box filled mid-run can be redrawn as another widget.
+    return wait_until_drawn(page, STEP_MS)
 
 
 def test_generate_see_save_and_download_a_small_mix(studio, page, artifacts):
@@ -44,6 +46,7 @@ def test_generate_see_save_and_download_a_small_mix(studio, page, artifacts):
     total = main.get_by_role("textbox", name="Queries to generate")
     total.fill(str(TOTAL))
     total.press("Enter")
+    wait_until_drawn(page, STEP_MS)
     generate = main.get_by_role("button", name=f"Generate and label {TOTAL} queries")
     expect(generate).to_be_visible(timeout=STEP_MS)
     generate.click()
@@ -110,6 +113,7 @@ def test_a_prompt_without_the_query_placeholder_shows_the_error(studio, page):
     template = main.get_by_label("Prompt template")
     template.fill("Route the query, please.")
     template.press("Control+Enter")
+    wait_until_drawn(page, STEP_MS)
 
     # Under the prompt, and beside the Generate button it turns off.
     problem = shown(main, "The teacher prompt must contain {query}", exact=False)
@@ -128,6 +132,7 @@ def test_bad_input_a_total_out_of_range_turns_generate_off_and_never_shows_the_o
     for typed in ("0", "-5", "99999999"):
         total.fill(typed)
         total.press("Enter")
+        wait_until_drawn(page, STEP_MS)
         generate = main.get_by_role("button", name="Generate and label queries", exact=True)
         expect(generate).to_be_disabled(timeout=STEP_MS)
         expect(shown(main, f"the box holds '{typed}'", exact=False)).to_be_visible()
@@ -135,6 +140,7 @@ def test_bad_input_a_total_out_of_range_turns_generate_off_and_never_shows_the_o
 
     total.fill("300")
     total.press("Enter")
+    wait_until_drawn(page, STEP_MS)
     expect(main.get_by_role("button", name="Generate and label 300 queries")).to_be_enabled(timeout=STEP_MS)
     expect(exceptions(page)).to_have_count(0)
 
@@ -146,6 +152,7 @@ def test_fault_a_reload_keeps_the_mix_and_brings_the_unsaved_set_back(studio, pa
     total = main.get_by_role("textbox", name="Queries to generate")
     total.fill("250")
     total.press("Enter")
+    wait_until_drawn(page, STEP_MS)
     main.get_by_role("button", name="Generate and label 250 queries").click()
     expect(main.get_by_text("the first 200 of 250", exact=False)).to_be_visible(timeout=STEP_MS)
     expect(shown(main, "This set is not saved yet.", exact=False)).to_be_visible()
