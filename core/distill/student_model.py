@@ -28,6 +28,8 @@ MIN_PUSH = 0.02
 # Words whose summed embedding one-query routing remembers (a cache, cleared when full).
 WORD_VECTOR_CACHE = 50_000
 DEFAULT_TOP_K = 3
+# Parts whose pushes are worked out at once (a buffer of PART_CHUNK x hidden units that stays in cache).
+PART_CHUNK = 4096
 NO_DRIVER_REASONING = "Student: no single word stood out; these are close to its usual weights."
 
 
@@ -177,8 +179,8 @@ class StudentModel:
         hidden_input += self.hidden_bias
         return hidden_input, part_embeddings
 
-    def _logits(self, hidden_input: np.ndarray, in_place: bool = False) -> np.ndarray:
-        hidden = np.tanh(hidden_input, out=hidden_input if in_place else None)
+    def _logits(self, hidden_input: np.ndarray) -> np.ndarray:
+        hidden = np.tanh(hidden_input)
         return (hidden @ self.output_weights + self.output_bias).astype(np.float64)
 
     # ---- one query without sparse matrices: the same sums, in a few dense steps -----------------------------
@@ -250,19 +252,41 @@ class StudentModel:
         self, hidden_input: np.ndarray, part_embeddings: np.ndarray, part_query: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         probabilities = softmax(self._logits(hidden_input))
-        # One part x hidden buffer, reused in place: these are the largest arrays of a batch.
-        buffer = np.take(hidden_input, part_query, axis=0)
-        buffer -= part_embeddings
-        without = softmax(self._logits(buffer, in_place=True))
-        np.add(part_embeddings, self.hidden_bias, out=buffer)
-        alone = softmax(self._logits(buffer, in_place=True))
+        without, alone = self._part_logits(hidden_input, part_embeddings, part_query)
         empty = softmax(self._logits(self.hidden_bias[None, :]))
         pushes = probabilities[part_query]
-        pushes -= without
-        pushes += alone
+        pushes -= softmax(without)
+        pushes += softmax(alone)
         pushes -= empty
         pushes *= 0.5
         return probabilities, pushes
+
+    def _part_logits(
+        self, hidden_input: np.ndarray, part_embeddings: np.ndarray, part_query: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The logits of each query without each of its parts, and of each part alone.
+
+        Worked through PART_CHUNK parts at a time in one reused buffer: the part x hidden arrays of a whole
+        batch are far larger than the processor's cache, and each step over them would read them from
+        memory again. Row by row the arithmetic is the one of _logits.
+        """
+        n_parts = len(part_query)
+        without = np.empty((n_parts, len(MODALITIES)), dtype=FEATURE_DTYPE)
+        alone = np.empty_like(without)
+        buffer = np.empty((min(n_parts, PART_CHUNK), self.hidden_units), dtype=FEATURE_DTYPE)
+        for start in range(0, n_parts, PART_CHUNK):
+            end = min(n_parts, start + PART_CHUNK)
+            chunk, parts = buffer[: end - start], part_embeddings[start:end]
+            np.take(hidden_input, part_query[start:end], axis=0, out=chunk)
+            chunk -= parts
+            np.tanh(chunk, out=chunk)
+            np.matmul(chunk, self.output_weights, out=without[start:end])
+            np.add(parts, self.hidden_bias, out=chunk)
+            np.tanh(chunk, out=chunk)
+            np.matmul(chunk, self.output_weights, out=alone[start:end])
+        without += self.output_bias
+        alone += self.output_bias
+        return without.astype(np.float64), alone.astype(np.float64)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
