@@ -43,3 +43,20 @@ def test_the_batch_rounding_and_the_reply_text_are_those_of_the_one_by_one_versi
         assert [slow[m] for m in MODALITIES] == fast.tolist()
     decision = RoutingDecision(visual=0.35, audio=0.05, transcription=0.6, metadata=0.0, reasoning='said "hi" — é\n')
     assert _decision_json(decision) == json.dumps(decision.to_json_dict(), ensure_ascii=False)
+
+
+def test_a_query_capitalised_only_at_its_start_splits_as_the_general_way_splits_it():
+    from core.distill.features import _split_with_shapes, split_query
+
+    sentence_case = [
+        "Rain on a tin roof at night",
+        "Street vendors in a market, then street music",
+        "A kettle. then a whistle",
+        "Σοφία λέει ότι φεύγει",
+        "İstanbul ferry horn",
+        "Ǆ is a titlecase letter",
+        "A supercalifragilisticexpialidociouslylongwordhere appears",
+        "Ⅻ roman numeral clock chimes",
+    ]
+    for query in sentence_case:
+        assert split_query(query) == _split_with_shapes(query), query
