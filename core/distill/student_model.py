@@ -245,14 +245,60 @@ class StudentModel:
         repeat). With two players this average is exactly their Shapley value. Pushes are in weight
         units: positive means "this part raised this weight", and each row sums to zero.
         """
-        hidden_input, part_embeddings = self._hidden_input(features)
-        return self._pushes(hidden_input, part_embeddings, features.part_query)
+        # The sums of _hidden_input and the logits of _part_logits, worked through whole queries of about
+        # PART_CHUNK parts at a time: no part x hidden array of the whole batch is ever made (those are far
+        # larger than the processor's cache). Row by row the arithmetic is theirs, in the same order.
+        n_queries, part_query, hidden = features.n_queries, features.part_query, self.hidden_units
+        word_embeddings = np.zeros((len(features.words) + 1, hidden), dtype=FEATURE_DTYPE)
+        word_embeddings[:-1] = self._known_columns(features.word_matrix) @ self.embeddings
+        part_extra = self._known_columns(features.part_extra)
+        query_extra = self._known_columns(features.query_extra) @ self.embeddings
+        query_starts = np.searchsorted(part_query, np.arange(n_queries + 1))
+        n_parts = len(part_query)
+        hidden_input = np.empty((n_queries, hidden), dtype=FEATURE_DTYPE)
+        without = np.empty((n_parts, len(MODALITIES)), dtype=FEATURE_DTYPE)
+        alone = np.empty_like(without)
+        longest = int(np.diff(query_starts).max()) if n_queries else 0
+        parts_buffer = np.empty((max(PART_CHUNK, longest), hidden), dtype=FEATURE_DTYPE)
+        buffer = np.empty_like(parts_buffer)
+        first = 0
+        while first < n_queries:
+            # Whole queries, as many as fit in a chunk (at least one, however many parts it has).
+            last = max(first + 1, int(np.searchsorted(query_starts, query_starts[first] + PART_CHUNK, "right")) - 1)
+            start, end = int(query_starts[first]), int(query_starts[last])
+            parts, chunk = parts_buffer[: end - start], buffer[: end - start]
+            np.take(word_embeddings, features.part_word[start:end], axis=0, out=parts)
+            parts += part_extra[start:end] @ self.embeddings
+            local = part_query[start:end] - first
+            ones = np.ones(end - start, dtype=FEATURE_DTYPE)
+            indptr = query_starts[first : last + 1] - start
+            sums = sp.csr_matrix((ones, np.arange(end - start), indptr), shape=(last - first, end - start))
+            query_hidden = hidden_input[first:last]
+            query_hidden[:] = sums @ parts
+            query_hidden += query_extra[first:last]
+            query_hidden += self.hidden_bias
+            np.take(query_hidden, local, axis=0, out=chunk)
+            chunk -= parts
+            np.tanh(chunk, out=chunk)
+            np.matmul(chunk, self.output_weights, out=without[start:end])
+            np.add(parts, self.hidden_bias, out=chunk)
+            np.tanh(chunk, out=chunk)
+            np.matmul(chunk, self.output_weights, out=alone[start:end])
+            first = last
+        without += self.output_bias
+        alone += self.output_bias
+        return self._combine(hidden_input, without.astype(np.float64), alone.astype(np.float64), part_query)
 
     def _pushes(
         self, hidden_input: np.ndarray, part_embeddings: np.ndarray, part_query: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        probabilities = softmax(self._logits(hidden_input))
         without, alone = self._part_logits(hidden_input, part_embeddings, part_query)
+        return self._combine(hidden_input, without, alone, part_query)
+
+    def _combine(
+        self, hidden_input: np.ndarray, without: np.ndarray, alone: np.ndarray, part_query: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        probabilities = softmax(self._logits(hidden_input))
         empty = softmax(self._logits(self.hidden_bias[None, :]))
         pushes = probabilities[part_query]
         pushes -= softmax(without)
