@@ -11,8 +11,10 @@ their number. Its on-disk form lives in core.distill.artifact.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from itertools import pairwise
 from typing import Any
 
@@ -117,8 +119,9 @@ class StudentModel:
     def predict_proba(self, queries: Sequence[str]) -> np.ndarray:
         """Weights over MODALITIES for each query, shape (n, 4), each row summing to 1."""
         features = self.featurizer.features(queries)
-        hidden_input, _ = self._hidden_input(features)
-        return softmax(self._logits(hidden_input))
+        with one_blas_thread():
+            hidden_input, _ = self._hidden_input(features)
+            return softmax(self._logits(hidden_input))
 
     def predict_with_reasoning(
         self, queries: Sequence[str], top_k: int = DEFAULT_TOP_K
@@ -127,7 +130,8 @@ class StudentModel:
         if len(queries) == 1:
             return self._predict_one(queries[0], top_k)
         features = self.featurizer.features(queries)
-        probabilities, pushes = self._probabilities_and_pushes(features)
+        with one_blas_thread():
+            probabilities, pushes = self._probabilities_and_pushes(features)
         return probabilities, _reasoning_sentences(
             len(queries), features.part_query, features.part_names, pushes, top_k
         )
@@ -333,6 +337,20 @@ class StudentModel:
         without += self.output_bias
         alone += self.output_bias
         return without.astype(np.float64), alone.astype(np.float64)
+
+
+def one_blas_thread() -> AbstractContextManager[object]:
+    """BLAS held to one thread while the student multiplies: its products (a few thousand rows by the
+    hidden units by four channels) are too small to share, and on a machine whose other core is busy
+    OpenBLAS's threads wait for each other (a 10,000 batch's pushes took two to three times as long)."""
+    return _blas_threads().limit(limits=1, user_api="blas")
+
+
+@cache
+def _blas_threads() -> Any:
+    from threadpoolctl import ThreadpoolController  # here: finding the loaded BLAS takes a few milliseconds
+
+    return ThreadpoolController()
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
