@@ -376,20 +376,24 @@ def _reasoning_sentences(
     order = strong[np.argsort(query_ids[strong] * stride - best_push[strong], kind="stable")]
     starts = np.searchsorted(query_ids[order], np.arange(n_queries + 1)).tolist()
     # Plain lists from here: indexing them in the per-query loop is far cheaper than indexing arrays.
-    chosen_names = [names[i] for i in order.tolist()]
+    chosen_names = [f"'{names[i]}'" for i in order.tolist()]
     chosen_modalities = [MODALITIES[i] for i in pushes[order].argmax(axis=1).tolist()]
-    for query_id in range(n_queries):
-        start, end = starts[query_id], min(starts[query_id + 1], starts[query_id] + top_k)
-        if end > start:
+    for query_id, start, next_start in zip(range(n_queries), starts, starts[1:], strict=False):
+        if next_start > start:
+            end = min(next_start, start + top_k)
             sentences[query_id] = _sentence(chosen_names[start:end], chosen_modalities[start:end])
     return sentences
 
 
-def _sentence(parts: list[str], modalities: list[str]) -> str:
+def _sentence(quoted: list[str], modalities: list[str]) -> str:
+    """The reasoning naming these parts (already in quotes), grouped by the modality each pushed."""
+    first = modalities[0]
+    if modalities.count(first) == len(modalities):  # one modality (the usual case): no grouping needed
+        return f"Student: {_and_join(quoted)} pushed {first}."
     grouped: dict[str, list[str]] = {}
-    for part, modality in zip(parts, modalities, strict=True):
-        grouped.setdefault(modality, []).append(f"'{part}'")
-    parts = [f"{_and_join(quoted)} pushed {modality}" for modality, quoted in grouped.items()]
+    for part, modality in zip(quoted, modalities, strict=True):
+        grouped.setdefault(modality, []).append(part)
+    parts = [f"{_and_join(items)} pushed {modality}" for modality, items in grouped.items()]
     return "Student: " + "; ".join(parts) + "."
 
 
