@@ -93,7 +93,7 @@ class FeatureConfig(BaseModel):
         return 2 * self.n_features
 
 
-@dataclass
+@dataclass(slots=True)
 class SplitQuery:
     """A query's parts in order (distinct words, numbers, quotations) and its whole-query features.
 
@@ -341,6 +341,10 @@ def split_query(query: str) -> SplitQuery:
     queries are plain lower-case words and take the short way."""
     text = query[:MAX_QUERY_CHARS].replace("’", "'") if isinstance(query, str) else ""
     if not text.islower() or DIGIT_OR_QUOTE_RE.search(text):
+        # A sentence's capital first letter says nothing: such a query takes a short way too.
+        sentence_case = text[:1].isupper() and "'" not in text and (rest := text[1:]).lower() == rest
+        if sentence_case and DIGIT_OR_QUOTE_RE.search(text) is None:
+            return _split_sentence_case(text)
         return _split_with_shapes(text)
     words = WORD_RE.findall(text)
     del words[MAX_WORDS:]
@@ -349,6 +353,22 @@ def split_query(query: str) -> SplitQuery:
     distinct = list(dict.fromkeys(words))
     position = dict(zip(distinct, range(len(distinct)), strict=True))
     return SplitQuery(distinct, distinct, [], [], list(map(position.__getitem__, words)), [])
+
+
+def _split_sentence_case(text: str) -> SplitQuery:
+    """What _split_with_shapes gives for a query whose only capital is its first letter, without digits,
+    quotation marks or apostrophes: no shapes (a sentence's first word is no name), the first word lower-cased
+    and named as written."""
+    words = WORD_RE.findall(text)
+    del words[MAX_WORDS:]
+    first = words[0]
+    words[0] = first.lower()
+    distinct = list(dict.fromkeys(words))
+    position = dict(zip(distinct, range(len(distinct)), strict=True))
+    names = [first, *distinct[1:]]
+    if max(map(len, names)) > MAX_PART_NAME:
+        names = [name if len(name) <= MAX_PART_NAME else name[: MAX_PART_NAME - 1] + "…" for name in names]
+    return SplitQuery(names, distinct, [], [], list(map(position.__getitem__, words)), [])
 
 
 def _split_with_shapes(text: str) -> SplitQuery:
@@ -370,14 +390,22 @@ def _split_with_shapes(text: str) -> SplitQuery:
     lowered = [surface.lower() for surface in surfaces]
     if "'" in text:
         lowered = [_without_possessive(word) for word in lowered]
-    position = {word: index for index, word in enumerate(dict.fromkeys(lowered))}  # part key -> part index
+    distinct = list(dict.fromkeys(lowered))
+    position = dict(zip(distinct, range(len(distinct)), strict=True))  # part key -> part index
     # Reversed, so that each word keeps its first spelling.
     first_spelling = dict(zip(reversed(lowered), reversed(surfaces), strict=True))
-    names = [first_spelling[word] for word in position]
-    has_digits = DIGIT_RE.search(text) is not None
-    numbers = dict.fromkeys(w for w in position if has_digits and not w.isalpha() and DIGIT_RE.search(w))
-    words: list[str | None] = [None if word in numbers else word for word in position]
-    sequence = [-1 if word in numbers else position[word] for word in lowered]  # -1: a number breaks a pair
+    names = list(map(first_spelling.__getitem__, distinct))
+    numbers = (
+        dict.fromkeys(w for w in distinct if not w.isalpha() and DIGIT_RE.search(w))
+        if DIGIT_RE.search(text) is not None
+        else {}
+    )
+    words: list[str | None]
+    if numbers:
+        words = [None if word in numbers else word for word in distinct]
+        sequence = [-1 if word in numbers else position[word] for word in lowered]  # -1: a number breaks a pair
+    else:
+        words, sequence = distinct, list(map(position.__getitem__, lowered))
     shapes: dict[tuple[int, str], None] = {}  # (part, shape), distinct: a part counts once like a cue read twice
     for number in numbers:
         for shape in _digit_shapes(number):
@@ -400,7 +428,8 @@ def _split_with_shapes(text: str) -> SplitQuery:
             names.append(quoted)
             words.append(None)
         shapes[(position[quoted.lower()], QUOTATION)] = None
-    names = [name if len(name) <= MAX_PART_NAME else name[: MAX_PART_NAME - 1] + "…" for name in names]
+    if names and max(map(len, names)) > MAX_PART_NAME:
+        names = [name if len(name) <= MAX_PART_NAME else name[: MAX_PART_NAME - 1] + "…" for name in names]
     return SplitQuery(names, words, [part for part, _ in shapes], [shape for _, shape in shapes], sequence, whole)
 
 

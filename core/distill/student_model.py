@@ -11,8 +11,10 @@ their number. Its on-disk form lives in core.distill.artifact.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from itertools import pairwise
 from typing import Any
 
@@ -28,6 +30,8 @@ MIN_PUSH = 0.02
 # Words whose summed embedding one-query routing remembers (a cache, cleared when full).
 WORD_VECTOR_CACHE = 50_000
 DEFAULT_TOP_K = 3
+# Parts whose pushes are worked out at once (a buffer of PART_CHUNK x hidden units that stays in cache).
+PART_CHUNK = 4096
 NO_DRIVER_REASONING = "Student: no single word stood out; these are close to its usual weights."
 
 
@@ -115,8 +119,9 @@ class StudentModel:
     def predict_proba(self, queries: Sequence[str]) -> np.ndarray:
         """Weights over MODALITIES for each query, shape (n, 4), each row summing to 1."""
         features = self.featurizer.features(queries)
-        hidden_input, _ = self._hidden_input(features)
-        return softmax(self._logits(hidden_input))
+        with one_blas_thread():
+            hidden_input, _ = self._hidden_input(features)
+            return softmax(self._logits(hidden_input))
 
     def predict_with_reasoning(
         self, queries: Sequence[str], top_k: int = DEFAULT_TOP_K
@@ -125,7 +130,8 @@ class StudentModel:
         if len(queries) == 1:
             return self._predict_one(queries[0], top_k)
         features = self.featurizer.features(queries)
-        probabilities, pushes = self._probabilities_and_pushes(features)
+        with one_blas_thread():
+            probabilities, pushes = self._probabilities_and_pushes(features)
         return probabilities, _reasoning_sentences(
             len(queries), features.part_query, features.part_names, pushes, top_k
         )
@@ -177,8 +183,8 @@ class StudentModel:
         hidden_input += self.hidden_bias
         return hidden_input, part_embeddings
 
-    def _logits(self, hidden_input: np.ndarray, in_place: bool = False) -> np.ndarray:
-        hidden = np.tanh(hidden_input, out=hidden_input if in_place else None)
+    def _logits(self, hidden_input: np.ndarray) -> np.ndarray:
+        hidden = np.tanh(hidden_input)
         return (hidden @ self.output_weights + self.output_bias).astype(np.float64)
 
     # ---- one query without sparse matrices: the same sums, in a few dense steps -----------------------------
@@ -243,26 +249,108 @@ class StudentModel:
         repeat). With two players this average is exactly their Shapley value. Pushes are in weight
         units: positive means "this part raised this weight", and each row sums to zero.
         """
-        hidden_input, part_embeddings = self._hidden_input(features)
-        return self._pushes(hidden_input, part_embeddings, features.part_query)
+        # The sums of _hidden_input and the logits of _part_logits, worked through whole queries of about
+        # PART_CHUNK parts at a time: no part x hidden array of the whole batch is ever made (those are far
+        # larger than the processor's cache). Row by row the arithmetic is theirs, in the same order.
+        n_queries, part_query, hidden = features.n_queries, features.part_query, self.hidden_units
+        word_embeddings = np.zeros((len(features.words) + 1, hidden), dtype=FEATURE_DTYPE)
+        word_embeddings[:-1] = self._known_columns(features.word_matrix) @ self.embeddings
+        part_extra = self._known_columns(features.part_extra)
+        query_extra = self._known_columns(features.query_extra) @ self.embeddings
+        query_starts = np.searchsorted(part_query, np.arange(n_queries + 1))
+        n_parts = len(part_query)
+        hidden_input = np.empty((n_queries, hidden), dtype=FEATURE_DTYPE)
+        without = np.empty((n_parts, len(MODALITIES)), dtype=FEATURE_DTYPE)
+        alone = np.empty_like(without)
+        longest = int(np.diff(query_starts).max()) if n_queries else 0
+        parts_buffer = np.empty((max(PART_CHUNK, longest), hidden), dtype=FEATURE_DTYPE)
+        buffer = np.empty_like(parts_buffer)
+        first = 0
+        while first < n_queries:
+            # Whole queries, as many as fit in a chunk (at least one, however many parts it has).
+            last = max(first + 1, int(np.searchsorted(query_starts, query_starts[first] + PART_CHUNK, "right")) - 1)
+            start, end = int(query_starts[first]), int(query_starts[last])
+            parts, chunk = parts_buffer[: end - start], buffer[: end - start]
+            np.take(word_embeddings, features.part_word[start:end], axis=0, out=parts)
+            parts += part_extra[start:end] @ self.embeddings
+            local = part_query[start:end] - first
+            ones = np.ones(end - start, dtype=FEATURE_DTYPE)
+            indptr = query_starts[first : last + 1] - start
+            sums = sp.csr_matrix((ones, np.arange(end - start), indptr), shape=(last - first, end - start))
+            query_hidden = hidden_input[first:last]
+            query_hidden[:] = sums @ parts
+            query_hidden += query_extra[first:last]
+            query_hidden += self.hidden_bias
+            np.take(query_hidden, local, axis=0, out=chunk)
+            chunk -= parts
+            np.tanh(chunk, out=chunk)
+            np.matmul(chunk, self.output_weights, out=without[start:end])
+            np.add(parts, self.hidden_bias, out=chunk)
+            np.tanh(chunk, out=chunk)
+            np.matmul(chunk, self.output_weights, out=alone[start:end])
+            first = last
+        without += self.output_bias
+        alone += self.output_bias
+        return self._combine(hidden_input, without.astype(np.float64), alone.astype(np.float64), part_query)
 
     def _pushes(
         self, hidden_input: np.ndarray, part_embeddings: np.ndarray, part_query: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
+        without, alone = self._part_logits(hidden_input, part_embeddings, part_query)
+        return self._combine(hidden_input, without, alone, part_query)
+
+    def _combine(
+        self, hidden_input: np.ndarray, without: np.ndarray, alone: np.ndarray, part_query: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         probabilities = softmax(self._logits(hidden_input))
-        # One part x hidden buffer, reused in place: these are the largest arrays of a batch.
-        buffer = np.take(hidden_input, part_query, axis=0)
-        buffer -= part_embeddings
-        without = softmax(self._logits(buffer, in_place=True))
-        np.add(part_embeddings, self.hidden_bias, out=buffer)
-        alone = softmax(self._logits(buffer, in_place=True))
         empty = softmax(self._logits(self.hidden_bias[None, :]))
         pushes = probabilities[part_query]
-        pushes -= without
-        pushes += alone
+        pushes -= softmax(without)
+        pushes += softmax(alone)
         pushes -= empty
         pushes *= 0.5
         return probabilities, pushes
+
+    def _part_logits(
+        self, hidden_input: np.ndarray, part_embeddings: np.ndarray, part_query: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The logits of each query without each of its parts, and of each part alone.
+
+        Worked through PART_CHUNK parts at a time in one reused buffer: the part x hidden arrays of a whole
+        batch are far larger than the processor's cache, and each step over them would read them from
+        memory again. Row by row the arithmetic is the one of _logits.
+        """
+        n_parts = len(part_query)
+        without = np.empty((n_parts, len(MODALITIES)), dtype=FEATURE_DTYPE)
+        alone = np.empty_like(without)
+        buffer = np.empty((min(n_parts, PART_CHUNK), self.hidden_units), dtype=FEATURE_DTYPE)
+        for start in range(0, n_parts, PART_CHUNK):
+            end = min(n_parts, start + PART_CHUNK)
+            chunk, parts = buffer[: end - start], part_embeddings[start:end]
+            np.take(hidden_input, part_query[start:end], axis=0, out=chunk)
+            chunk -= parts
+            np.tanh(chunk, out=chunk)
+            np.matmul(chunk, self.output_weights, out=without[start:end])
+            np.add(parts, self.hidden_bias, out=chunk)
+            np.tanh(chunk, out=chunk)
+            np.matmul(chunk, self.output_weights, out=alone[start:end])
+        without += self.output_bias
+        alone += self.output_bias
+        return without.astype(np.float64), alone.astype(np.float64)
+
+
+def one_blas_thread() -> AbstractContextManager[object]:
+    """BLAS held to one thread while the student multiplies: its products (a few thousand rows by the
+    hidden units by four channels) are too small to share, and on a machine whose other core is busy
+    OpenBLAS's threads wait for each other (a 10,000 batch's pushes took two to three times as long)."""
+    return _blas_threads().limit(limits=1, user_api="blas")
+
+
+@cache
+def _blas_threads() -> Any:
+    from threadpoolctl import ThreadpoolController  # here: finding the loaded BLAS takes a few milliseconds
+
+    return ThreadpoolController()
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -288,20 +376,24 @@ def _reasoning_sentences(
     order = strong[np.argsort(query_ids[strong] * stride - best_push[strong], kind="stable")]
     starts = np.searchsorted(query_ids[order], np.arange(n_queries + 1)).tolist()
     # Plain lists from here: indexing them in the per-query loop is far cheaper than indexing arrays.
-    chosen_names = [names[i] for i in order.tolist()]
+    chosen_names = [f"'{names[i]}'" for i in order.tolist()]
     chosen_modalities = [MODALITIES[i] for i in pushes[order].argmax(axis=1).tolist()]
-    for query_id in range(n_queries):
-        start, end = starts[query_id], min(starts[query_id + 1], starts[query_id] + top_k)
-        if end > start:
+    for query_id, start, next_start in zip(range(n_queries), starts, starts[1:], strict=False):
+        if next_start > start:
+            end = min(next_start, start + top_k)
             sentences[query_id] = _sentence(chosen_names[start:end], chosen_modalities[start:end])
     return sentences
 
 
-def _sentence(parts: list[str], modalities: list[str]) -> str:
+def _sentence(quoted: list[str], modalities: list[str]) -> str:
+    """The reasoning naming these parts (already in quotes), grouped by the modality each pushed."""
+    first = modalities[0]
+    if modalities.count(first) == len(modalities):  # one modality (the usual case): no grouping needed
+        return f"Student: {_and_join(quoted)} pushed {first}."
     grouped: dict[str, list[str]] = {}
-    for part, modality in zip(parts, modalities, strict=True):
-        grouped.setdefault(modality, []).append(f"'{part}'")
-    parts = [f"{_and_join(quoted)} pushed {modality}" for modality, quoted in grouped.items()]
+    for part, modality in zip(quoted, modalities, strict=True):
+        grouped.setdefault(modality, []).append(part)
+    parts = [f"{_and_join(items)} pushed {modality}" for modality, items in grouped.items()]
     return "Student: " + "; ".join(parts) + "."
 
 

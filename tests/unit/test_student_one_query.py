@@ -43,3 +43,38 @@ def test_the_batch_rounding_and_the_reply_text_are_those_of_the_one_by_one_versi
         assert [slow[m] for m in MODALITIES] == fast.tolist()
     decision = RoutingDecision(visual=0.35, audio=0.05, transcription=0.6, metadata=0.0, reasoning='said "hi" — é\n')
     assert _decision_json(decision) == json.dumps(decision.to_json_dict(), ensure_ascii=False)
+
+
+def test_a_query_capitalised_only_at_its_start_splits_as_the_general_way_splits_it():
+    from core.distill.features import _split_with_shapes, split_query
+
+    sentence_case = [
+        "Rain on a tin roof at night",
+        "Street vendors in a market, then street music",
+        "A kettle. then a whistle",
+        "Σοφία λέει ότι φεύγει",
+        "İstanbul ferry horn",
+        "Ǆ is a titlecase letter",
+        "A supercalifragilisticexpialidociouslylongwordhere appears",
+        "Ⅻ roman numeral clock chimes",
+    ]
+    for query in sentence_case:
+        assert split_query(query) == _split_with_shapes(query), query
+
+
+def test_the_chunked_batch_path_is_bit_for_bit_the_unfused_sums(monkeypatch):
+    from core.distill import student_model
+
+    queries = [q.query for q in generate(DataMix(total=300, seed=6))]
+    targets = decision_targets([r.decision for r in ReferenceTeacher().route_batch(queries)])
+    model = train_student(queries, targets, TrainingConfig(epochs=1, members=1))
+    long_query = " ".join(f"w{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(60))  # 60 distinct words
+    probe = [*queries, *ODD, long_query]
+    monkeypatch.setattr(student_model, "PART_CHUNK", 37)  # many chunks, and queries longer than one
+    features = model.featurizer.features(probe)
+    assert np.bincount(features.part_query).max() > student_model.PART_CHUNK
+    probabilities, pushes = model._probabilities_and_pushes(features)
+    hidden_input, part_embeddings = model._hidden_input(features)
+    unfused_probabilities, unfused_pushes = model._pushes(hidden_input, part_embeddings, features.part_query)
+    assert np.array_equal(probabilities, unfused_probabilities)
+    assert np.array_equal(pushes, unfused_pushes)
