@@ -90,10 +90,6 @@ def dataset_name(gold_set: str) -> str:
     return GOLD_PREFIX + gold_set
 
 
-def is_gold_dataset(info: DatasetInfo) -> bool:
-    return info.is_gold
-
-
 class GoldLabels:
     def __init__(self, store: Store, library: DatasetLibrary):
         self.store = store
@@ -208,7 +204,7 @@ class GoldLabels:
 
     @staticmethod
     def _belongs(info: DatasetInfo, gold_set: str) -> bool:
-        return is_gold_dataset(info) and (info.manifest.get("notes") or {}).get("gold_set") == gold_set
+        return info.is_gold and (info.manifest.get("notes") or {}).get("gold_set") == gold_set
 
 
 def check_set_name(name: str) -> str:

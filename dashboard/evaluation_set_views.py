@@ -16,7 +16,6 @@ from core.evaluate.sets import (
     EvaluationSet,
     EvaluationSetError,
     SetKind,
-    is_gold,
     load_expectation_upload,
     load_labelled_file,
     load_library_set,
@@ -93,7 +92,7 @@ def _dataset_set(library: DatasetLibrary, choices: Sequence[DatasetInfo]) -> Eva
 
 
 def _dataset_label(info: DatasetInfo) -> str:
-    kind = "gold set" if is_gold(info) else ("held-out part" if info.role == "heldout" else "teacher labels")
+    kind = "gold set" if info.is_gold else ("held-out part" if info.role == "heldout" else "teacher labels")
     return f"{info.name} ({info.records:,} records, {kind})"
 
 

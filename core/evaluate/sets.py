@@ -27,7 +27,7 @@ from core.datasets.files import UNKNOWN_TAG, DatasetTags, LoadedDataset, read_da
 from core.schema import MODALITIES, RoutingDecision
 
 if TYPE_CHECKING:
-    from core.datasets.library import DatasetInfo, DatasetLibrary
+    from core.datasets.library import DatasetLibrary
 
 SetKind = Literal["heldout", "gold", "expectations"]
 SET_KIND_LABELS = {
@@ -37,7 +37,6 @@ SET_KIND_LABELS = {
 }
 TAG_FIELDS: tuple[str, ...] = ("focus", "difficulty", "domain")
 SOURCE_FIELD = "source"
-GOLD_NOTE = "gold"
 # An evaluation set may be small (a gold set of twenty queries is worth having); a job's minimum does not apply.
 MIN_SET_RECORDS = 1
 # The expectation set written for this project: hand-written queries and the channel a person expects.
@@ -167,7 +166,7 @@ def load_library_set(library: DatasetLibrary, id_or_name: str, kind: SetKind | N
     info = library.find(id_or_name)
     if info is None:
         raise EvaluationSetError(f"There is no dataset named {id_or_name!r} in the library: see the Datasets page.")
-    found: SetKind = "gold" if is_gold(info) else "heldout"
+    found: SetKind = "gold" if info.is_gold else "heldout"
     if kind == "gold" and found != "gold":
         raise EvaluationSetError(
             f"The dataset {info.name!r} is not a gold set: its labels are the teacher's. Label queries by hand in "
@@ -184,11 +183,6 @@ def load_library_set(library: DatasetLibrary, id_or_name: str, kind: SetKind | N
     except OSError as exc:
         raise EvaluationSetError(f"The dataset {info.name!r} could not be read ({exc.strerror or exc}).") from exc
     return _from_loaded(loaded, found, info.name, f"dataset:{info.name}")
-
-
-def is_gold(info: DatasetInfo) -> bool:
-    notes = info.manifest.get("notes") if isinstance(info.manifest, dict) else None
-    return isinstance(notes, dict) and notes.get(GOLD_NOTE) is True
 
 
 def _from_loaded(loaded: LoadedDataset, kind: SetKind, name: str, source: str) -> EvaluationSet:

@@ -12,7 +12,7 @@ from core.backends import LocalBackend
 from core.cli import main
 from core.datasets.files import read_dataset
 from core.datasets.library import DatasetLibraryError
-from core.gold import GOLD_REASONING, GoldLabelError, dataset_name, gold_weights, is_gold_dataset, set_weight
+from core.gold import GOLD_REASONING, GoldLabelError, dataset_name, gold_weights, set_weight
 from core.schema import MODALITIES
 from core.settings import Settings
 from core.store import Store
@@ -61,7 +61,7 @@ def test_a_saved_label_exports_its_gold_set_as_a_labelled_dataset_marked_gold(ba
 
     assert label.weights == WEIGHTS and label.note == "her words matter most"
     info = backend.datasets().find(dataset_name("launch"))
-    assert info is not None and info.kind == "labelled" and info.records == 1 and is_gold_dataset(info)
+    assert info is not None and info.kind == "labelled" and info.records == 1 and info.is_gold
     assert info.manifest["teacher_id"] == "people"
     assert info.manifest["notes"] == {"gold": True, "labelled_by": "people", "gold_set": "launch", "labels": 1}
     loaded = read_dataset(info.path, min_records=1)
@@ -79,7 +79,7 @@ def test_more_labels_replace_the_export_and_a_query_labelled_again_keeps_one_lab
     gold.save("launch", "dog barking loudly", {"visual": 0.3, "audio": 0.6, "transcription": 0.0, "metadata": 0.1})
     gold.save("launch", "red car driving", {"visual": 0.8, "audio": 0.1, "transcription": 0.0, "metadata": 0.1})
 
-    datasets = [d for d in backend.datasets().list() if is_gold_dataset(d)]
+    datasets = [d for d in backend.datasets().list() if d.is_gold]
     assert [d.name for d in datasets] == ["gold-launch"] and datasets[0].records == 2
     loaded = read_dataset(datasets[0].path, min_records=1)
     assert dict(zip(loaded.queries, (d.visual for d in loaded.decisions), strict=True)) == {
