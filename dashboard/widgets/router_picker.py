@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from dashboard import components
+from dashboard import components, state
 
 if TYPE_CHECKING:
     from core.backends import Backend
@@ -35,14 +35,14 @@ def router_labels(backend: Backend, wanted: Sequence[str] = ()) -> dict[str, str
         "uniform": "Uniform weights",
     }
     for router_id in dict.fromkeys([*wanted, *address_routers()]):
-        if router_id not in labels and _resolves(backend, router_id):
+        if router_id not in labels and _resolves(router_id):
             labels[router_id] = router_id
     return labels
 
 
-def _resolves(backend: Backend, router_id: str) -> bool:
-    try:
-        backend.router(router_id)
+def _resolves(router_id: str) -> bool:
+    try:  # state.router keeps what it built: the page routes with the same router, and a rerun loads nothing
+        state.router(router_id)
     except Exception:  # any reason it cannot route: pick_routers names it as left out
         return False
     return True
