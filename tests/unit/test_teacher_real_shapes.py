@@ -31,6 +31,7 @@ def test_the_teacher_routes_sound_sources_music_reported_dialogue_and_names_as_p
         "name with speech",
         "name in catalogue",
         "music description",
+        "sound caption",
     }
 
 
