@@ -10,7 +10,9 @@ dilute a cue in a long query).
 Shape features are read from the text alone, never from a word list: a capitalised word inside a
 sentence (most likely a name), where such a run of capitals starts, a number's digit pattern
 (any number, then "dddd", "ddddx" for 1080p, "19dd" for a year), a quotation, and whether the whole query is in
-Title Case or capitals (then capitals say nothing about names). Words inside quotation marks are
+Title Case or capitals (then capitals say nothing about names). A name that acts ("Anna tells Ben", "Ben and
+Anna are dancing") makes the query a scene and its names characters, the test of the teacher's character
+rule; it reads the teacher's verb and link words, as a word's cue category does. Words inside quotation marks are
 what someone says, not what the query describes, so they count only as "a quotation".
 
 Two hashed blocks: words and shapes first, then character n-grams and word pairs (the columns that
@@ -24,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,6 +34,9 @@ from mmh3 import hash as murmurhash3_32  # the same MurmurHash3 (x86, 32-bit) sk
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.text_patterns import QUOTE_RE, SENTENCE_ENDS, WORD_RE
+
+if TYPE_CHECKING:
+    from core.routers.lexicon import Lexicon
 
 FEATURE_DTYPE = np.float32
 
@@ -59,6 +65,10 @@ PAIR_MIXER = 0xBF58476D1CE4E5B9
 
 CAPITALISED = "<capitalised>"
 NAME_START = "<capitalised run>"
+# A capitalised word that acts ("Anna tells Ben", "Ben and Anna are dancing"): the query is a scene, and
+# its capitalised words are characters in it rather than catalogue names, as the teacher reads them.
+SCENE = "<scene>"
+CHARACTER = "<character>"
 QUOTATION = "<quotation>"
 TITLE_CASE = "<title case>"
 ALL_CAPS = "<all caps>"
@@ -326,11 +336,16 @@ class QueryFeaturizer:
 
 
 def lexicon_category(word: str) -> str | None:
-    """The teacher's cue category of a single word (after its stemmer), "name" for a listed given name."""
+    """The teacher's cue category of a single word (after its stemmer), "vehicle" for a vehicle its heard rule
+    reads (the verb after one is a sound), "name" for a listed given name."""
     from core.routers.lexicon import load_lexicon
 
     lexicon = load_lexicon()
-    found = lexicon.words.get(lexicon.stem(word))
+    stem = lexicon.stem(word)
+    found = lexicon.words.get(stem)
+    # A vehicle, even one the cue lists file as an object, is the subject of the heard rule.
+    if stem in lexicon.vehicles and (found is None or found.name == "object"):
+        return "vehicle"
     if found is not None:
         return found.name
     return "name" if word in lexicon.names else None
@@ -411,16 +426,21 @@ def _split_with_shapes(text: str) -> SplitQuery:
         for shape in _digit_shapes(number):
             shapes[(position[number], shape)] = None
     if not title_case:
-        previous_name = -2
+        inside: list[int] = []  # capitalised words inside a sentence
         for index in [i for i, surface in enumerate(surfaces) if surface[0].isupper()]:
             word = lowered[index]
             before = tokens[index][0].rstrip(OPENERS)
             if not word.isalpha() or ((before[-1] in SENTENCE_ENDS) if before else index == 0):
                 continue
-            if previous_name != index - 1:
+            if not inside or inside[-1] != index - 1:
                 shapes[(position[word], NAME_START)] = None
             shapes[(position[word], CAPITALISED)] = None
-            previous_name = index
+            inside.append(index)
+        characters = _characters(surfaces, lowered, inside)
+        if characters:
+            whole.append(SCENE)
+            for index in characters:
+                shapes[(position[lowered[index]], CHARACTER)] = None
     for start, end in quotes:
         quoted = " ".join(text[start:end].split())
         if quoted.lower() not in position:
@@ -431,6 +451,50 @@ def _split_with_shapes(text: str) -> SplitQuery:
     if names and max(map(len, names)) > MAX_PART_NAME:
         names = [name if len(name) <= MAX_PART_NAME else name[: MAX_PART_NAME - 1] + "…" for name in names]
     return SplitQuery(names, words, [part for part, _ in shapes], [shape for _, shape in shapes], sequence, whole)
+
+
+def _characters(surfaces: list[str], lowered: list[str], inside: list[int]) -> list[int]:
+    """The characters of a scene: when a name (a capitalised word inside the sentence, or the query's first
+    word beside one) is followed by a verb that agrees with it ("tells", "walked") or an auxiliary ("is",
+    "gets"), across "and", "Dr" or another name, or follows such a verb ("tells Anna"), every name is a
+    character; the test of the teacher's character rule (core.routers.reference), read from the query's
+    shape. Empty when nobody acts."""
+    if not inside:
+        return []
+    from core.routers.lexicon import load_lexicon
+
+    lexicon = load_lexicon()
+    links = lexicon.context.character_links
+    opener = [0] if surfaces[0][0].isupper() and lowered[0] not in lexicon.function_words else []
+    for index in opener + inside:
+        after = index + 1
+        while after < len(surfaces) and (lowered[after] in links or surfaces[after][0].isupper()):
+            after += 1
+        if after < len(surfaces) and _agrees(lowered[after], lexicon):
+            return inside if index not in opener else opener + inside
+    for index in inside:
+        before = index - 1
+        while before >= 0 and lowered[before] in links:
+            before -= 1
+        if (
+            before >= 0
+            and lowered[before] not in lexicon.context.character_auxiliaries
+            and _agrees(lowered[before], lexicon)
+        ):
+            return inside
+    return []
+
+
+def _agrees(word: str, lexicon: Lexicon) -> bool:
+    """An auxiliary, or a verb in the third person or the past that is no catalogue cue ("named", "aired")."""
+    context = lexicon.context
+    if word in context.character_auxiliaries:
+        return True
+    if word in context.catalogue_words or word.endswith("ss") or not word.endswith(("s", "ed")):
+        return False
+    stem = lexicon.stem(word)
+    cue = lexicon.words.get(stem)
+    return stem in lexicon.verbs and (cue is None or cue.modality != "metadata")
 
 
 def _without_possessive(word: str) -> str:

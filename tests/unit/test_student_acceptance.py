@@ -16,6 +16,7 @@ from core.routers.student import StudentRouter
 from core.synth import DataMix, generate
 
 HANDWRITTEN = Path(__file__).parents[1] / "data" / "handwritten_queries.jsonl"
+REAL_SHAPES = Path(__file__).parents[1] / "data" / "handwritten_real_shapes.jsonl"
 MIN_AGREEMENT = 0.95
 MAX_MAE = 0.05
 MIN_RUBRIC = 4.3
@@ -58,8 +59,9 @@ def test_the_student_scores_well_on_the_rubric(heldout_scores):
     assert heldout_scores["rubric_mean"] >= MIN_RUBRIC
 
 
-def test_the_student_routes_hand_written_queries_as_people_expect(student):
-    rows = [json.loads(line) for line in HANDWRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+@pytest.mark.parametrize("path", [HANDWRITTEN, REAL_SHAPES], ids=["hand-written", "real shapes"])
+def test_the_student_routes_hand_written_queries_as_people_expect(student, path):
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     results = student.route_batch([row["query"] for row in rows])
     # A tie between top modalities earns the share of them that is right, as in score_pairs.
     credit = [
@@ -67,5 +69,5 @@ def test_the_student_routes_hand_written_queries_as_people_expect(student):
         for result, row in zip(results, rows, strict=True)
     ]
     share = sum(credit) / len(rows)
-    print(f"\nstudent on {len(rows)} hand-written queries: dominant modality as expected {share:.3f}")
+    print(f"\nstudent on {len(rows)} queries of {path.name}: dominant modality as expected {share:.3f}")
     assert share >= MIN_HANDWRITTEN_SHARE

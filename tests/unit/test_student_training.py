@@ -8,11 +8,14 @@ import pytest
 
 from core.distill.features import (
     CAPITALISED,
+    CHARACTER,
     NAME_START,
     QUOTATION,
+    SCENE,
     TITLE_CASE,
     FeatureConfig,
     QueryFeaturizer,
+    lexicon_category,
     split_query,
 )
 from core.distill.student_model import NO_DRIVER_REASONING, Provenance, StudentModel
@@ -187,6 +190,25 @@ def test_capitals_inside_a_sentence_mark_a_name_but_not_at_its_start_or_in_title
     found, whole = shapes_by_part("The Great Bake Off Finale")
     assert all(shapes == [] for shapes in found.values())
     assert whole == [TITLE_CASE]
+
+
+def test_names_that_act_make_a_scene_of_characters_and_names_in_a_catalogue_query_do_not():
+    found, whole = shapes_by_part("Marta tells Jonas why she missed the train.")
+    assert whole == [SCENE]
+    assert CHARACTER in found["Marta"] and CHARACTER in found["Jonas"], "the first word acts, so it is a name too"
+    found, whole = shapes_by_part("the coach warns Ilse about the weather")
+    assert whole == [SCENE] and CHARACTER in found["Ilse"], "a name after an agreeing verb is acted on"
+    found, whole = shapes_by_part("Priya and Tom are arguing about the rent")
+    assert whole == [SCENE] and CHARACTER in found["Priya"] and CHARACTER in found["Tom"]
+    for catalogue in ("films directed by Agnes Varda", "Street Eats with Carlos Nguyen, S7E18", "Maya Patel"):
+        found, whole = shapes_by_part(catalogue)
+        assert SCENE not in whole and not any(CHARACTER in shapes for shapes in found.values()), catalogue
+    assert shapes_by_part("Rain falls on the roof")[1] == [], "a sentence's first word alone is no name"
+
+
+def test_a_vehicle_is_a_kind_of_word_the_student_reads_from_the_teachers_lexicon():
+    assert lexicon_category("tractor") == "vehicle" == lexicon_category("tractors")
+    assert lexicon_category("saxophone") == "instrument"
 
 
 def test_quoted_words_count_as_a_quotation_not_as_what_the_query_shows():
