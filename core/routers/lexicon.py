@@ -28,7 +28,7 @@ RULE_CATEGORIES = (
     "name",
     "year",
     "number",
-    "format",
+    "picture format",
     "episode",
     "quote",
     "topic",

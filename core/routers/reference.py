@@ -200,7 +200,7 @@ class ReferenceTeacher(Router):
         if DECADE_RE.fullmatch(word):
             return categories["year"]
         if RESOLUTION_RE.fullmatch(word):
-            return categories["format"]
+            return categories["picture format"]
         if EPISODE_CODE_RE.fullmatch(word):
             return categories["episode"]
         return None
