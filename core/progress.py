@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.store import Store
+from core.wording import count
 
 
 def table_names(store: Store) -> set[str]:
@@ -17,7 +18,7 @@ def datasets_summary(store: Store) -> str:
     row = _one(store, "SELECT COUNT(*) AS n, COALESCE(SUM(records), 0) AS records FROM datasets")
     if not row["n"]:
         return "No datasets yet."
-    return f"{_count(row['n'], 'dataset')}, {_count(row['records'], 'record')}."
+    return f"{count(row['n'], 'dataset')}, {count(row['records'], 'record')}."
 
 
 def jobs_summary(store: Store) -> str:
@@ -26,13 +27,13 @@ def jobs_summary(store: Store) -> str:
     if not rows and not models:
         return "No jobs yet."
     jobs = ", ".join(f"{row['n']} {row['status']}" for row in rows) if rows else "none"
-    return f"Jobs: {jobs}. {_count(models, 'trained model')}."
+    return f"Jobs: {jobs}. {count(models, 'trained model')}."
 
 
 def row_count_summary(table: str, noun: str) -> Callable[[Store], str]:
     def summary(store: Store) -> str:
         n = _one(store, f'SELECT COUNT(*) AS n FROM "{table}"')["n"]
-        return f"{_count(n, noun)}." if n else f"No {noun}s yet."
+        return f"{count(n, noun)}." if n else f"No {noun}s yet."
 
     return summary
 
@@ -40,7 +41,7 @@ def row_count_summary(table: str, noun: str) -> Callable[[Store], str]:
 def deployments_summary(store: Store) -> str:
     """Live deployments only: a deleted one keeps its row as history."""
     n = _one(store, "SELECT COUNT(*) AS n FROM deployments WHERE deleted_at IS NULL")["n"]
-    return f"{_count(n, 'deployment')}." if n else "No deployments yet."
+    return f"{count(n, 'deployment')}." if n else "No deployments yet."
 
 
 def _one(store: Store, sql: str) -> sqlite3.Row:
@@ -48,10 +49,6 @@ def _one(store: Store, sql: str) -> sqlite3.Row:
     row = store.query_one(sql)
     assert row is not None, sql
     return row
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 NOT_AVAILABLE = "Not available yet."

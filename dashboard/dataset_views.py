@@ -19,6 +19,7 @@ from core.datasets.files import SplitInfo
 from core.datasets.library import MAX_DATASET_NAME
 from core.datasets.validation import ValidationReport, validate_file
 from core.files import safe_name
+from core.wording import count
 from dashboard import components, state
 from dashboard.widgets import confirm, notices, picker
 from dashboard.widgets.checks import Checks
@@ -276,7 +277,7 @@ def validation_report_view(report: ValidationReport) -> None:
         st.success(report.verdict, icon=":material/check_circle:")
     else:
         st.error(report.verdict, icon=":material/error:")
-    st.caption(f"{report.records:,} records ({report.labelled:,} labelled), {report.size_bytes:,} bytes.")
+    st.caption(f"{count(report.records, 'record')} ({report.labelled:,} labelled), {count(report.size_bytes, 'byte')}.")
     if report.problems:
         st.dataframe(
             problems_frame(report),

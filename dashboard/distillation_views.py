@@ -30,6 +30,7 @@ from core.distill.jobs import (
 from core.distill.trainer import TrainingConfig
 from core.estimates import CostEstimate
 from core.model_registry import HELDOUT_AGREEMENT, HELDOUT_RUBRIC
+from core.wording import count
 from dashboard import components, job_settings_views, state
 from dashboard.distillation_charts import (
     AGREEMENT_CURVES,
@@ -93,7 +94,7 @@ INTERRUPTED_TEXT = (
 def dataset_label(dataset: DatasetInfo) -> str:
     kind = "labelled" if dataset.kind == "labelled" else "prompts only"
     role = GOLD_WORDS if dataset.is_gold else ROLE_WORDS.get(dataset.role or "")
-    return f"{dataset.name} ({dataset.records:,} records, {kind}{f', {role}' if role else ''})"
+    return f"{dataset.name} ({count(dataset.records, 'record')}, {kind}{f', {role}' if role else ''})"
 
 
 def training_choices(datasets: Sequence[DatasetInfo]) -> list[DatasetInfo]:

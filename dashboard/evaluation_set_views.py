@@ -21,6 +21,7 @@ from core.evaluate.sets import (
     load_library_set,
     load_studio_expectations,
 )
+from core.wording import count
 from dashboard import components
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def _dataset_set(library: DatasetLibrary, choices: Sequence[DatasetInfo]) -> Eva
 
 def _dataset_label(info: DatasetInfo) -> str:
     kind = "gold set" if info.is_gold else ("held-out part" if info.role == "heldout" else "teacher labels")
-    return f"{info.name} ({info.records:,} records, {kind})"
+    return f"{info.name} ({count(info.records, 'record')}, {kind})"
 
 
 def _uploaded_set() -> EvaluationSet | None:

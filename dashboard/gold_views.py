@@ -15,6 +15,7 @@ from core.files import safe_name
 from core.gold import GoldLabels, GoldSet, dataset_name, set_weight
 from core.parsing import round_weights
 from core.schema import MODALITIES
+from core.wording import count
 from dashboard import components
 from dashboard.widgets import notices
 from dashboard.widgets.formatting import format_time, preview
@@ -164,7 +165,7 @@ def gold_sets(gold: GoldLabels) -> None:
         return
     st.caption(
         components.plain_markdown(
-            f"Kept as the labelled dataset {dataset.name} ({_count(dataset.records, 'record')}): choose it as the "
+            f"Kept as the labelled dataset {dataset.name} ({count(dataset.records, 'record')}): choose it as the "
             "held-out set of a distillation job, or score routers on it from the command line:"
         )
     )
@@ -183,8 +184,4 @@ def gold_sets(gold: GoldLabels) -> None:
 
 
 def _set_label(gold_set: GoldSet) -> str:
-    return f"{gold_set.name} ({_count(gold_set.labels, 'label')}, updated {format_time(gold_set.updated_at)})"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+    return f"{gold_set.name} ({count(gold_set.labels, 'label')}, updated {format_time(gold_set.updated_at)})"

@@ -21,6 +21,7 @@ from core.datasets.files import LoadedDataset, read_dataset
 from core.estimates import CostEstimate, router_labelling_estimate
 from core.labelling import DatasetLabelling, LabelFailure, LabelProgress, dataset_queries, label_dataset
 from core.naming import unique_name
+from core.wording import count
 from dashboard import components, state
 from dashboard.widgets import confirm, notices, picker
 from dashboard.widgets.checks import Checks
@@ -175,14 +176,16 @@ def result_view(
         failure_list(run.failures)
         failed = [failure.query for failure in run.failures]
         estimate = router_labelling_estimate(teacher, failed, teacher=current.backend.teacher_name)
-        if st.button(f"Retry the {len(failed):,} failed records", key=RETRY_KEY, icon=":material/replay:"):
+        if st.button(f"Retry the {count(len(failed), 'failed record')}", key=RETRY_KEY, icon=":material/replay:"):
             if estimate.billable:
                 confirm.ask(RETRY_KEY, info.id)
             else:
                 _label(current, info, loaded, teacher, retry_failed=True)
         if confirm.confirmed(RETRY_KEY) == info.id:
             _label(current, info, loaded, teacher, retry_failed=True)
-        _confirm_box(RETRY_KEY, f"Ask {current.backend.teacher_name} again for {len(failed):,} records?", estimate)
+        _confirm_box(
+            RETRY_KEY, f"Ask {current.backend.teacher_name} again for {count(len(failed), 'record')}?", estimate
+        )
     _save_form(library, made)
 
 
@@ -211,7 +214,7 @@ def _save_form(library: DatasetLibrary, made: DatasetLabelling) -> None:
         components.show_error(exc)
         return
     st.session_state.pop(RESULT_KEY, None)
-    notices.success(notices.PAGE, f"Saved {saved.name} ({saved.records:,} labelled records).")
+    notices.success(notices.PAGE, f"Saved {saved.name} ({count(saved.records, 'labelled record')}).")
     picker.choose(DATASET_PARAM, saved.id)
     st.rerun()
 

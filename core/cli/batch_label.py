@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.cli.common import UserFacingError, check_writable_file, open_backend
 from core.cli.services import confirmed, key_values, one_line_errors, show_estimate, write_failures
+from core.wording import count
 
 
 def add_command(commands) -> None:
@@ -154,9 +155,10 @@ def run_collect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(outcome))
     else:
-        print(f"wrote {labels.labelled:,} labelled records to {args.out} (batch cost ${labels.cost_usd:,.4f})")
+        print(f"wrote {count(labels.labelled, 'labelled record')} to {args.out} (batch cost ${labels.cost_usd:,.4f})")
         if labels.failed:
-            print(f"{labels.failed:,} records have no label: see {failures_file}; label them on demand with 'label'")
+            unlabelled = count(labels.failed, "record")
+            print(f"{unlabelled} without a label: see {failures_file}; label them on demand with 'label'")
     return 0
 
 
@@ -164,7 +166,7 @@ def _print_run(run, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run.to_json_dict()))
         return 0
-    print(f"{run.id}  {run.name}  {run.status}  {run.records:,} records")
+    print(f"{run.id}  {run.name}  {run.status}  {count(run.records, 'record')}")
     if run.message:
         print(f"  {run.message}")
     if run.counts:

@@ -10,6 +10,7 @@ from pathlib import Path
 from core.cli.common import UserFacingError, check_writable_file, open_backend, resolve_routers
 from core.cli.common import router_id_help as _router_id_help
 from core.cli.services import confirmed, end_status_line, show_estimate, status_line, write_failures
+from core.wording import count
 
 
 def add_command(commands) -> None:
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(outcome))
         return 0 if run.complete else 1
-    print(f"wrote {run.labelled:,} labelled records to {args.out} (cost ${run.cost_usd:,.4f})")
+    print(f"wrote {count(run.labelled, 'labelled record')} to {args.out} (cost ${run.cost_usd:,.4f})")
     if run.failed:
         print(f"{run.failed:,} could not be labelled: see {failures_file}; run again with --retry-failed to ask again")
     if run.aborted:

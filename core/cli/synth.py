@@ -14,6 +14,7 @@ from core.cli.common import (
     open_backend,
     progress_bar,
 )
+from core.wording import count
 
 
 def add_command(commands) -> None:
@@ -73,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
         raise UserFacingError(f"could not write {args.out} ({exc.strerror or exc}); {kept}{again}") from exc
-    print(f"wrote {manifest.record_count:,} {manifest.kind} records to {args.out} (sha256 {manifest.sha256[:12]})")
+    written = count(manifest.record_count, f"{manifest.kind} record")
+    print(f"wrote {written} to {args.out} (sha256 {manifest.sha256[:12]})")
     if synthesis.duplicates_removed:
         print(f"removed {synthesis.duplicates_removed:,} near-duplicate queries")
     if synthesis.run is not None and synthesis.run.failures:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, computed_field
 from core.files import open_regular
 from core.parsing import parse_router_output
 from core.schema import RoutingDecision
+from core.wording import count
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
 RECORD_KEYS = ("schemaVersion", "system", "messages")
@@ -87,19 +88,19 @@ class ValidationReport(BaseModel):
     def verdict(self) -> str:
         if self.ok:
             kind = "labelled" if self.labelled else "prompt-only"
-            noted = f" ({_count(self.warning_count, 'warning')})" if self.warning_count else ""
+            noted = f" ({count(self.warning_count, 'warning')})" if self.warning_count else ""
             return f"Valid: {self.records:,} {kind} records ready for Bedrock distillation{noted}."
         file_level = self.file_problems
         on_lines = self.problem_count - file_level
         fix = "fix it" if self.problem_count == 1 else "fix them"
         if not on_lines:
-            where = f"{_count(file_level, 'problem')} with the whole file"
+            where = f"{count(file_level, 'problem')} with the whole file"
         elif not file_level:
-            where = f"{_count(on_lines, 'problem')} on {_count(self.problem_lines, 'line')}"
+            where = f"{count(on_lines, 'problem')} on {count(self.problem_lines, 'line')}"
         else:
             where = (
-                f"{_count(self.problem_count, 'problem')} ({on_lines:,} on "
-                f"{_count(self.problem_lines, 'line')}, {file_level:,} with the whole file)"
+                f"{count(self.problem_count, 'problem')} ({on_lines:,} on "
+                f"{count(self.problem_lines, 'line')}, {file_level:,} with the whole file)"
             )
         return f"Invalid: {where}; {fix} and validate again."
 
@@ -112,7 +113,7 @@ class ValidationReport(BaseModel):
         """'line N: problem' strings for the command line, with a note when some were not kept."""
         shown = [problem.text() for problem in self.problems]
         if self.problems_not_stored:
-            shown.append(f"... and {_count(self.problems_not_stored, 'more problem')} not shown")
+            shown.append(f"... and {count(self.problems_not_stored, 'more problem')} not shown")
         return shown
 
     def warning_lines(self) -> list[str]:
@@ -521,7 +522,7 @@ def _check_file(
         )
     elif report.records < min_records:
         report.add_problem(
-            None, f"only {_count(report.records, 'record')}; Bedrock distillation needs at least {min_records:,}"
+            None, f"only {count(report.records, 'record')}; Bedrock distillation needs at least {min_records:,}"
         )
     elif report.records > max_records:
         report.add_problem(
@@ -563,10 +564,6 @@ def _show(value: Any) -> str:
 def _kind(value: Any) -> str:
     names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
     return names.get(type(value), "a number")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _size(n: int) -> str:

@@ -23,11 +23,12 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, Field, computed_field
 
-from core.datasets.validation import MAX_STORED_PROBLEMS, Problem, _count, _kind, _show, _size, _unexpected_key
+from core.datasets.validation import MAX_STORED_PROBLEMS, Problem, _kind, _show, _size, _unexpected_key
 from core.schema import MODALITIES
 from core.search.catalog import MAX_SEGMENTS, SEGMENT_FIELDS, VIDEO_FIELDS, Catalog, Segment, segment_from_dict
 from core.search.judgements import FULL_MATCH, GRADES, JudgedQuery, judged_query_from_dict
 from core.synth.mix import FOCI
+from core.wording import count
 
 MAX_CATALOG_BYTES = 50_000_000
 MAX_JUDGEMENT_BYTES = 20_000_000
@@ -66,17 +67,17 @@ class ImportReport(BaseModel):
     def verdict(self) -> str:
         noun = "segment" if self.kind == "catalog" else "judged query"
         if self.ok:
-            return f"Valid: {_count(self.records, noun)} ready to search."
-        where = _count(self.problem_count, "problem")
+            return f"Valid: {count(self.records, noun)} ready to search."
+        where = count(self.problem_count, "problem")
         if self.problem_lines:
-            where += f" on {_count(self.problem_lines, 'line')}"
+            where += f" on {count(self.problem_lines, 'line')}"
         return f"Invalid: {where}; fix {'it' if self.problem_count == 1 else 'them'} and import again."
 
     def lines(self) -> list[str]:
         shown = [problem.text() for problem in self.problems]
         hidden = self.problem_count - len(self.problems)
         if hidden:
-            shown.append(f"... and {_count(hidden, 'more problem')} not shown")
+            shown.append(f"... and {count(hidden, 'more problem')} not shown")
         return shown
 
     def add_problem(self, line: int | None, message: str) -> None:

@@ -182,7 +182,7 @@ def test_a_gold_label_set_on_a_batch_row_is_saved_and_offered_as_a_held_out_set(
     assert list(labels["Query"]) == ["sunset over mountains"]
 
     distillation = no_exception(open_page(at, "distillation.py"))
-    assert distillation.selectbox(key=HELDOUT_SET_KEY).options[1].startswith("gold-launch-queries (1 records")
+    assert distillation.selectbox(key=HELDOUT_SET_KEY).options[1].startswith("gold-launch-queries (1 record,")
 
 
 def test_a_bedrock_router_with_prose_around_broken_json_shows_its_raw_text_beside_the_valid_answers(monkeypatch):
