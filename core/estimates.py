@@ -66,8 +66,11 @@ class CostEstimate:
         going = [item for item in self.items if item.recurring is not None]
         if not self.billable:
             return "Nothing here is billed."
-        prefix = "At least" if any(item.usd is None for item in once) else "About"
-        text = f"{prefix} ${self.known_usd:,.4f}" if self.known_usd < 1 else f"{prefix} ${self.known_usd:,.2f}"
+        if once and all(item.usd is None for item in once):
+            text = UNKNOWN_PRICE.capitalize()  # "At least $0.0000" would read as free
+        else:
+            prefix = "At least" if any(item.usd is None for item in once) else "About"
+            text = f"{prefix} ${self.known_usd:,.4f}" if self.known_usd < 1 else f"{prefix} ${self.known_usd:,.2f}"
         if len(once) == 1:
             text = f"{once[0].label}: {once[0].shown_usd()}"
         elif once:
