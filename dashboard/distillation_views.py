@@ -14,7 +14,7 @@ from typing import Literal
 import pandas as pd
 import streamlit as st
 
-from core.datasets.library import DatasetInfo
+from core.datasets.library import DatasetInfo, DatasetLibrary
 from core.distill.job_names import default_job_name, job_name_problem
 from core.distill.job_timeline import NOT_STARTED, elapsed_seconds, phase_states
 from core.distill.jobs import (
@@ -97,20 +97,6 @@ def dataset_label(dataset: DatasetInfo) -> str:
     return f"{dataset.name} ({count(dataset.records, 'record')}, {kind}{f', {role}' if role else ''})"
 
 
-def training_choices(datasets: Sequence[DatasetInfo]) -> list[DatasetInfo]:
-    """Datasets to train on, newest first, the held-out parts of splits and gold sets last: the first is the
-    default, so a split (which saves its held-out part last) never makes its held-out part the training set, nor
-    a new gold label its gold set."""
-    return sorted(datasets, key=lambda dataset: dataset.role == HELDOUT_ROLE or dataset.is_gold)
-
-
-def heldout_choices(datasets: Sequence[DatasetInfo], training_id: str) -> list[DatasetInfo]:
-    """Labelled datasets to score the model on, other than the training set; held-out parts of splits and gold
-    sets first."""
-    labelled = [d for d in datasets if d.kind == "labelled" and d.id != training_id]
-    return sorted(labelled, key=lambda dataset: dataset.role != HELDOUT_ROLE and not dataset.is_gold)
-
-
 def student_label(job: Job, students: Sequence[StudentKind] = LOCAL_STUDENTS) -> str:
     """The student a job trains, as the launch form named it (a job started elsewhere: as its service says)."""
     labels = {student.key: student.label for student in students}
@@ -133,7 +119,8 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
     A fragment, so checking the name while the user types reruns only the form.
     """
     try:
-        datasets = current.backend.datasets().list()
+        library = current.backend.datasets()
+        datasets = library.list()
         taken = {job.name for job in runner.list()}
     except Exception as exc:  # e.g. a locked database: say so, the rest of the page still draws
         components.show_error(exc)
@@ -150,7 +137,8 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
     # The dataset's label is long (name, size, kind): it gets the whole width, so it reads at 1024 px too.
     dataset_id = st.selectbox(
         "Dataset",
-        [dataset.id for dataset in training_choices(datasets)],
+        # The library's training choices, then the held-out parts of splits: one may still be picked, with a warning.
+        [d.id for d in library.training_choices()] + [d.id for d in datasets if d.role == HELDOUT_ROLE],
         key=DATASET_KEY,
         format_func=lambda key: dataset_label(by_id[key]),
         help="Datasets of the library; a prompt-only one is labelled by the teacher inside the job.",
@@ -179,7 +167,7 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
 
     checks = Checks()
     if "training" in settings_model.model_fields:  # the trainer's settings: a job trained on this machine
-        params = _training_settings(datasets, dataset_id, by_id, checks)
+        params = _training_settings(library, dataset_id, by_id, checks)
     else:  # a job a cloud service runs: its own settings, defaults from Settings
         params = job_settings_views.cloud_settings(settings_model, runner.launch_defaults(name), checks)
     params.update(pair)
@@ -258,11 +246,11 @@ def _teacher_fact(runner: JobService, dataset: DatasetInfo, params: Mapping[str,
 
 
 def _training_settings(
-    datasets: Sequence[DatasetInfo], dataset_id: str, by_id: Mapping[str, DatasetInfo], checks: Checks
+    library: DatasetLibrary, dataset_id: str, by_id: Mapping[str, DatasetInfo], checks: Checks
 ) -> dict[str, object]:
     """The trainer's settings of a job trained on this machine: held-out set, epochs, learning rate, share, seed."""
     defaults = TrainingConfig()
-    heldout_ids = [SHARE_OF_TRAINING] + [d.id for d in heldout_choices(datasets, dataset_id)]
+    heldout_ids = [SHARE_OF_TRAINING] + [d.id for d in library.heldout_choices(dataset_id)]
     heldout_id = st.selectbox(
         "Held-out set",
         heldout_ids,
