@@ -78,3 +78,15 @@ def test_the_chunked_batch_path_is_bit_for_bit_the_unfused_sums(monkeypatch):
     unfused_probabilities, unfused_pushes = model._pushes(hidden_input, part_embeddings, features.part_query)
     assert np.array_equal(probabilities, unfused_probabilities)
     assert np.array_equal(pushes, unfused_pushes)
+
+
+def test_softmax_and_row_max_are_bit_for_bit_numpys_row_reductions():
+    from core.distill.student_model import row_max, softmax
+
+    rng = np.random.default_rng(1)
+    for scale in (1e-6, 1.0, 30.0, 1e4):
+        logits = rng.standard_normal((5000, 4)) * scale
+        logits[::5, 3] = logits[::5, 0]  # ties
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        assert np.array_equal(softmax(logits), shifted / shifted.sum(axis=1, keepdims=True))
+        assert np.array_equal(row_max(logits), logits.max(axis=1))
