@@ -379,15 +379,17 @@ def _reasoning_sentences(
     # Group by query, strongest first, with one stable sort on a single key (several times faster than
     # lexsort here): pushes lie in [MIN_PUSH, top], so a stride of top + 1 keeps the queries apart.
     stride = float(best_push[strong].max()) + 1.0
-    order = strong[np.argsort(query_ids[strong] * stride - best_push[strong], kind="stable")]
-    starts = np.searchsorted(query_ids[order], np.arange(n_queries + 1)).tolist()
+    ranked = strong[np.argsort(query_ids[strong] * stride - best_push[strong], kind="stable")]
+    group_starts = np.flatnonzero(np.diff(query_ids[ranked], prepend=-1))
+    group_sizes = np.diff(group_starts, append=len(ranked))
+    # Each query's top_k strongest only: the others are never named, so their names are never written.
+    order = ranked[np.arange(len(ranked)) - np.repeat(group_starts, group_sizes) < top_k]
+    bounds = np.concatenate([[0], np.cumsum(np.minimum(group_sizes, top_k))]).tolist()
     # Plain lists from here: indexing them in the per-query loop is far cheaper than indexing arrays.
     chosen_names = [f"'{names[i]}'" for i in order.tolist()]
     chosen_modalities = [MODALITIES[i] for i in pushes[order].argmax(axis=1).tolist()]
-    for query_id, start, next_start in zip(range(n_queries), starts, starts[1:], strict=False):
-        if next_start > start:
-            end = min(next_start, start + top_k)
-            sentences[query_id] = _sentence(chosen_names[start:end], chosen_modalities[start:end])
+    for query_id, start, end in zip(query_ids[ranked[group_starts]].tolist(), bounds, bounds[1:], strict=False):
+        sentences[query_id] = _sentence(chosen_names[start:end], chosen_modalities[start:end])
     return sentences
 
 
