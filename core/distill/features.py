@@ -361,11 +361,13 @@ def split_query(query: str) -> SplitQuery:
         if sentence_case and DIGIT_OR_QUOTE_RE.search(text) is None:
             return _split_sentence_case(text)
         return _split_with_shapes(text)
-    words = WORD_RE.findall(text)
+    words = _words(text)
     del words[MAX_WORDS:]
     if "'" in text:
         words = [_without_possessive(w) for w in words]
     distinct = list(dict.fromkeys(words))
+    if len(distinct) == len(words):  # no word said twice (most queries): the parts are the words in order
+        return SplitQuery(distinct, distinct, [], [], list(range(len(words))), [])
     position = dict(zip(distinct, range(len(distinct)), strict=True))
     return SplitQuery(distinct, distinct, [], [], list(map(position.__getitem__, words)), [])
 
@@ -374,7 +376,7 @@ def _split_sentence_case(text: str) -> SplitQuery:
     """What _split_with_shapes gives for a query whose only capital is its first letter, without digits,
     quotation marks or apostrophes: no shapes (a sentence's first word is no name), the first word lower-cased
     and named as written."""
-    words = WORD_RE.findall(text)
+    words = _words(text)
     del words[MAX_WORDS:]
     first = words[0]
     words[0] = first.lower()
@@ -384,6 +386,11 @@ def _split_sentence_case(text: str) -> SplitQuery:
     if max(map(len, names)) > MAX_PART_NAME:
         names = [name if len(name) <= MAX_PART_NAME else name[: MAX_PART_NAME - 1] + "…" for name in names]
     return SplitQuery(names, distinct, [], [], list(map(position.__getitem__, words)), [])
+
+
+def _words(text: str) -> list[str]:
+    """WORD_RE.findall(text), found by str.split when the text is letters and spaces only (most queries)."""
+    return text.split() if text.replace(" ", "").isalpha() else WORD_RE.findall(text)
 
 
 def _split_with_shapes(text: str) -> SplitQuery:

@@ -90,3 +90,22 @@ def test_softmax_and_row_max_are_bit_for_bit_numpys_row_reductions():
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         assert np.array_equal(softmax(logits), shifted / shifted.sum(axis=1, keepdims=True))
         assert np.array_equal(row_max(logits), logits.max(axis=1))
+
+
+def test_words_found_by_split_are_those_the_word_pattern_finds():
+    from core.distill.features import _words
+    from core.text_patterns import WORD_RE
+
+    texts = [
+        "rain on a tin roof",
+        "  two  spaces   apart ",
+        "Σοφία λέει ότι φεύγει",
+        "日本語 の 動画",
+        "x",
+        "ǅemal İstanbul straße",
+        "tab\tand\nnewline",
+        "dog's bark, then: rain_drops 2019",
+        "",
+    ]
+    for text in texts:
+        assert _words(text) == WORD_RE.findall(text), text
