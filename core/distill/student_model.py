@@ -111,6 +111,8 @@ class StudentModel:
         self._row_of = np.full(features.n_columns, -1, dtype=np.int32)
         self._row_of[rows] = np.arange(len(rows), dtype=np.int32)
         self._word_vectors: dict[str, np.ndarray] = {}
+        # The weights for an empty query, from which each part alone pushes (the same for every query).
+        self._empty_weights = softmax(self._logits(self.hidden_bias[None, :]))
 
     @property
     def hidden_units(self) -> int:
@@ -303,11 +305,10 @@ class StudentModel:
         self, hidden_input: np.ndarray, without: np.ndarray, alone: np.ndarray, part_query: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         probabilities = softmax(self._logits(hidden_input))
-        empty = softmax(self._logits(self.hidden_bias[None, :]))
         pushes = probabilities[part_query]
         pushes -= softmax(without)
         pushes += softmax(alone)
-        pushes -= empty
+        pushes -= self._empty_weights
         pushes *= 0.5
         return probabilities, pushes
 
@@ -380,16 +381,17 @@ def _reasoning_sentences(
     # lexsort here): pushes lie in [MIN_PUSH, top], so a stride of top + 1 keeps the queries apart.
     stride = float(best_push[strong].max()) + 1.0
     ranked = strong[np.argsort(query_ids[strong] * stride - best_push[strong], kind="stable")]
-    group_starts = np.flatnonzero(np.diff(query_ids[ranked], prepend=-1))
-    group_sizes = np.diff(group_starts, append=len(ranked))
-    # Each query's top_k strongest only: the others are never named, so their names are never written.
-    order = ranked[np.arange(len(ranked)) - np.repeat(group_starts, group_sizes) < top_k]
-    bounds = np.concatenate([[0], np.cumsum(np.minimum(group_sizes, top_k))]).tolist()
+    # Each query's top_k strongest only (a part's rank: how far it is from its query's first): the others are
+    # never named, so their names are never written.
+    grouped = query_ids[ranked]
+    order = ranked[np.arange(len(ranked)) - np.searchsorted(grouped, grouped) < top_k]
+    starts = np.searchsorted(query_ids[order], np.arange(n_queries + 1)).tolist()
     # Plain lists from here: indexing them in the per-query loop is far cheaper than indexing arrays.
     chosen_names = [f"'{names[i]}'" for i in order.tolist()]
     chosen_modalities = [MODALITIES[i] for i in pushes[order].argmax(axis=1).tolist()]
-    for query_id, start, end in zip(query_ids[ranked[group_starts]].tolist(), bounds, bounds[1:], strict=False):
-        sentences[query_id] = _sentence(chosen_names[start:end], chosen_modalities[start:end])
+    for query_id, start, end in zip(range(n_queries), starts, starts[1:], strict=False):
+        if end > start:
+            sentences[query_id] = _sentence(chosen_names[start:end], chosen_modalities[start:end])
     return sentences
 
 
