@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -388,7 +388,7 @@ def _split_sentence_case(text: str) -> SplitQuery:
     return SplitQuery(names, distinct, [], [], list(map(position.__getitem__, words)), [])
 
 
-def _words(text: str) -> list[str]:
+def _words(text: str) -> list[Any]:  # typed as re.findall is: the list serves as names and as words
     """WORD_RE.findall(text), found by str.split when the text is letters and spaces only (most queries)."""
     return text.split() if text.replace(" ", "").isalpha() else WORD_RE.findall(text)
 
