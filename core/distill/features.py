@@ -177,7 +177,7 @@ class QueryFeaturizer:
         return self.features(queries).matrix()
 
     def features(self, queries: Sequence[str]) -> QueryFeatures:
-        part_query: list[int] = []
+        part_counts: list[int] = []
         part_words: list[str | None] = []
         part_names: list[str] = []
         shape_parts: list[int] = []
@@ -188,13 +188,13 @@ class QueryFeaturizer:
         wholes: list[str] = []
         for query_id, query in enumerate(queries):
             split = split_query(query)
-            offset = len(part_names)
-            part_query.extend([query_id] * len(split.names))
-            part_names.extend(split.names)
-            part_words.extend(split.words)
             if split.shapes:
+                offset = len(part_names)
                 shape_parts.extend([offset + part for part in split.shape_parts])
                 shapes.extend(split.shapes)
+            part_counts.append(len(split.names))
+            part_names.extend(split.names)
+            part_words.extend(split.words)
             sequences.extend(split.sequence)
             sequence_lengths.append(len(split.sequence))
             if split.whole:
@@ -206,7 +206,7 @@ class QueryFeaturizer:
             dtype=np.int64,
         )
         words = list(word_index)
-        part_query_array = np.asarray(part_query, dtype=np.int64)
+        part_query_array = np.repeat(np.arange(len(queries), dtype=np.int64), part_counts)
         n_parts = len(part_names)
         part_extra = self._hashed(shape_parts, shapes, n_parts, WORD_SEED, 1.0)
         if self.config.pair_weight > 0:
