@@ -43,6 +43,7 @@ FEATURE_DTYPE = np.float32
 # A word, and the text between it and the previous word (which tells whether it starts a sentence).
 GAP_AND_WORD_RE = re.compile(r"([\W_]*?)([^\W_]+(?:'[^\W_]+)*)")
 DIGIT_RE = re.compile(r"\d")
+LETTERS_RE = re.compile(r"[^\W\d_]+")
 # Besides capitals, what can give a shape feature: digits and quotation marks.
 DIGIT_OR_QUOTE_RE = re.compile(r'\d|["“«]')
 QUOTE_CHARS_RE = re.compile(r'["“«]')
@@ -414,9 +415,13 @@ def _split_with_shapes(text: str) -> SplitQuery:
         lowered = [_without_possessive(word) for word in lowered]
     distinct = list(dict.fromkeys(lowered))
     position = dict(zip(distinct, range(len(distinct)), strict=True))  # part key -> part index
-    # Reversed, so that each word keeps its first spelling.
-    first_spelling = dict(zip(reversed(lowered), reversed(surfaces), strict=True))
-    names = list(map(first_spelling.__getitem__, distinct))
+    repeated = len(distinct) < len(lowered)
+    if repeated:
+        # Reversed, so that each word keeps its first spelling.
+        first_spelling = dict(zip(reversed(lowered), reversed(surfaces), strict=True))
+        names = list(map(first_spelling.__getitem__, distinct))
+    else:  # no word twice (most queries): each part is named as written, the parts are the words in order
+        names = surfaces.copy()
     numbers = (
         dict.fromkeys(w for w in distinct if not w.isalpha() and DIGIT_RE.search(w))
         if DIGIT_RE.search(text) is not None
@@ -427,7 +432,8 @@ def _split_with_shapes(text: str) -> SplitQuery:
         words = [None if word in numbers else word for word in distinct]
         sequence = [-1 if word in numbers else position[word] for word in lowered]  # -1: a number breaks a pair
     else:
-        words, sequence = distinct, list(map(position.__getitem__, lowered))
+        words = distinct
+        sequence = list(map(position.__getitem__, lowered)) if repeated else list(range(len(lowered)))
     shapes: dict[tuple[int, str], None] = {}  # (part, shape), distinct: a part counts once like a cue read twice
     for number in numbers:
         for shape in _digit_shapes(number):
@@ -509,7 +515,7 @@ def _without_possessive(word: str) -> str:
 
 
 def _digit_shapes(word: str) -> list[str]:
-    pattern = re.sub(r"\d", "d", re.sub(r"[^\W\d_]+", "x", word))
+    pattern = DIGIT_RE.sub("d", LETTERS_RE.sub("x", word))
     shapes = ["<number>", f"<digits {pattern}>"]
     if pattern == "dddd":
         shapes.append(f"<digits {word[:2]}dd>")
