@@ -27,7 +27,7 @@ from core.schema import MODALITIES, RoutingDecision
 
 # A part must move a weight by at least this much to be named in the reasoning.
 MIN_PUSH = 0.02
-# Words whose summed embedding one-query routing remembers (a cache, cleared when full).
+# Words whose summed embedding routing remembers, for one query and for batches (two caches, each cleared when full).
 WORD_VECTOR_CACHE = 50_000
 DEFAULT_TOP_K = 3
 # Parts whose pushes are worked out at once (a buffer of PART_CHUNK x hidden units that stays in cache).
@@ -111,6 +111,7 @@ class StudentModel:
         self._row_of = np.full(features.n_columns, -1, dtype=np.int32)
         self._row_of[rows] = np.arange(len(rows), dtype=np.int32)
         self._word_vectors: dict[str, np.ndarray] = {}
+        self._batch_word_vectors: dict[str, np.ndarray] = {}
         # The weights for an empty query, from which each part alone pushes (the same for every query).
         self._empty_weights = softmax(self._logits(self.hidden_bias[None, :]))
 
@@ -175,15 +176,31 @@ class StudentModel:
 
     def _hidden_input(self, features: QueryFeatures) -> tuple[np.ndarray, np.ndarray]:
         """Each query's hidden-layer input, and each part's share of it (its summed embeddings)."""
-        # One extra zero row, which part_word -1 (a number or a quotation: no word) picks.
-        word_embeddings = np.zeros((len(features.words) + 1, self.hidden_units), dtype=FEATURE_DTYPE)
-        word_embeddings[:-1] = self._known_columns(features.word_matrix) @ self.embeddings
+        word_embeddings = self._word_embeddings(features)
         part_embeddings = np.asarray(self._known_columns(features.part_extra) @ self.embeddings)
         part_embeddings += word_embeddings[features.part_word]
         hidden_input = features.query_sum() @ part_embeddings
         hidden_input += self._known_columns(features.query_extra) @ self.embeddings
         hidden_input += self.hidden_bias
         return hidden_input, part_embeddings
+
+    def _word_embeddings(self, features: QueryFeatures) -> np.ndarray:
+        """Each word's summed embedding (a row of word_matrix times the embeddings), and one extra zero row, which
+        part_word -1 (a number or a quotation: no word) picks. Sums are remembered between batches: a row of
+        the sparse product is worked out from that row alone, so a remembered one is bit for bit a new one."""
+        found = self._batch_word_vectors
+        words = features.words
+        missing = [i for i, word in enumerate(words) if word not in found]
+        if len(found) + len(missing) > WORD_VECTOR_CACHE:
+            found.clear()
+            missing = list(range(len(words)))
+        if missing:
+            sums = self._known_columns(features.word_matrix[missing]) @ self.embeddings
+            found.update(zip([words[i] for i in missing], sums, strict=True))
+        word_embeddings = np.zeros((len(words) + 1, self.hidden_units), dtype=FEATURE_DTYPE)
+        if words:
+            word_embeddings[:-1] = [found[word] for word in words]
+        return word_embeddings
 
     def _logits(self, hidden_input: np.ndarray) -> np.ndarray:
         hidden = np.tanh(hidden_input)
@@ -255,8 +272,7 @@ class StudentModel:
         # PART_CHUNK parts at a time: no part x hidden array of the whole batch is ever made (those are far
         # larger than the processor's cache). Row by row the arithmetic is theirs, in the same order.
         n_queries, part_query, hidden = features.n_queries, features.part_query, self.hidden_units
-        word_embeddings = np.zeros((len(features.words) + 1, hidden), dtype=FEATURE_DTYPE)
-        word_embeddings[:-1] = self._known_columns(features.word_matrix) @ self.embeddings
+        word_embeddings = self._word_embeddings(features)
         part_extra = self._known_columns(features.part_extra)
         query_extra = self._known_columns(features.query_extra) @ self.embeddings
         query_starts = np.searchsorted(part_query, np.arange(n_queries + 1))

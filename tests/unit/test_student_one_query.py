@@ -109,3 +109,18 @@ def test_words_found_by_split_are_those_the_word_pattern_finds():
     ]
     for text in texts:
         assert _words(text) == WORD_RE.findall(text), text
+
+
+def test_word_sums_remembered_from_an_earlier_batch_are_bit_for_bit_new_ones():
+    from core.distill.student_model import StudentModel
+
+    queries = [q.query for q in generate(DataMix(total=300, seed=8))]
+    targets = decision_targets([r.decision for r in ReferenceTeacher().route_batch(queries)])
+    model = train_student(queries, targets, TrainingConfig(epochs=1, members=1))
+    arrays = (model.rows, model.embeddings, model.hidden_bias, model.output_weights, model.output_bias)
+    fresh = StudentModel(*arrays, model.features)
+    model.predict_with_reasoning(queries[:200])  # remembers the words of the first 200
+    later = [*queries[100:], *ODD]
+    for remembered, new in zip(model.predict_with_reasoning(later), fresh.predict_with_reasoning(later), strict=True):
+        assert np.array_equal(remembered, new) if isinstance(new, np.ndarray) else remembered == new
+    assert np.array_equal(model.predict_proba(later), fresh.predict_proba(later))
