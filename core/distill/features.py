@@ -24,8 +24,10 @@ weights move.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import count
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -201,12 +203,10 @@ class QueryFeaturizer:
             if split.whole:
                 whole_queries.extend([query_id] * len(split.whole))
                 wholes.extend(split.whole)
-        word_index: dict[str, int] = {}
-        part_word = np.array(
-            [-1 if word is None else word_index.setdefault(word, len(word_index)) for word in part_words],
-            dtype=np.int64,
-        )
-        words = list(word_index)
+        # Each distinct word numbered as it first comes (-1: no word), in one loop in C.
+        word_index: defaultdict[str | None, int] = defaultdict(count().__next__, {None: -1})
+        part_word = np.fromiter(map(word_index.__getitem__, part_words), dtype=np.int64, count=len(part_words))
+        words = [word for word in word_index if word is not None]
         part_query_array = np.repeat(np.arange(len(queries), dtype=np.int64), part_counts)
         n_parts = len(part_names)
         part_extra = self._hashed(shape_parts, shapes, n_parts, WORD_SEED, 1.0)
