@@ -24,9 +24,11 @@ weights move.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from itertools import count
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,6 +45,7 @@ FEATURE_DTYPE = np.float32
 # A word, and the text between it and the previous word (which tells whether it starts a sentence).
 GAP_AND_WORD_RE = re.compile(r"([\W_]*?)([^\W_]+(?:'[^\W_]+)*)")
 DIGIT_RE = re.compile(r"\d")
+LETTERS_RE = re.compile(r"[^\W\d_]+")
 # Besides capitals, what can give a shape feature: digits and quotation marks.
 DIGIT_OR_QUOTE_RE = re.compile(r'\d|["“«]')
 QUOTE_CHARS_RE = re.compile(r'["“«]')
@@ -177,7 +180,7 @@ class QueryFeaturizer:
         return self.features(queries).matrix()
 
     def features(self, queries: Sequence[str]) -> QueryFeatures:
-        part_query: list[int] = []
+        part_counts: list[int] = []
         part_words: list[str | None] = []
         part_names: list[str] = []
         shape_parts: list[int] = []
@@ -188,25 +191,23 @@ class QueryFeaturizer:
         wholes: list[str] = []
         for query_id, query in enumerate(queries):
             split = split_query(query)
-            offset = len(part_names)
-            part_query.extend([query_id] * len(split.names))
-            part_names.extend(split.names)
-            part_words.extend(split.words)
             if split.shapes:
+                offset = len(part_names)
                 shape_parts.extend([offset + part for part in split.shape_parts])
                 shapes.extend(split.shapes)
+            part_counts.append(len(split.names))
+            part_names.extend(split.names)
+            part_words.extend(split.words)
             sequences.extend(split.sequence)
             sequence_lengths.append(len(split.sequence))
             if split.whole:
                 whole_queries.extend([query_id] * len(split.whole))
                 wholes.extend(split.whole)
-        word_index: dict[str, int] = {}
-        part_word = np.array(
-            [-1 if word is None else word_index.setdefault(word, len(word_index)) for word in part_words],
-            dtype=np.int64,
-        )
-        words = list(word_index)
-        part_query_array = np.asarray(part_query, dtype=np.int64)
+        # Each distinct word numbered as it first comes (-1: no word), in one loop in C.
+        word_index: defaultdict[str | None, int] = defaultdict(count().__next__, {None: -1})
+        part_word = np.fromiter(map(word_index.__getitem__, part_words), dtype=np.int64, count=len(part_words))
+        words = [word for word in word_index if word is not None]
+        part_query_array = np.repeat(np.arange(len(queries), dtype=np.int64), part_counts)
         n_parts = len(part_names)
         part_extra = self._hashed(shape_parts, shapes, n_parts, WORD_SEED, 1.0)
         if self.config.pair_weight > 0:
@@ -361,11 +362,13 @@ def split_query(query: str) -> SplitQuery:
         if sentence_case and DIGIT_OR_QUOTE_RE.search(text) is None:
             return _split_sentence_case(text)
         return _split_with_shapes(text)
-    words = WORD_RE.findall(text)
+    words = _words(text)
     del words[MAX_WORDS:]
     if "'" in text:
         words = [_without_possessive(w) for w in words]
     distinct = list(dict.fromkeys(words))
+    if len(distinct) == len(words):  # no word said twice (most queries): the parts are the words in order
+        return SplitQuery(distinct, distinct, [], [], list(range(len(words))), [])
     position = dict(zip(distinct, range(len(distinct)), strict=True))
     return SplitQuery(distinct, distinct, [], [], list(map(position.__getitem__, words)), [])
 
@@ -374,7 +377,7 @@ def _split_sentence_case(text: str) -> SplitQuery:
     """What _split_with_shapes gives for a query whose only capital is its first letter, without digits,
     quotation marks or apostrophes: no shapes (a sentence's first word is no name), the first word lower-cased
     and named as written."""
-    words = WORD_RE.findall(text)
+    words = _words(text)
     del words[MAX_WORDS:]
     first = words[0]
     words[0] = first.lower()
@@ -384,6 +387,11 @@ def _split_sentence_case(text: str) -> SplitQuery:
     if max(map(len, names)) > MAX_PART_NAME:
         names = [name if len(name) <= MAX_PART_NAME else name[: MAX_PART_NAME - 1] + "…" for name in names]
     return SplitQuery(names, distinct, [], [], list(map(position.__getitem__, words)), [])
+
+
+def _words(text: str) -> list[Any]:  # typed as re.findall is: the list serves as names and as words
+    """WORD_RE.findall(text), found by str.split when the text is letters and spaces only (most queries)."""
+    return text.split() if text.replace(" ", "").isalpha() else WORD_RE.findall(text)
 
 
 def _split_with_shapes(text: str) -> SplitQuery:
@@ -407,9 +415,13 @@ def _split_with_shapes(text: str) -> SplitQuery:
         lowered = [_without_possessive(word) for word in lowered]
     distinct = list(dict.fromkeys(lowered))
     position = dict(zip(distinct, range(len(distinct)), strict=True))  # part key -> part index
-    # Reversed, so that each word keeps its first spelling.
-    first_spelling = dict(zip(reversed(lowered), reversed(surfaces), strict=True))
-    names = list(map(first_spelling.__getitem__, distinct))
+    repeated = len(distinct) < len(lowered)
+    if repeated:
+        # Reversed, so that each word keeps its first spelling.
+        first_spelling = dict(zip(reversed(lowered), reversed(surfaces), strict=True))
+        names = list(map(first_spelling.__getitem__, distinct))
+    else:  # no word twice (most queries): each part is named as written, the parts are the words in order
+        names = surfaces.copy()
     numbers = (
         dict.fromkeys(w for w in distinct if not w.isalpha() and DIGIT_RE.search(w))
         if DIGIT_RE.search(text) is not None
@@ -420,7 +432,8 @@ def _split_with_shapes(text: str) -> SplitQuery:
         words = [None if word in numbers else word for word in distinct]
         sequence = [-1 if word in numbers else position[word] for word in lowered]  # -1: a number breaks a pair
     else:
-        words, sequence = distinct, list(map(position.__getitem__, lowered))
+        words = distinct
+        sequence = list(map(position.__getitem__, lowered)) if repeated else list(range(len(lowered)))
     shapes: dict[tuple[int, str], None] = {}  # (part, shape), distinct: a part counts once like a cue read twice
     for number in numbers:
         for shape in _digit_shapes(number):
@@ -502,7 +515,7 @@ def _without_possessive(word: str) -> str:
 
 
 def _digit_shapes(word: str) -> list[str]:
-    pattern = re.sub(r"\d", "d", re.sub(r"[^\W\d_]+", "x", word))
+    pattern = DIGIT_RE.sub("d", LETTERS_RE.sub("x", word))
     shapes = ["<number>", f"<digits {pattern}>"]
     if pattern == "dddd":
         shapes.append(f"<digits {word[:2]}dd>")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, reduce
 from itertools import pairwise
 from typing import Any
 
@@ -27,7 +27,7 @@ from core.schema import MODALITIES, RoutingDecision
 
 # A part must move a weight by at least this much to be named in the reasoning.
 MIN_PUSH = 0.02
-# Words whose summed embedding one-query routing remembers (a cache, cleared when full).
+# Words whose summed embedding routing remembers, for one query and for batches (two caches, each cleared when full).
 WORD_VECTOR_CACHE = 50_000
 DEFAULT_TOP_K = 3
 # Parts whose pushes are worked out at once (a buffer of PART_CHUNK x hidden units that stays in cache).
@@ -111,6 +111,9 @@ class StudentModel:
         self._row_of = np.full(features.n_columns, -1, dtype=np.int32)
         self._row_of[rows] = np.arange(len(rows), dtype=np.int32)
         self._word_vectors: dict[str, np.ndarray] = {}
+        self._batch_word_vectors: dict[str, np.ndarray] = {}
+        # The weights for an empty query, from which each part alone pushes (the same for every query).
+        self._empty_weights = softmax(self._logits(self.hidden_bias[None, :]))
 
     @property
     def hidden_units(self) -> int:
@@ -173,15 +176,31 @@ class StudentModel:
 
     def _hidden_input(self, features: QueryFeatures) -> tuple[np.ndarray, np.ndarray]:
         """Each query's hidden-layer input, and each part's share of it (its summed embeddings)."""
-        # One extra zero row, which part_word -1 (a number or a quotation: no word) picks.
-        word_embeddings = np.zeros((len(features.words) + 1, self.hidden_units), dtype=FEATURE_DTYPE)
-        word_embeddings[:-1] = self._known_columns(features.word_matrix) @ self.embeddings
+        word_embeddings = self._word_embeddings(features)
         part_embeddings = np.asarray(self._known_columns(features.part_extra) @ self.embeddings)
         part_embeddings += word_embeddings[features.part_word]
         hidden_input = features.query_sum() @ part_embeddings
         hidden_input += self._known_columns(features.query_extra) @ self.embeddings
         hidden_input += self.hidden_bias
         return hidden_input, part_embeddings
+
+    def _word_embeddings(self, features: QueryFeatures) -> np.ndarray:
+        """Each word's summed embedding (a row of word_matrix times the embeddings), and one extra zero row, which
+        part_word -1 (a number or a quotation: no word) picks. Sums are remembered between batches: a row of
+        the sparse product is worked out from that row alone, so a remembered one is bit for bit a new one."""
+        found = self._batch_word_vectors
+        words = features.words
+        missing = [i for i, word in enumerate(words) if word not in found]
+        if len(found) + len(missing) > WORD_VECTOR_CACHE:
+            found.clear()
+            missing = list(range(len(words)))
+        if missing:
+            sums = self._known_columns(features.word_matrix[missing]) @ self.embeddings
+            found.update(zip([words[i] for i in missing], sums, strict=True))
+        word_embeddings = np.zeros((len(words) + 1, self.hidden_units), dtype=FEATURE_DTYPE)
+        if words:
+            word_embeddings[:-1] = [found[word] for word in words]
+        return word_embeddings
 
     def _logits(self, hidden_input: np.ndarray) -> np.ndarray:
         hidden = np.tanh(hidden_input)
@@ -253,8 +272,7 @@ class StudentModel:
         # PART_CHUNK parts at a time: no part x hidden array of the whole batch is ever made (those are far
         # larger than the processor's cache). Row by row the arithmetic is theirs, in the same order.
         n_queries, part_query, hidden = features.n_queries, features.part_query, self.hidden_units
-        word_embeddings = np.zeros((len(features.words) + 1, hidden), dtype=FEATURE_DTYPE)
-        word_embeddings[:-1] = self._known_columns(features.word_matrix) @ self.embeddings
+        word_embeddings = self._word_embeddings(features)
         part_extra = self._known_columns(features.part_extra)
         query_extra = self._known_columns(features.query_extra) @ self.embeddings
         query_starts = np.searchsorted(part_query, np.arange(n_queries + 1))
@@ -303,11 +321,10 @@ class StudentModel:
         self, hidden_input: np.ndarray, without: np.ndarray, alone: np.ndarray, part_query: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         probabilities = softmax(self._logits(hidden_input))
-        empty = softmax(self._logits(self.hidden_bias[None, :]))
         pushes = probabilities[part_query]
         pushes -= softmax(without)
         pushes += softmax(alone)
-        pushes -= empty
+        pushes -= self._empty_weights
         pushes *= 0.5
         return probabilities, pushes
 
@@ -354,8 +371,14 @@ def _blas_threads() -> Any:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    shifted = np.exp(logits - row_max(logits)[:, None])
+    shifted /= reduce(np.add, shifted.T)[:, None]  # column after column: the order (and rounding) of sum(axis=1)
+    return shifted
+
+
+def row_max(rows: np.ndarray) -> np.ndarray:
+    """rows.max(axis=1), column against column: numpy reduces a short last axis row by row, over ten times slower."""
+    return reduce(np.maximum, rows.T)
 
 
 def _reasoning_sentences(
@@ -366,21 +389,24 @@ def _reasoning_sentences(
     sentences = [NO_DRIVER_REASONING] * n_queries
     if not len(names):
         return sentences
-    best_push = pushes.max(axis=1)
+    best_push = row_max(pushes)
     strong = np.flatnonzero(best_push >= MIN_PUSH)
     if not strong.size:
         return sentences
     # Group by query, strongest first, with one stable sort on a single key (several times faster than
     # lexsort here): pushes lie in [MIN_PUSH, top], so a stride of top + 1 keeps the queries apart.
     stride = float(best_push[strong].max()) + 1.0
-    order = strong[np.argsort(query_ids[strong] * stride - best_push[strong], kind="stable")]
+    ranked = strong[np.argsort(query_ids[strong] * stride - best_push[strong], kind="stable")]
+    # Each query's top_k strongest only (a part's rank: how far it is from its query's first): the others are
+    # never named, so their names are never written.
+    grouped = query_ids[ranked]
+    order = ranked[np.arange(len(ranked)) - np.searchsorted(grouped, grouped) < top_k]
     starts = np.searchsorted(query_ids[order], np.arange(n_queries + 1)).tolist()
     # Plain lists from here: indexing them in the per-query loop is far cheaper than indexing arrays.
     chosen_names = [f"'{names[i]}'" for i in order.tolist()]
     chosen_modalities = [MODALITIES[i] for i in pushes[order].argmax(axis=1).tolist()]
-    for query_id, start, next_start in zip(range(n_queries), starts, starts[1:], strict=False):
-        if next_start > start:
-            end = min(next_start, start + top_k)
+    for query_id, start, end in zip(range(n_queries), starts, starts[1:], strict=False):
+        if end > start:
             sentences[query_id] = _sentence(chosen_names[start:end], chosen_modalities[start:end])
     return sentences
 

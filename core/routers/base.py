@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from core.parsing import parse_router_output, rounded_decision
 from core.pricing import TYPICAL_REPLY_TOKENS, PriceTable, estimate_tokens
-from core.schema import RouteResult, RoutingDecision
+from core.schema import RouteResult, RoutingDecision, known_valid
 
 EMPTY_QUERY_ERROR = "empty query: type what you are looking for"
 # Stands in for queries not generated yet when quoting a cost.
@@ -37,6 +37,17 @@ class RouterReply:
     # True when `decision` already holds weights rounded as rounded_decision rounds them (a router that
     # rounds a whole batch at once), so they are not rounded again one by one.
     rounded: bool = False
+
+    @property
+    def brings_numbers(self) -> bool:
+        """Whether the router gave tokens or latency of its own (a model's service reports them): numbers
+        from outside, which the result validates."""
+        return not (
+            self.input_tokens is None
+            and self.output_tokens is None
+            and self.latency_ms is None
+            and self.model_latency_ms is None
+        )
 
 
 # What json.dumps escapes in a string (json.encoder's own pattern): a reasoning without any is quoted as it is.
@@ -152,8 +163,8 @@ class Router(ABC):
         output_tokens = (
             reply.output_tokens if reply.output_tokens is not None and measured else estimate_tokens(raw_text)
         )
-        return RouteResult(
-            query=original,
+        fields = dict(
+            query=str(original),  # as validation stores it: a str subclass (numpy's) as str
             router_id=self.router_id,
             decision=decision,
             raw_text=raw_text,
@@ -167,3 +178,5 @@ class Router(ABC):
             token_source="measured" if measured else "estimated",
             cost_usd=self.prices.cost_usd(self.price_key, input_tokens, output_tokens),
         )
+        # Without numbers from outside (a local router's reply) every value was made here, of its field's type.
+        return RouteResult.model_validate(fields) if reply.brings_numbers else known_valid(RouteResult, fields)

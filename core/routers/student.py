@@ -12,7 +12,7 @@ from core.distill.student_model import StudentModel
 from core.parsing import round_weight_rows
 from core.pricing import PriceTable
 from core.routers.base import Router, RouterReply
-from core.schema import RoutingDecision
+from core.schema import RoutingDecision, known_valid
 
 
 class StudentRouter(Router):
@@ -32,14 +32,22 @@ class StudentRouter(Router):
 
     def route_many(self, queries: Sequence[str]) -> list[RouterReply]:
         # One featurisation and one matrix product for the whole batch, and the weights rounded for the whole
-        # batch at once (the base would round them one by one); the base writes the reply text.
+        # batch at once (the base would round them one by one); the base writes the reply text. Rounded
+        # weights are steps of 0.05 from 0 to 1, so the decisions need no validation.
         probabilities, reasonings = self.model.predict_with_reasoning(queries)
         rounded = round_weight_rows(probabilities).tolist()
         return [
             RouterReply(
                 text="",
-                decision=RoutingDecision(
-                    visual=row[0], audio=row[1], transcription=row[2], metadata=row[3], reasoning=reasoning
+                decision=known_valid(
+                    RoutingDecision,
+                    {
+                        "visual": row[0],
+                        "audio": row[1],
+                        "transcription": row[2],
+                        "metadata": row[3],
+                        "reasoning": reasoning,
+                    },
                 ),
                 rounded=True,
             )

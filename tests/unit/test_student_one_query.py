@@ -78,3 +78,49 @@ def test_the_chunked_batch_path_is_bit_for_bit_the_unfused_sums(monkeypatch):
     unfused_probabilities, unfused_pushes = model._pushes(hidden_input, part_embeddings, features.part_query)
     assert np.array_equal(probabilities, unfused_probabilities)
     assert np.array_equal(pushes, unfused_pushes)
+
+
+def test_softmax_and_row_max_are_bit_for_bit_numpys_row_reductions():
+    from core.distill.student_model import row_max, softmax
+
+    rng = np.random.default_rng(1)
+    for scale in (1e-6, 1.0, 30.0, 1e4):
+        logits = rng.standard_normal((5000, 4)) * scale
+        logits[::5, 3] = logits[::5, 0]  # ties
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        assert np.array_equal(softmax(logits), shifted / shifted.sum(axis=1, keepdims=True))
+        assert np.array_equal(row_max(logits), logits.max(axis=1))
+
+
+def test_words_found_by_split_are_those_the_word_pattern_finds():
+    from core.distill.features import _words
+    from core.text_patterns import WORD_RE
+
+    texts = [
+        "rain on a tin roof",
+        "  two  spaces   apart ",
+        "Σοφία λέει ότι φεύγει",
+        "日本語 の 動画",
+        "x",
+        "ǅemal İstanbul straße",
+        "tab\tand\nnewline",
+        "dog's bark, then: rain_drops 2019",
+        "",
+    ]
+    for text in texts:
+        assert _words(text) == WORD_RE.findall(text), text
+
+
+def test_word_sums_remembered_from_an_earlier_batch_are_bit_for_bit_new_ones():
+    from core.distill.student_model import StudentModel
+
+    queries = [q.query for q in generate(DataMix(total=300, seed=8))]
+    targets = decision_targets([r.decision for r in ReferenceTeacher().route_batch(queries)])
+    model = train_student(queries, targets, TrainingConfig(epochs=1, members=1))
+    arrays = (model.rows, model.embeddings, model.hidden_bias, model.output_weights, model.output_bias)
+    fresh = StudentModel(*arrays, model.features)
+    model.predict_with_reasoning(queries[:200])  # remembers the words of the first 200
+    later = [*queries[100:], *ODD]
+    for remembered, new in zip(model.predict_with_reasoning(later), fresh.predict_with_reasoning(later), strict=True):
+        assert np.array_equal(remembered, new) if isinstance(new, np.ndarray) else remembered == new
+    assert np.array_equal(model.predict_proba(later), fresh.predict_proba(later))
