@@ -14,7 +14,7 @@ from typing import Literal
 import pandas as pd
 import streamlit as st
 
-from core.datasets.library import DatasetInfo, DatasetLibrary
+from core.datasets.library import DatasetInfo
 from core.distill.job_names import default_job_name, job_name_problem
 from core.distill.job_timeline import NOT_STARTED, elapsed_seconds, phase_states
 from core.distill.jobs import (
@@ -167,7 +167,7 @@ def launch_form(current: state.Studio, runner: JobService) -> None:
 
     checks = Checks()
     if "training" in settings_model.model_fields:  # the trainer's settings: a job trained on this machine
-        params = _training_settings(library, dataset_id, by_id, checks)
+        params = _training_settings(library.heldout_choices(dataset_id), by_id, checks)
     else:  # a job a cloud service runs: its own settings, defaults from Settings
         params = job_settings_views.cloud_settings(settings_model, runner.launch_defaults(name), checks)
     params.update(pair)
@@ -246,11 +246,11 @@ def _teacher_fact(runner: JobService, dataset: DatasetInfo, params: Mapping[str,
 
 
 def _training_settings(
-    library: DatasetLibrary, dataset_id: str, by_id: Mapping[str, DatasetInfo], checks: Checks
+    heldout_choices: Sequence[DatasetInfo], by_id: Mapping[str, DatasetInfo], checks: Checks
 ) -> dict[str, object]:
     """The trainer's settings of a job trained on this machine: held-out set, epochs, learning rate, share, seed."""
     defaults = TrainingConfig()
-    heldout_ids = [SHARE_OF_TRAINING] + [d.id for d in library.heldout_choices(dataset_id)]
+    heldout_ids = [SHARE_OF_TRAINING] + [d.id for d in heldout_choices]
     heldout_id = st.selectbox(
         "Held-out set",
         heldout_ids,
