@@ -499,15 +499,12 @@ def _characters(surfaces: list[str], lowered: list[str], inside: list[int]) -> l
 
 
 def _agrees(word: str, lexicon: Lexicon) -> bool:
-    """An auxiliary, or a verb in the third person or the past that is no catalogue cue ("named", "aired")."""
-    context = lexicon.context
-    if word in context.character_auxiliaries:
+    """An auxiliary, or a verb that agrees (Lexicon.agrees) and is no catalogue cue ("named", "aired")."""
+    if word in lexicon.context.character_auxiliaries:
         return True
-    if word in context.catalogue_words or word.endswith("ss") or not word.endswith(("s", "ed")):
-        return False
     stem = lexicon.stem(word)
     cue = lexicon.words.get(stem)
-    return stem in lexicon.verbs and (cue is None or cue.modality != "metadata")
+    return lexicon.agrees(word, stem) and (cue is None or cue.modality != "metadata")
 
 
 def _without_possessive(word: str) -> str:

@@ -101,6 +101,14 @@ class Lexicon:
     typo_index: dict[str, Category | None] = field(default_factory=dict)
     _stems: dict[str, str] = field(default_factory=dict, repr=False)
 
+    def agrees(self, word: str, stem: str) -> bool:
+        """A verb agreeing with a subject before it ("Anna tells", "Ben walked"), the test of the character
+        rule: a listed verb in the third person or the past, not a bare word that may be a noun or a title's
+        ("Marquee TV stand-up", "City News breaking") nor a catalogue word ("movie", "directed")."""
+        if word in self.context.catalogue_words or stem not in self.verbs:
+            return False
+        return word.endswith(("s", "ed")) and not word.endswith("ss")
+
     def stem(self, word: str) -> str:
         cached = self._stems.get(word)
         if cached is None:

@@ -336,11 +336,7 @@ class ReferenceTeacher(Router):
         context = self.lexicon.context
         if token.lower in context.character_auxiliaries:
             return True
-        if token.lower in context.catalogue_words or token.stem not in self.lexicon.verbs:
-            return False
-        # A verb that agrees with its subject ("Anna tells", "Ben walked"), not a bare word that may be
-        # a noun or a title's ("Marquee TV stand-up", "City News breaking").
-        if not token.lower.endswith(("s", "ed")) or token.lower.endswith("ss"):
+        if not self.lexicon.agrees(token.lower, token.stem):
             return False
         return match is None or match.category.modality != "metadata"
 
