@@ -89,7 +89,7 @@ class ValidationReport(BaseModel):
         if self.ok:
             kind = "labelled" if self.labelled else "prompt-only"
             noted = f" ({count(self.warning_count, 'warning')})" if self.warning_count else ""
-            return f"Valid: {self.records:,} {kind} records ready for Bedrock distillation{noted}."
+            return f"Valid: {count(self.records, kind + ' record')} ready for Bedrock distillation{noted}."
         file_level = self.file_problems
         on_lines = self.problem_count - file_level
         fix = "fix it" if self.problem_count == 1 else "fix them"
