@@ -27,18 +27,17 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import count
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from mmh3 import hash as murmurhash3_32  # the same MurmurHash3 (x86, 32-bit) sklearn exposes, without its import cost
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.routers.lexicon import load_lexicon
 from core.text_patterns import QUOTE_RE, SENTENCE_ENDS, WORD_RE
-
-if TYPE_CHECKING:
-    from core.routers.lexicon import Lexicon
 
 FEATURE_DTYPE = np.float32
 
@@ -339,8 +338,6 @@ class QueryFeaturizer:
 def lexicon_category(word: str) -> str | None:
     """The teacher's cue category of a single word (after its stemmer), "vehicle" for a vehicle its heard rule
     reads (the verb after one is a sound), "name" for a listed given name."""
-    from core.routers.lexicon import load_lexicon
-
     lexicon = load_lexicon()
     stem = lexicon.stem(word)
     found = lexicon.words.get(stem)
@@ -356,6 +353,14 @@ def split_query(query: str) -> SplitQuery:
     """Cut a query into its parts. Written for speed, as it runs once per query of every batch: most
     queries are plain lower-case words and take the short way."""
     text = query[:MAX_QUERY_CHARS].replace("’", "'") if isinstance(query, str) else ""
+    if text.islower() and text.replace(" ", "").isalpha():  # lower-case letters and spaces: the words themselves
+        words: list[Any] = text.split()  # as _words types it: the list serves as names and as words
+        del words[MAX_WORDS:]
+        if len(set(words)) == len(words):  # no word said twice (most queries): the parts are the words in order
+            return SplitQuery(words, words, [], [], list(range(len(words))), [])
+        distinct = list(dict.fromkeys(words))
+        position = dict(zip(distinct, range(len(distinct)), strict=True))
+        return SplitQuery(distinct, distinct, [], [], list(map(position.__getitem__, words)), [])
     if not text.islower() or DIGIT_OR_QUOTE_RE.search(text):
         # A sentence's capital first letter says nothing: such a query takes a short way too.
         sentence_case = text[:1].isupper() and "'" not in text and (rest := text[1:]).lower() == rest
@@ -402,19 +407,25 @@ def _split_with_shapes(text: str) -> SplitQuery:
         tokens = GAP_AND_WORD_RE.findall(text)
     del tokens[MAX_WORDS:]
     whole: list[str] = []
-    long_words = [w for _, w in tokens if len(w) >= TITLE_WORD_MIN_LENGTH and w.isalpha()]
+    surfaces = [surface for _, surface in tokens]
+    capitals = [i for i, surface in enumerate(surfaces) if surface[0].isupper()]
+    # Title Case needs TITLE_MIN_WORDS capitalised words at least: fewer (most queries) need no closer look.
+    long_words = (
+        [w for w in surfaces if len(w) >= TITLE_WORD_MIN_LENGTH and w.isalpha()]
+        if len(capitals) >= TITLE_MIN_WORDS
+        else []
+    )
     title_case = len(long_words) >= TITLE_MIN_WORDS and all(w[0].isupper() for w in long_words)
     if title_case:
         whole.append(TITLE_CASE)
         if all(w.isupper() for w in long_words):
             whole.append(ALL_CAPS)
 
-    surfaces = [surface for _, surface in tokens]
-    lowered = [surface.lower() for surface in surfaces]
+    lowered: list[Any] = list(map(str.lower, surfaces))  # as _words types it
     if "'" in text:
         lowered = [_without_possessive(word) for word in lowered]
     distinct = list(dict.fromkeys(lowered))
-    position = dict(zip(distinct, range(len(distinct)), strict=True))  # part key -> part index
+    position = {word: part for part, word in enumerate(distinct)}  # part key -> part index
     repeated = len(distinct) < len(lowered)
     if repeated:
         # Reversed, so that each word keeps its first spelling.
@@ -440,7 +451,7 @@ def _split_with_shapes(text: str) -> SplitQuery:
             shapes[(position[number], shape)] = None
     if not title_case:
         inside: list[int] = []  # capitalised words inside a sentence
-        for index in [i for i, surface in enumerate(surfaces) if surface[0].isupper()]:
+        for index in capitals:
             word = lowered[index]
             before = tokens[index][0].rstrip(OPENERS)
             if not word.isalpha() or ((before[-1] in SENTENCE_ENDS) if before else index == 0):
@@ -463,6 +474,8 @@ def _split_with_shapes(text: str) -> SplitQuery:
         shapes[(position[quoted.lower()], QUOTATION)] = None
     if names and max(map(len, names)) > MAX_PART_NAME:
         names = [name if len(name) <= MAX_PART_NAME else name[: MAX_PART_NAME - 1] + "…" for name in names]
+    if not shapes:
+        return SplitQuery(names, words, [], [], sequence, whole)
     return SplitQuery(names, words, [part for part, _ in shapes], [shape for _, shape in shapes], sequence, whole)
 
 
@@ -474,8 +487,6 @@ def _characters(surfaces: list[str], lowered: list[str], inside: list[int]) -> l
     shape. Empty when nobody acts."""
     if not inside:
         return []
-    from core.routers.lexicon import load_lexicon
-
     lexicon = load_lexicon()
     links = lexicon.context.character_links
     opener = [0] if surfaces[0][0].isupper() and lowered[0] not in lexicon.function_words else []
@@ -483,23 +494,21 @@ def _characters(surfaces: list[str], lowered: list[str], inside: list[int]) -> l
         after = index + 1
         while after < len(surfaces) and (lowered[after] in links or surfaces[after][0].isupper()):
             after += 1
-        if after < len(surfaces) and _agrees(lowered[after], lexicon):
+        if after < len(surfaces) and _agrees(lowered[after]):
             return inside if index not in opener else opener + inside
     for index in inside:
         before = index - 1
         while before >= 0 and lowered[before] in links:
             before -= 1
-        if (
-            before >= 0
-            and lowered[before] not in lexicon.context.character_auxiliaries
-            and _agrees(lowered[before], lexicon)
-        ):
+        if before >= 0 and lowered[before] not in lexicon.context.character_auxiliaries and _agrees(lowered[before]):
             return inside
     return []
 
 
-def _agrees(word: str, lexicon: Lexicon) -> bool:
+@lru_cache(maxsize=CACHE_LIMIT)  # asked of the words beside every name of every batch
+def _agrees(word: str) -> bool:
     """An auxiliary, or a verb that agrees (Lexicon.agrees) and is no catalogue cue ("named", "aired")."""
+    lexicon = load_lexicon()
     if word in lexicon.context.character_auxiliaries:
         return True
     stem = lexicon.stem(word)
@@ -512,6 +521,19 @@ def _without_possessive(word: str) -> str:
 
 
 def _digit_shapes(word: str) -> list[str]:
+    found = _DIGIT_SHAPES.get(word)
+    if found is None:
+        if len(_DIGIT_SHAPES) >= CACHE_LIMIT:
+            _DIGIT_SHAPES.clear()
+        found = _DIGIT_SHAPES[word] = _read_digit_shapes(word)
+    return found
+
+
+# A number's shapes, remembered: years and episode numbers come back in batch after batch.
+_DIGIT_SHAPES: dict[str, list[str]] = {}
+
+
+def _read_digit_shapes(word: str) -> list[str]:
     pattern = DIGIT_RE.sub("d", LETTERS_RE.sub("x", word))
     shapes = ["<number>", f"<digits {pattern}>"]
     if pattern == "dddd":

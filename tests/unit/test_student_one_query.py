@@ -62,6 +62,21 @@ def test_a_query_capitalised_only_at_its_start_splits_as_the_general_way_splits_
         assert split_query(query) == _split_with_shapes(query), query
 
 
+def test_a_lower_case_query_of_letters_splits_as_the_general_way_splits_it():
+    from core.distill.features import _split_with_shapes, split_query
+
+    lower_case = [
+        "rain on a tin roof at night",
+        "the dog and the cat and the dog again",
+        "straße café naïve",
+        "cooking 料理 show",
+        "one",
+        "echo echo echo",
+    ]
+    for query in lower_case:
+        assert split_query(query) == _split_with_shapes(query), query
+
+
 def test_the_chunked_batch_path_is_bit_for_bit_the_unfused_sums(monkeypatch):
     from core.distill import student_model
 
