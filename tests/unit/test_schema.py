@@ -53,3 +53,13 @@ def test_every_result_is_what_validating_its_values_gives(router):
         validated = RouteResult(**{name: getattr(result, name) for name in result.model_fields_set})
         _same_fields_and_types(result, validated)
         assert result.errors is not validated.errors
+
+
+def test_changing_one_result_leaves_the_others_of_its_batch_as_they_were():
+    first, second = UniformRouter().route_batch(["a dog barking", "rain on a roof"])
+    first.latency_ms = 7.5
+    first.errors.append("checked by hand")
+    copied = second.model_copy(update={"router_id": "renamed"})
+    assert second.latency_ms != 7.5 and second.errors == []
+    assert copied.router_id == "renamed" and second.router_id == "uniform"
+    assert first.model_fields_set == second.model_fields_set == copied.model_fields_set == set(RouteResult.model_fields)
