@@ -61,9 +61,25 @@ def _decision_json(decision: RoutingDecision) -> str:
     reasoning = decision.reasoning
     quoted = f'"{reasoning}"' if _JSON_ESCAPED.search(reasoning) is None else json.dumps(reasoning, ensure_ascii=False)
     return (
-        f'{{"visual": {decision.visual!r}, "audio": {decision.audio!r}, '
-        f'"transcription": {decision.transcription!r}, "metadata": {decision.metadata!r}, "reasoning": {quoted}}}'
+        f'{{"visual": {_weight_text(decision.visual)}, "audio": {_weight_text(decision.audio)}, '
+        f'"transcription": {_weight_text(decision.transcription)}, "metadata": {_weight_text(decision.metadata)}, '
+        f'"reasoning": {quoted}}}'
     )
+
+
+# Each weight's repr, remembered: rounded weights take a few values (steps of 0.05), and repr was a third of
+# the cost of the text above. Zero is not remembered, as 0.0 and -0.0 are one key with two reprs.
+_WEIGHT_TEXTS: dict[float, str] = {}
+_WEIGHT_TEXT_LIMIT = 4096
+
+
+def _weight_text(value: float) -> str:
+    found = _WEIGHT_TEXTS.get(value)
+    if found is None:
+        found = repr(value)
+        if value and len(_WEIGHT_TEXTS) < _WEIGHT_TEXT_LIMIT:
+            _WEIGHT_TEXTS[value] = found
+    return found
 
 
 class Router(ABC):
