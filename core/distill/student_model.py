@@ -320,10 +320,11 @@ class StudentModel:
     def _combine(
         self, hidden_input: np.ndarray, without: np.ndarray, alone: np.ndarray, part_query: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        probabilities = softmax(self._logits(hidden_input))
+        """Probabilities and pushes from the logits; `without` and `alone` (the callers' own) are overwritten."""
+        probabilities = softmax(self._logits(hidden_input), overwrite=True)
         pushes = probabilities[part_query]
-        pushes -= softmax(without)
-        pushes += softmax(alone)
+        pushes -= softmax(without, overwrite=True)
+        pushes += softmax(alone, overwrite=True)
         pushes -= self._empty_weights
         pushes *= 0.5
         return probabilities, pushes
@@ -370,8 +371,12 @@ def _blas_threads() -> Any:
     return ThreadpoolController()
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - row_max(logits)[:, None])
+def softmax(logits: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+    """Row-wise softmax; with overwrite, worked in the logits' own array (a batch's part arrays are megabytes,
+    and a new one costs more than the arithmetic on it)."""
+    shifted = logits if overwrite else logits.copy()
+    shifted -= row_max(shifted)[:, None]
+    np.exp(shifted, out=shifted)
     shifted /= reduce(np.add, shifted.T)[:, None]  # column after column: the order (and rounding) of sum(axis=1)
     return shifted
 
