@@ -18,7 +18,7 @@ DEFAULT_PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
 }
 
 # Rough size of a token in characters for English text; used only where no model reported usage.
-CHARS_PER_TOKEN = 4.0
+CHARS_PER_TOKEN = 4
 # Tokens a router reply (four weights and a one-sentence reasoning) takes, for estimates made before any call.
 TYPICAL_REPLY_TOKENS = 60
 # Batch inference bills about half the on-demand price per token (docs/ARCHITECTURE.md, prices).
@@ -58,7 +58,7 @@ def default_prices() -> dict[str, ModelPrice]:
 
 def estimate_tokens(text: str) -> int:
     """A rough token count for text no model has measured (about four characters a token)."""
-    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN  # rounded up: 0 only for no text
 
 
 def parse_price(
