@@ -139,3 +139,24 @@ def test_word_sums_remembered_from_an_earlier_batch_are_bit_for_bit_new_ones():
     for remembered, new in zip(model.predict_with_reasoning(later), fresh.predict_with_reasoning(later), strict=True):
         assert np.array_equal(remembered, new) if isinstance(new, np.ndarray) else remembered == new
     assert np.array_equal(model.predict_proba(later), fresh.predict_proba(later))
+
+
+def test_the_reasoning_names_each_part_as_written_grouped_by_the_channel_it_pushed():
+    from core.distill.student_model import NO_DRIVER_REASONING, _reasoning_sentences
+
+    names = ['"{0} or {x}"', "rain", "Anna", "roof", "quiet"]
+    pushes = np.array(
+        [
+            [0.30, -0.30, 0.0, 0.0],  # query 0: visual
+            [-0.05, 0.25, -0.2, 0.0],  # query 0: audio
+            [0.10, 0.0, -0.1, 0.0],  # query 0: visual
+            [0.2, 0.0, 0.0, -0.2],  # query 1: visual
+            [0.001, -0.001, 0.0, 0.0],  # query 2: too weak to name
+        ]
+    )
+    sentences = _reasoning_sentences(3, np.array([0, 0, 0, 1, 2]), names, pushes, top_k=3)
+    assert sentences == [
+        "Student: '\"{0} or {x}\"' and 'Anna' pushed visual; 'rain' pushed audio.",
+        "Student: 'roof' pushed visual.",
+        NO_DRIVER_REASONING,
+    ]
