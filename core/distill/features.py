@@ -27,7 +27,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import count
 from typing import Any
 
@@ -132,12 +132,22 @@ class QueryFeatures:
 
     n_queries: int
     words: list[str]  # distinct words of the batch
-    word_matrix: sp.csr_matrix  # word x column: the word's own column and its weighted character n-grams
     part_query: np.ndarray  # the query of each part, in query order
     part_word: np.ndarray  # index into `words`, or -1
     part_names: list[str]
     part_extra: sp.csr_matrix  # part x column: shapes (capitals, digit patterns, quotation) and word pairs
     query_extra: sp.csr_matrix  # query x column: whole-query columns (Title Case, all caps)
+    featurizer: QueryFeaturizer  # which makes the word rows when they are asked for
+
+    @cached_property
+    def word_matrix(self) -> sp.csr_matrix:
+        """Word x column: each word's own column and its weighted character n-grams."""
+        return self.featurizer.word_matrix(self.words)
+
+    def word_rows(self, picked: Sequence[int]) -> sp.csr_matrix:
+        """The rows of word_matrix for these words only (a student that remembers the sums of the words it
+        has seen asks for the new ones alone); each row is the one word_matrix has."""
+        return self.featurizer.word_matrix([self.words[i] for i in picked])
 
     def part_matrix(self) -> sp.csr_matrix:
         """Part x column: every column each part brings."""
@@ -221,12 +231,12 @@ class QueryFeaturizer:
         return QueryFeatures(
             n_queries=len(queries),
             words=words,
-            word_matrix=self.word_matrix(words),
             part_query=part_query_array,
             part_word=part_word,
             part_names=part_names,
             part_extra=part_extra.tocsr(),
             query_extra=self._hashed(whole_queries, wholes, len(queries), WORD_SEED, 1.0),
+            featurizer=self,
         )
 
     def _pair_matrix(

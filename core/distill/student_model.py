@@ -195,7 +195,7 @@ class StudentModel:
             found.clear()
             missing = list(range(len(words)))
         if missing:
-            sums = self._known_columns(features.word_matrix[missing]) @ self.embeddings
+            sums = self._known_columns(features.word_rows(missing)) @ self.embeddings
             found.update(zip([words[i] for i in missing], sums, strict=True))
         word_embeddings = np.zeros((len(words) + 1, self.hidden_units), dtype=FEATURE_DTYPE)
         if words:
