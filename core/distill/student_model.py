@@ -408,7 +408,7 @@ def _reasoning_sentences(
     order = ranked[np.arange(len(ranked)) - np.searchsorted(grouped, grouped) < top_k]
     starts = np.searchsorted(query_ids[order], np.arange(n_queries + 1)).tolist()
     # Plain lists from here: indexing them in the per-query loop is far cheaper than indexing arrays.
-    chosen_names = [f"'{names[i]}'" for i in order.tolist()]
+    chosen_names = [names[i] for i in order.tolist()]
     chosen_modalities = [MODALITIES[i] for i in pushes[order].argmax(axis=1).tolist()]
     return [
         _sentence_template(tuple(chosen_modalities[start:end])).format(*chosen_names[start:end])
@@ -420,9 +420,9 @@ def _reasoning_sentences(
 
 @cache
 def _sentence_template(modalities: tuple[str, ...]) -> str:
-    """The sentence for parts that pushed these modalities, {0}, {1}... where their names go: a batch has
-    a few dozen such patterns, and filling one in is cheaper than grouping the parts again."""
-    return _sentence([f"{{{i}}}" for i in range(len(modalities))], list(modalities))
+    """The sentence for parts that pushed these modalities, {0}, {1}... where their names go (in quotes): a
+    batch has a few dozen such patterns, and filling one in is cheaper than grouping the parts again."""
+    return _sentence([f"'{{{i}}}'" for i in range(len(modalities))], list(modalities))
 
 
 def _sentence(quoted: list[str], modalities: list[str]) -> str:
