@@ -179,20 +179,20 @@ class Router(ABC):
         output_tokens = (
             reply.output_tokens if reply.output_tokens is not None and measured else estimate_tokens(raw_text)
         )
-        fields = dict(
-            query=str(original),  # as validation stores it: a str subclass (numpy's) as str
-            router_id=self.router_id,
-            decision=decision,
-            raw_text=raw_text,
-            valid=decision is not None and not reply.error,
-            errors=errors,
-            warnings=warnings,
-            latency_ms=reply.latency_ms if reply.latency_ms is not None else share_ms,
-            model_latency_ms=reply.model_latency_ms,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            token_source="measured" if measured else "estimated",
-            cost_usd=self.prices.cost_usd(self.price_key, input_tokens, output_tokens),
-        )
+        fields = {
+            "query": str(original),  # as validation stores it: a str subclass (numpy's) as str
+            "router_id": self.router_id,
+            "decision": decision,
+            "raw_text": raw_text,
+            "valid": decision is not None and not reply.error,
+            "errors": errors,
+            "warnings": warnings,
+            "latency_ms": reply.latency_ms if reply.latency_ms is not None else share_ms,
+            "model_latency_ms": reply.model_latency_ms,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "token_source": "measured" if measured else "estimated",
+            "cost_usd": self.prices.cost_usd(self.price_key, input_tokens, output_tokens),
+        }
         # Without numbers from outside (a local router's reply) every value was made here, of its field's type.
         return RouteResult.model_validate(fields) if reply.brings_numbers else known_valid(RouteResult, fields)
