@@ -289,7 +289,9 @@ class StudentModel:
             last = max(first + 1, int(np.searchsorted(query_starts, query_starts[first] + PART_CHUNK, "right")) - 1)
             start, end = int(query_starts[first]), int(query_starts[last])
             parts, chunk = parts_buffer[: end - start], buffer[: end - start]
-            np.take(word_embeddings, features.part_word[start:end], axis=0, out=parts)
+            # mode="wrap": the same rows for these valid indices (-1 is the zero row), without the copy through
+            # a buffer that numpy makes for out= under the default mode.
+            np.take(word_embeddings, features.part_word[start:end], axis=0, out=parts, mode="wrap")
             parts += part_extra[start:end] @ self.embeddings
             local = part_query[start:end] - first
             ones = np.ones(end - start, dtype=FEATURE_DTYPE)
@@ -299,7 +301,7 @@ class StudentModel:
             query_hidden[:] = sums @ parts
             query_hidden += query_extra[first:last]
             query_hidden += self.hidden_bias
-            np.take(query_hidden, local, axis=0, out=chunk)
+            np.take(query_hidden, local, axis=0, out=chunk, mode="wrap")
             chunk -= parts
             np.tanh(chunk, out=chunk)
             np.matmul(chunk, self.output_weights, out=without[start:end])
@@ -345,7 +347,7 @@ class StudentModel:
         for start in range(0, n_parts, PART_CHUNK):
             end = min(n_parts, start + PART_CHUNK)
             chunk, parts = buffer[: end - start], part_embeddings[start:end]
-            np.take(hidden_input, part_query[start:end], axis=0, out=chunk)
+            np.take(hidden_input, part_query[start:end], axis=0, out=chunk, mode="wrap")  # as above
             chunk -= parts
             np.tanh(chunk, out=chunk)
             np.matmul(chunk, self.output_weights, out=without[start:end])
