@@ -142,6 +142,7 @@ class ReferenceTeacher(Router):
             index += 1
         self._merge_capitalised_names(text, tokens, matches)
         self._mark_characters(text, tokens, matches)
+        self._mark_sound_names(matches)
         self._mark_heard(tokens, matches)
         ordered = [matches[i] for i in sorted(matches)]
         self._mark_performance(tokens, ordered)
@@ -353,6 +354,18 @@ class ReferenceTeacher(Router):
         if token.lower in self.lexicon.context.catalogue_words or token.stem not in self.lexicon.verbs:
             return False
         return token.lower.endswith(("s", "ed")) and (match is None or match.category.modality != "metadata")
+
+    def _mark_sound_names(self, matches: dict[int, _Match]) -> None:
+        """An object named right before a sound names that sound's source ("car alarm", "phone ringing", "door
+        knocking"): in an English noun compound the last word is the thing, so the pair is one sound."""
+        for start in sorted(matches):
+            match = matches.get(start)
+            if match is None or match.category.name != "object":
+                continue
+            sound = matches.get(match.end)
+            if sound is not None and sound.category.name == "sound event":
+                del matches[start], matches[match.end]
+                matches[start] = _Match(start, sound.end, sound.category)
 
     def _mark_heard(self, tokens: list[_Token], matches: dict[int, _Match]) -> None:
         """What a source of sound does is heard: "wind blows", "an engine is idling", "rain falling on a roof"

@@ -44,6 +44,15 @@ def test_a_name_is_a_character_beside_a_verb_and_metadata_in_a_catalogue_query()
     assert reasoning.startswith("Transcription cue") and "'tells'" in reasoning
 
 
+def test_an_object_right_before_a_sound_names_the_sound_and_is_not_seen():
+    teacher = ReferenceTeacher()
+    alarm = teacher.decide("car alarm going off in a parking lot")
+    assert alarm.dominant() == "audio" and "'car alarm'" in alarm.reasoning
+    assert teacher.decide("door knocking at midnight").dominant() == "audio"
+    # Apart, the object is still something seen.
+    assert teacher.decide("a red car parked by the alarm shop").dominant() == "visual"
+
+
 def test_the_generated_lists_say_where_they_come_from():
     for name in ("wordnet.txt", "verbs.txt"):
         header = (LEXICON_DIR / name).read_text(encoding="utf-8").splitlines()[0]
