@@ -396,6 +396,8 @@ def _reasoning_sentences(
     sentences = [NO_DRIVER_REASONING] * n_queries
     if not len(names):
         return sentences
+    if n_queries == 1:
+        return [_one_query_sentence(names, pushes, top_k)]
     best_push = row_max(pushes)
     strong = np.flatnonzero(best_push >= MIN_PUSH)
     if not strong.size:
@@ -418,6 +420,19 @@ def _reasoning_sentences(
         else NO_DRIVER_REASONING
         for start, end in zip(starts, starts[1:], strict=False)
     ]
+
+
+def _one_query_sentence(names: list[str], pushes: np.ndarray, top_k: int) -> str:
+    """_reasoning_sentences for one query in plain Python, where its array steps cost more than the work on a
+    few parts: the parts whose strongest push is at least MIN_PUSH, strongest first (ties in query order)."""
+    rows = pushes.tolist()
+    best = [max(row) for row in rows]
+    ranked = sorted((i for i, push in enumerate(best) if push >= MIN_PUSH), key=best.__getitem__, reverse=True)
+    if not ranked:
+        return NO_DRIVER_REASONING
+    chosen = ranked[:top_k]
+    modalities = tuple(MODALITIES[rows[i].index(best[i])] for i in chosen)
+    return _sentence_template(modalities).format(*[names[i] for i in chosen])
 
 
 @cache
