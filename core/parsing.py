@@ -193,16 +193,6 @@ def round_weight_rows(rows: np.ndarray) -> np.ndarray:
     the same tie order (larger remainder, then larger weight, then modality order)."""
     import numpy as np  # here, so that parsing a reply never waits for numpy
 
-    if len(rows) == 1:  # one query's row: the one-row rule costs a quarter of the array steps
-        return np.array(
-            [
-                list(
-                    round_weights(
-                        dict(zip(MODALITIES, np.asarray(rows[0], dtype=np.float64).tolist(), strict=True))
-                    ).values()
-                )
-            ]
-        )
     scaled = np.maximum(np.asarray(rows, dtype=np.float64), 0.0) * STEPS_PER_UNIT
     total = scaled.sum(axis=1, keepdims=True)
     scaled = np.divide(scaled * STEPS_PER_UNIT, total, out=scaled.copy(), where=total > 0)
