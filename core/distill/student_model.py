@@ -426,9 +426,9 @@ def _one_query_sentence(names: list[str], pushes: np.ndarray, top_k: int) -> str
     """_reasoning_sentences for one query in plain Python, where its array steps cost more than the work on a
     few parts: the parts whose strongest push is at least MIN_PUSH, strongest first (ties in query order)."""
     rows = pushes.tolist()
-    best = [max(row) for row in rows]
+    best = row_max(pushes).tolist()  # as the batch path takes it (a NaN push is never named)
     ranked = sorted((i for i, push in enumerate(best) if push >= MIN_PUSH), key=best.__getitem__, reverse=True)
-    if not ranked:
+    if not ranked or top_k < 1:
         return NO_DRIVER_REASONING
     chosen = ranked[:top_k]
     modalities = tuple(MODALITIES[rows[i].index(best[i])] for i in chosen)

@@ -160,3 +160,14 @@ def test_the_reasoning_names_each_part_as_written_grouped_by_the_channel_it_push
         "Student: 'roof' pushed visual.",
         NO_DRIVER_REASONING,
     ]
+
+
+def test_one_query_names_the_parts_a_batch_names_it_for_any_number_asked():
+    from core.distill.student_model import _reasoning_sentences
+
+    pushes = np.array([[0.3, -0.3, 0.0, 0.0], [0.1, 0.2, -0.3, 0.0], [0.2, -0.2, 0.0, 0.0]])
+    names = ["rain", "roof", "tin"]
+    for top_k in (0, 1, 2, 5):
+        alone = _reasoning_sentences(1, np.zeros(3, dtype=np.int64), names, pushes, top_k)
+        batch = _reasoning_sentences(2, np.array([0, 0, 0, 1, 1, 1]), names * 2, np.vstack([pushes, pushes]), top_k)
+        assert alone == batch[:1] == batch[1:], top_k
