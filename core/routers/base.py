@@ -74,6 +74,8 @@ _WEIGHT_TEXT_LIMIT = 4096
 
 
 def _weight_text(value: float) -> str:
+    if type(value) is not float:  # 1 and 1.0 are one key with two reprs too
+        return repr(value)
     found = _WEIGHT_TEXTS.get(value)
     if found is None:
         found = repr(value)
