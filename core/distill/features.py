@@ -364,13 +364,7 @@ def split_query(query: str) -> SplitQuery:
     queries are plain lower-case words and take the short way."""
     text = query[:MAX_QUERY_CHARS].replace("’", "'") if isinstance(query, str) else ""
     if text.islower() and text.replace(" ", "").isalpha():  # lower-case letters and spaces: the words themselves
-        words: list[Any] = text.split()  # as _words types it: the list serves as names and as words
-        del words[MAX_WORDS:]
-        if len(set(words)) == len(words):  # no word said twice (most queries): the parts are the words in order
-            return SplitQuery(words, words, [], [], list(range(len(words))), [])
-        distinct = list(dict.fromkeys(words))
-        position = dict(zip(distinct, range(len(distinct)), strict=True))
-        return SplitQuery(distinct, distinct, [], [], list(map(position.__getitem__, words)), [])
+        return _split_words(text.split())
     if not text.islower() or DIGIT_OR_QUOTE_RE.search(text):
         # A sentence's capital first letter says nothing: such a query takes a short way too.
         sentence_case = text[:1].isupper() and "'" not in text and (rest := text[1:]).lower() == rest
@@ -378,13 +372,16 @@ def split_query(query: str) -> SplitQuery:
             return _split_sentence_case(text)
         return _split_with_shapes(text)
     words = _words(text)
+    return _split_words([_without_possessive(w) for w in words] if "'" in text else words)
+
+
+def _split_words(words: list[Any]) -> SplitQuery:  # typed as _words is: the list serves as names and as words
+    """The parts of a lower-case query without digits or quotation marks: its distinct words, in order."""
     del words[MAX_WORDS:]
-    if "'" in text:
-        words = [_without_possessive(w) for w in words]
     distinct = list(dict.fromkeys(words))
     if len(distinct) == len(words):  # no word said twice (most queries): the parts are the words in order
         return SplitQuery(distinct, distinct, [], [], list(range(len(words))), [])
-    position = dict(zip(distinct, range(len(distinct)), strict=True))
+    position = {word: part for part, word in enumerate(distinct)}
     return SplitQuery(distinct, distinct, [], [], list(map(position.__getitem__, words)), [])
 
 
@@ -530,25 +527,13 @@ def _without_possessive(word: str) -> str:
     return word[:-2] if word.endswith("'s") and len(word) > 2 else word
 
 
-def _digit_shapes(word: str) -> list[str]:
-    found = _DIGIT_SHAPES.get(word)
-    if found is None:
-        if len(_DIGIT_SHAPES) >= CACHE_LIMIT:
-            _DIGIT_SHAPES.clear()
-        found = _DIGIT_SHAPES[word] = _read_digit_shapes(word)
-    return found
-
-
-# A number's shapes, remembered: years and episode numbers come back in batch after batch.
-_DIGIT_SHAPES: dict[str, list[str]] = {}
-
-
-def _read_digit_shapes(word: str) -> list[str]:
+@lru_cache(maxsize=CACHE_LIMIT)  # years and episode numbers come back in batch after batch
+def _digit_shapes(word: str) -> tuple[str, ...]:
     pattern = DIGIT_RE.sub("d", LETTERS_RE.sub("x", word))
     shapes = ["<number>", f"<digits {pattern}>"]
     if pattern == "dddd":
         shapes.append(f"<digits {word[:2]}dd>")
-    return shapes
+    return tuple(shapes)
 
 
 def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
