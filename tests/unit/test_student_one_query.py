@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core.distill.trainer import TrainingConfig, decision_targets, train_student
 from core.routers.reference import ReferenceTeacher
@@ -45,10 +46,8 @@ def test_the_batch_rounding_and_the_reply_text_are_those_of_the_one_by_one_versi
     assert _decision_json(decision) == json.dumps(decision.to_json_dict(), ensure_ascii=False)
 
 
-def test_a_query_capitalised_only_at_its_start_splits_as_the_general_way_splits_it():
-    from core.distill.features import _split_with_shapes, split_query
-
-    sentence_case = [
+SHORT_WAY = {
+    "sentence case": [
         "Rain on a tin roof at night",
         "Street vendors in a market, then street music",
         "A kettle. then a whistle",
@@ -57,23 +56,23 @@ def test_a_query_capitalised_only_at_its_start_splits_as_the_general_way_splits_
         "Ǆ is a titlecase letter",
         "A supercalifragilisticexpialidociouslylongwordhere appears",
         "Ⅻ roman numeral clock chimes",
-    ]
-    for query in sentence_case:
-        assert split_query(query) == _split_with_shapes(query), query
-
-
-def test_a_lower_case_query_of_letters_splits_as_the_general_way_splits_it():
-    from core.distill.features import _split_with_shapes, split_query
-
-    lower_case = [
+    ],
+    "lower-case letters": [
         "rain on a tin roof at night",
         "the dog and the cat and the dog again",
         "straße café naïve",
         "cooking 料理 show",
         "one",
         "echo echo echo",
-    ]
-    for query in lower_case:
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", SHORT_WAY)
+def test_a_query_of_a_short_kind_splits_as_the_general_way_splits_it(kind):
+    from core.distill.features import _split_with_shapes, split_query
+
+    for query in SHORT_WAY[kind]:
         assert split_query(query) == _split_with_shapes(query), query
 
 
